@@ -1,0 +1,208 @@
+"""Settings: one typed, documented place.
+
+Every field reads from the environment with the ``DEVOPS_AGENT_`` prefix (``DEVOPS_AGENT_LLM_MODEL``),
+from an optional YAML file (``DEVOPS_AGENT_CONFIG_FILE`` or ``--config``), and from a ``.env`` file.
+Precedence: explicit arguments > environment > ``.env`` > YAML file > defaults.
+``.env.example`` lists every field; a unit test keeps the two in step.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
+
+SECRET_FIELDS = frozenset({"llm_api_key", "api_token", "slack_bot_token", "slack_app_token", "slack_signing_secret"})
+
+
+class SettingsError(ValueError):
+    """The configuration cannot be used; the message names the field and the fix."""
+
+
+class _YamlSource(PydanticBaseSettingsSource):
+    """Reads the optional YAML config file (keys are field names without the prefix)."""
+
+    def __init__(self, settings_cls: type[BaseSettings], path: Path | None) -> None:
+        super().__init__(settings_cls)
+        self._data: dict[str, Any] = {}
+        if path is None:
+            return
+        if not path.is_file():
+            raise SettingsError(f"config file {path} does not exist; create it or unset DEVOPS_AGENT_CONFIG_FILE")
+        loaded = yaml.safe_load(path.read_text()) or {}
+        if not isinstance(loaded, dict):
+            raise SettingsError(f"config file {path} must be a YAML mapping of setting names to values")
+        self._data = {str(k).lower(): v for k, v in loaded.items()}
+
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
+        return self._data.get(field_name), field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        return {k: v for k, v in self._data.items() if k in self.settings_cls.model_fields}
+
+
+class Settings(BaseSettings):
+    """The effective configuration of one devops-agent process."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="DEVOPS_AGENT_", env_file=".env", extra="ignore", validate_default=True
+    )
+
+    # --- reasoning -----------------------------------------------------------------------------
+    llm_base_url: str | None = Field(
+        None,
+        description="Base URL of an OpenAI-compatible chat-completions endpoint (falls back to "
+        "OPENAI_BASE_URL). When neither is set, the offline runbook planner reasons instead.",
+    )
+    llm_api_key: SecretStr | None = Field(
+        None, description="API key for the LLM endpoint (falls back to OPENAI_API_KEY)."
+    )
+    llm_model: str = Field("gpt-4o-mini", description="Model name sent to the LLM endpoint.")
+    llm_temperature: float = Field(0.0, ge=0.0, le=2.0, description="Sampling temperature for the LLM.")
+    llm_timeout_s: float = Field(60.0, gt=0, description="Timeout of one LLM request, in seconds.")
+    llm_max_retries: int = Field(
+        3, ge=0, le=10, description="Retries with exponential back-off on 429 and 5xx from the LLM."
+    )
+    reasoner: Literal["auto", "llm", "planner"] = Field(
+        "auto", description="auto: the LLM when an endpoint is set, else the offline planner."
+    )
+
+    # --- loop safety ---------------------------------------------------------------------------
+    max_steps: int = Field(25, ge=1, le=500, description="Reasoning steps per run before it stops with a partial report.")
+    token_budget: int = Field(
+        60000, ge=1000, description="LLM tokens (prompt + completion) per run before it stops with a partial report."
+    )
+    tool_output_tokens: int = Field(
+        1500, ge=100, description="Token budget of one tool result shown to the model; longer output is truncated."
+    )
+
+    # --- where things live ---------------------------------------------------------------------
+    data_dir: Path = Field(
+        Path(".data"),
+        description="Directory for the checkpoint database, audit log, memory and raw tool output.",
+    )
+    policy_file: Path | None = Field(
+        None, description="policy.yaml with autonomy and guardrails; the built-in default is used when unset."
+    )
+
+    # --- backends ------------------------------------------------------------------------------
+    kubeconfig: Path | None = Field(None, description="Path to the kubeconfig (default: KUBECONFIG or ~/.kube/config).")
+    kube_context: str | None = Field(None, description="Kubeconfig context to use by default (default: current-context).")
+    default_namespace: str = Field("default", description="Namespace assumed when a question names none.")
+    prometheus_url: str = Field("http://127.0.0.1:9090", description="Prometheus HTTP API base URL.")
+    loki_url: str = Field("http://127.0.0.1:3100", description="Loki HTTP API base URL.")
+    alertmanager_url: str = Field("http://127.0.0.1:9093", description="Alertmanager base URL.")
+    http_timeout_s: float = Field(10.0, gt=0, description="Timeout of one request to Prometheus, Loki or Alertmanager.")
+
+    # --- memory --------------------------------------------------------------------------------
+    chroma_url: str | None = Field(
+        None, description="Chroma server URL; when set, memory is shared through HttpClient instead of the data dir."
+    )
+    embedding: Literal["hashing", "openai", "onnx-minilm"] = Field(
+        "hashing", description="Embedding for memory: hashing (offline, default), openai, or onnx-minilm (downloads once)."
+    )
+    embedding_model: str = Field("text-embedding-3-small", description="Embedding model name when embedding=openai.")
+
+    # --- serve / interfaces --------------------------------------------------------------------
+    api_token: SecretStr | None = Field(
+        None, description="Bearer token protecting the approvals and incidents HTTP API of `serve`."
+    )
+    serve_host: str = Field("127.0.0.1", description="Address `devops-agent serve` listens on.")
+    serve_port: int = Field(8080, ge=0, le=65535, description="Port `devops-agent serve` listens on.")
+    max_concurrent_investigations: int = Field(2, ge=1, le=64, description="Investigations `serve` runs at once.")
+    approval_ttl_s: int = Field(3600, ge=10, description="Seconds an approval request stays valid before it expires.")
+    slack_bot_token: SecretStr | None = Field(None, description="Slack bot token (xoxb-...).")
+    slack_app_token: SecretStr | None = Field(None, description="Slack app-level token (xapp-...) for Socket Mode.")
+    slack_signing_secret: SecretStr | None = Field(None, description="Slack signing secret for HTTP mode.")
+    slack_channel: str | None = Field(None, description="Slack channel id where new incidents are posted.")
+    slack_api_url: str | None = Field(
+        None, description="Slack Web API base URL (tests point it at a local server; default Slack's)."
+    )
+
+    @field_validator("data_dir", mode="after")
+    @classmethod
+    def _expand_data_dir(cls, v: Path) -> Path:
+        return v.expanduser()
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        cfg = os.environ.get("DEVOPS_AGENT_CONFIG_FILE")
+        return (
+            init_settings,
+            env_settings,
+            dotenv_settings,
+            _YamlSource(settings_cls, Path(cfg) if cfg else None),
+        )
+
+    # --- derived -------------------------------------------------------------------------------
+    @property
+    def effective_llm_base_url(self) -> str | None:
+        return self.llm_base_url or os.environ.get("OPENAI_BASE_URL") or None
+
+    @property
+    def effective_llm_api_key(self) -> str | None:
+        if self.llm_api_key is not None:
+            return self.llm_api_key.get_secret_value()
+        return os.environ.get("OPENAI_API_KEY") or None
+
+    @property
+    def use_llm(self) -> bool:
+        if self.reasoner == "llm":
+            return True
+        if self.reasoner == "planner":
+            return False
+        return self.effective_llm_base_url is not None
+
+    def path(self, name: str) -> Path:
+        """A file inside the data dir (created on demand)."""
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        return self.data_dir / name
+
+    def masked(self) -> dict[str, Any]:
+        """The effective settings as plain values, secrets masked (for `config show`)."""
+        out: dict[str, Any] = {}
+        for name in type(self).model_fields:
+            value = getattr(self, name)
+            if name in SECRET_FIELDS:
+                out[name] = "********" if value is not None else None
+            elif isinstance(value, Path):
+                out[name] = str(value)
+            else:
+                out[name] = value
+        out["llm_base_url (effective)"] = self.effective_llm_base_url
+        out["reasoner (effective)"] = "llm" if self.use_llm else "planner"
+        return out
+
+
+def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings:
+    """Build the settings, turning validation errors into one readable SettingsError."""
+    if config_file is not None:
+        os.environ["DEVOPS_AGENT_CONFIG_FILE"] = str(config_file)
+    try:
+        return Settings(**overrides)
+    except SettingsError:
+        raise
+    except Exception as exc:  # pydantic ValidationError: name each bad field
+        errors = getattr(exc, "errors", None)
+        if callable(errors):
+            parts = [
+                f"DEVOPS_AGENT_{'.'.join(str(p) for p in e['loc']).upper()}: {e['msg']} (got {e.get('input')!r})"
+                for e in errors()
+            ]
+            raise SettingsError("invalid settings: " + "; ".join(parts)) from None
+        raise

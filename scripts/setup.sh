@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# One-time set-up on a fresh Debian/Ubuntu machine: system packages the sandbox and the tests need
+# (Prometheus, Alertmanager, kubectl) and a virtualenv with devops-agent installed in it.
+# Idempotent: a second run only checks.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need_apt=()
+command -v prometheus >/dev/null 2>&1 || need_apt+=(prometheus)
+command -v prometheus-alertmanager >/dev/null 2>&1 || command -v alertmanager >/dev/null 2>&1 || need_apt+=(prometheus-alertmanager)
+command -v kubectl >/dev/null 2>&1 || need_apt+=(kubernetes-client)
+if ((${#need_apt[@]})); then
+  echo "setup: installing ${need_apt[*]} with apt-get" >&2
+  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need_apt[@]}" >/dev/null
+fi
+# The Debian packages start system services where systemd runs; the sandbox runs its own copies.
+
+PY=${PYTHON:-python3}
+if [ ! -x .venv/bin/python ]; then
+  echo "setup: creating .venv" >&2
+  "$PY" -m venv .venv
+fi
+stamp=.venv/.installed-$(sha1sum pyproject.toml | cut -c1-12)
+if [ ! -f "$stamp" ]; then
+  echo "setup: installing devops-agent and its dependencies into .venv (a few minutes the first time)" >&2
+  .venv/bin/pip install -q --upgrade pip >/dev/null
+  .venv/bin/pip install -q -e '.[dev]'
+  rm -f .venv/.installed-*; touch "$stamp"
+fi
