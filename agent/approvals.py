@@ -1,0 +1,186 @@
+"""Approval requests and decisions, indexed in SQLite so any process can list and decide them.
+
+The pause itself is a LangGraph ``interrupt()`` kept by the checkpointer; this store is the index the
+CLI, Slack and the HTTP API read, and the place a decision is claimed exactly once: ``decide`` flips
+``pending`` to ``approved``/``rejected`` in one conditional UPDATE, so a double click or two racing
+processes cannot both win.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import uuid
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+from tools.base import Target, Undo
+
+ApprovalStatus = Literal["pending", "approved", "rejected", "expired"]
+
+
+class ApprovalError(Exception):
+    """A decision that cannot be applied (unknown id, expired, already decided, approver not allowed)."""
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+class ApprovalRequest(BaseModel):
+    """What a human is asked to decide."""
+
+    id: str = Field(default_factory=lambda: "apr-" + uuid.uuid4().hex[:10])
+    incident_id: str
+    tool: str
+    args: dict[str, Any]
+    target: Target
+    risk: str
+    reason: str = ""
+    diff: str = ""
+    expected_effect: str = ""
+    undo: Undo | None = None
+    guard_reasons: list[str] = Field(default_factory=list)
+    requested_at: datetime = Field(default_factory=_now)
+    expires_at: datetime
+    status: ApprovalStatus = "pending"
+    decided_by: str | None = None
+    decided_at: datetime | None = None
+    decision_reason: str | None = None
+
+    @classmethod
+    def create(cls, *, ttl_s: int, **kw: Any) -> ApprovalRequest:
+        now = _now()
+        return cls(requested_at=now, expires_at=now + timedelta(seconds=ttl_s), **kw)
+
+    def is_expired(self, now: datetime | None = None) -> bool:
+        return (now or _now()) >= self.expires_at
+
+    def summary(self) -> str:
+        t = self.target
+        where = f"{t.kind} {t.namespace + '/' if t.namespace else ''}{t.name}"
+        return f"{self.tool} on {where} ({self.risk}): {self.reason}"
+
+
+class ApprovalDecision(BaseModel):
+    """A human's answer, carried into ``Command(resume=...)``."""
+
+    approval_id: str
+    decision: Literal["approve", "reject"]
+    approver: str
+    reason: str | None = None
+    edited_args: dict[str, Any] | None = None
+    decided_at: datetime = Field(default_factory=_now)
+
+
+class ApprovalStore:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with self._connect() as db:
+            db.execute(
+                "CREATE TABLE IF NOT EXISTS approvals (id TEXT PRIMARY KEY, incident_id TEXT NOT NULL,"
+                " status TEXT NOT NULL, request TEXT NOT NULL, expires_at TEXT NOT NULL, requested_at TEXT NOT NULL)"
+            )
+
+    @contextmanager
+    def _connect(self) -> Iterator[sqlite3.Connection]:
+        db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+        try:
+            yield db
+        finally:
+            db.close()
+
+    def add(self, req: ApprovalRequest) -> ApprovalRequest:
+        """Index a request; adding the same id again (a node re-run on resume) changes nothing."""
+        with self._connect() as db:
+            db.execute(
+                "INSERT OR IGNORE INTO approvals (id, incident_id, status, request, expires_at, requested_at)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                (req.id, req.incident_id, req.status, req.model_dump_json(), req.expires_at.isoformat(),
+                 req.requested_at.isoformat()),
+            )
+        return self.get(req.id)
+
+    def get(self, approval_id: str) -> ApprovalRequest:
+        with self._connect() as db:
+            row = db.execute("SELECT request FROM approvals WHERE id = ?", (approval_id,)).fetchone()
+        if row is None:
+            raise ApprovalError(f"no approval request with id {approval_id!r}; list them with `devops-agent approvals list`")
+        return ApprovalRequest.model_validate_json(row[0])
+
+    def list(self, status: ApprovalStatus | None = None, incident_id: str | None = None) -> list[ApprovalRequest]:
+        self.expire_due()
+        sql, params = "SELECT request FROM approvals", []
+        where = []
+        if status:
+            where.append("status = ?")
+            params.append(status)
+        if incident_id:
+            where.append("incident_id = ?")
+            params.append(incident_id)
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        with self._connect() as db:
+            rows = db.execute(sql + " ORDER BY requested_at", params).fetchall()
+        return [ApprovalRequest.model_validate_json(r[0]) for r in rows]
+
+    def expire_due(self, now: datetime | None = None) -> list[str]:
+        """Mark pending requests past their expiry as expired; returns their ids."""
+        now = now or _now()
+        expired = []
+        with self._connect() as db:
+            rows = db.execute("SELECT id, request FROM approvals WHERE status = 'pending'").fetchall()
+            for rid, raw in rows:
+                req = ApprovalRequest.model_validate_json(raw)
+                if req.is_expired(now):
+                    req.status = "expired"
+                    db.execute("UPDATE approvals SET status = 'expired', request = ? WHERE id = ? AND status = 'pending'",
+                               (req.model_dump_json(), rid))
+                    expired.append(rid)
+        return expired
+
+    def decide(self, decision: ApprovalDecision, *, approvers: Sequence[str] = ()) -> ApprovalRequest:
+        """Claim the decision exactly once. Raises ApprovalError when it cannot apply."""
+        req = self.get(decision.approval_id)
+        if approvers and decision.approver not in approvers:
+            raise ApprovalError(
+                f"{decision.approver} is not on the approver allow-list; ask one of: {', '.join(approvers)}"
+            )
+        if req.status == "pending" and req.is_expired(decision.decided_at):
+            self.expire_due(decision.decided_at)
+            raise ApprovalError(
+                f"approval {req.id} expired at {req.expires_at:%Y-%m-%d %H:%M:%S} UTC; the action was not run. "
+                "Re-run the investigation to get a fresh request."
+            )
+        if req.status != "pending":
+            who = f" by {req.decided_by}" if req.decided_by else ""
+            raise ApprovalError(f"approval {req.id} is already {req.status}{who}; nothing changed")
+        req.status = "approved" if decision.decision == "approve" else "rejected"
+        req.decided_by = decision.approver
+        req.decided_at = decision.decided_at
+        req.decision_reason = decision.reason
+        with self._connect() as db:
+            cur = db.execute(
+                "UPDATE approvals SET status = ?, request = ? WHERE id = ? AND status = 'pending'",
+                (req.status, req.model_dump_json(), req.id),
+            )
+        if cur.rowcount != 1:
+            raise ApprovalError(f"approval {req.id} was decided by someone else a moment ago; nothing changed")
+        return req
+
+    def reopen(self, approval_id: str) -> None:
+        """Put a claimed decision back to pending (the resume failed before the graph saw it)."""
+        req = self.get(approval_id)
+        req.status, req.decided_by, req.decided_at, req.decision_reason = "pending", None, None, None
+        with self._connect() as db:
+            db.execute("UPDATE approvals SET status = 'pending', request = ? WHERE id = ?", (req.model_dump_json(), req.id))
+
+    @staticmethod
+    def to_json(req: ApprovalRequest) -> dict[str, Any]:
+        return json.loads(req.model_dump_json())

@@ -1,0 +1,208 @@
+"""The audit log: append-only, hash-chained, in SQLite.
+
+Every row carries the SHA-256 of the previous row's hash and its own canonical content, so altering
+or removing a row breaks the chain at that row; a head record (last id and hash, written in the same
+transaction) catches a removed tail. Triggers refuse UPDATE and DELETE, so no code path can change
+history by accident. Payloads are redacted before they are written.
+
+This is tamper-evident, not tamper-proof: someone who can rewrite the whole file can rebuild the
+chain. Ship ``audit show --json`` elsewhere (or anchor the head hash) when that matters.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel
+
+from agent.guard import ActionRecord
+from tools.redact import redact_obj
+
+AuditKind = Literal[
+    "run_started",
+    "tool_call",
+    "decision",
+    "approval_requested",
+    "approval_decided",
+    "action_applied",
+    "action_skipped",
+    "action_undone",
+    "verify",
+    "run_finished",
+]
+
+GENESIS = "0" * 64
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS audit (
+    id INTEGER PRIMARY KEY,
+    ts TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    incident_id TEXT,
+    actor TEXT NOT NULL,
+    data TEXT NOT NULL,
+    idempotency_key TEXT,
+    prev_hash TEXT NOT NULL,
+    hash TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS audit_incident ON audit(incident_id);
+CREATE INDEX IF NOT EXISTS audit_idem ON audit(idempotency_key);
+CREATE TABLE IF NOT EXISTS audit_head (one INTEGER PRIMARY KEY CHECK (one = 1), last_id INTEGER, last_hash TEXT);
+CREATE TRIGGER IF NOT EXISTS audit_no_update BEFORE UPDATE ON audit
+    BEGIN SELECT RAISE(ABORT, 'audit log is append-only'); END;
+CREATE TRIGGER IF NOT EXISTS audit_no_delete BEFORE DELETE ON audit
+    BEGIN SELECT RAISE(ABORT, 'audit log is append-only'); END;
+"""
+
+
+class AuditRow(BaseModel):
+    id: int
+    ts: str
+    kind: str
+    incident_id: str | None
+    actor: str
+    data: dict[str, Any]
+    idempotency_key: str | None
+    prev_hash: str
+    hash: str
+
+
+class VerifyReport(BaseModel):
+    ok: bool
+    rows_checked: int
+    first_bad_id: int | None = None
+    problem: str | None = None
+
+
+def _digest(prev_hash: str, row_id: int, ts: str, kind: str, incident: str | None, actor: str,
+            data: str, idem: str | None) -> str:
+    canonical = json.dumps([prev_hash, row_id, ts, kind, incident, actor, data, idem], separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+class AuditLog:
+    """One SQLite file; safe to share between processes (writes serialize on the database lock)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with self._connect() as db:
+            db.executescript(_SCHEMA)
+
+    @contextmanager
+    def _connect(self) -> Iterator[sqlite3.Connection]:
+        db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+        try:
+            yield db
+        finally:
+            db.close()
+
+    def append(
+        self,
+        kind: AuditKind,
+        *,
+        incident_id: str | None = None,
+        actor: str = "agent",
+        data: dict[str, Any] | None = None,
+        idempotency_key: str | None = None,
+    ) -> AuditRow:
+        payload = json.dumps(redact_obj(data or {}), sort_keys=True, default=str)
+        ts = datetime.now(UTC).isoformat(timespec="milliseconds")
+        with self._connect() as db:
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                head = db.execute("SELECT last_id, last_hash FROM audit_head WHERE one = 1").fetchone()
+                last_id, prev = (head[0], head[1]) if head else (0, GENESIS)
+                row_id = last_id + 1
+                digest = _digest(prev, row_id, ts, kind, incident_id, actor, payload, idempotency_key)
+                db.execute(
+                    "INSERT INTO audit (id, ts, kind, incident_id, actor, data, idempotency_key, prev_hash, hash)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (row_id, ts, kind, incident_id, actor, payload, idempotency_key, prev, digest),
+                )
+                db.execute(
+                    "INSERT INTO audit_head (one, last_id, last_hash) VALUES (1, ?, ?)"
+                    " ON CONFLICT(one) DO UPDATE SET last_id = excluded.last_id, last_hash = excluded.last_hash",
+                    (row_id, digest),
+                )
+                db.execute("COMMIT")
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+        return AuditRow(
+            id=row_id, ts=ts, kind=kind, incident_id=incident_id, actor=actor, data=json.loads(payload),
+            idempotency_key=idempotency_key, prev_hash=prev, hash=digest,
+        )
+
+    def rows(
+        self, incident_id: str | None = None, kind: str | None = None, limit: int | None = None
+    ) -> list[AuditRow]:
+        sql = "SELECT id, ts, kind, incident_id, actor, data, idempotency_key, prev_hash, hash FROM audit"
+        where, params = [], []
+        if incident_id:
+            where.append("incident_id = ?")
+            params.append(incident_id)
+        if kind:
+            where.append("kind = ?")
+            params.append(kind)
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        sql += " ORDER BY id"
+        with self._connect() as db:
+            found = db.execute(sql, params).fetchall()
+        out = [
+            AuditRow(id=r[0], ts=r[1], kind=r[2], incident_id=r[3], actor=r[4], data=json.loads(r[5]),
+                     idempotency_key=r[6], prev_hash=r[7], hash=r[8])
+            for r in found
+        ]
+        return out[-limit:] if limit else out
+
+    def has_applied(self, idempotency_key: str) -> bool:
+        """True when an action with this key was already applied (exactly-once across restarts)."""
+        with self._connect() as db:
+            row = db.execute(
+                "SELECT 1 FROM audit WHERE idempotency_key = ? AND kind = 'action_applied' LIMIT 1",
+                (idempotency_key,),
+            ).fetchone()
+        return row is not None
+
+    def action_history(self, since: datetime) -> list[ActionRecord]:
+        """Applied actions since a time, for the guard's cooldown and hourly limit."""
+        out = []
+        for row in self.rows(kind="action_applied"):
+            at = datetime.fromisoformat(row.ts)
+            if at >= since:
+                out.append(ActionRecord(tool=str(row.data.get("tool")), target_key=str(row.data.get("target_key")), at=at))
+        return out
+
+    def verify(self) -> VerifyReport:
+        """Walk the chain; name the first row that was altered, inserted or removed."""
+        with self._connect() as db:
+            found = db.execute(
+                "SELECT id, ts, kind, incident_id, actor, data, idempotency_key, prev_hash, hash FROM audit ORDER BY id"
+            ).fetchall()
+            head = db.execute("SELECT last_id, last_hash FROM audit_head WHERE one = 1").fetchone()
+        prev, expected_id = GENESIS, 1
+        for r in found:
+            if r[0] != expected_id:
+                return VerifyReport(ok=False, rows_checked=expected_id - 1, first_bad_id=expected_id,
+                                    problem=f"row {expected_id} is missing (next row is {r[0]}): a row was deleted")
+            if r[7] != prev:
+                return VerifyReport(ok=False, rows_checked=expected_id - 1, first_bad_id=r[0],
+                                    problem=f"row {r[0]} does not chain to row {r[0] - 1}: a row before it changed or was removed")
+            if _digest(r[7], r[0], r[1], r[2], r[3], r[4], r[5], r[6]) != r[8]:
+                return VerifyReport(ok=False, rows_checked=expected_id - 1, first_bad_id=r[0],
+                                    problem=f"row {r[0]} ({r[2]} at {r[1]}) was altered: its content no longer matches its hash")
+            prev, expected_id = r[8], expected_id + 1
+        count = expected_id - 1
+        if head is not None and (head[0] != count or head[1] != prev):
+            return VerifyReport(ok=False, rows_checked=count, first_bad_id=count + 1,
+                                problem=f"the log ends at row {count} but its head says row {head[0]}: rows were removed from the end")
+        return VerifyReport(ok=True, rows_checked=count)
