@@ -15,7 +15,8 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, Literal
+import builtins
+from typing import Any, Literal, cast
 
 from pydantic import BaseModel, Field
 
@@ -102,8 +103,14 @@ class ApprovalStore:
             db.execute(
                 "INSERT OR IGNORE INTO approvals (id, incident_id, status, request, expires_at, requested_at)"
                 " VALUES (?, ?, ?, ?, ?, ?)",
-                (req.id, req.incident_id, req.status, req.model_dump_json(), req.expires_at.isoformat(),
-                 req.requested_at.isoformat()),
+                (
+                    req.id,
+                    req.incident_id,
+                    req.status,
+                    req.model_dump_json(),
+                    req.expires_at.isoformat(),
+                    req.requested_at.isoformat(),
+                ),
             )
         return self.get(req.id)
 
@@ -111,12 +118,17 @@ class ApprovalStore:
         with self._connect() as db:
             row = db.execute("SELECT request FROM approvals WHERE id = ?", (approval_id,)).fetchone()
         if row is None:
-            raise ApprovalError(f"no approval request with id {approval_id!r}; list them with `devops-agent approvals list`")
+            raise ApprovalError(
+                f"no approval request with id {approval_id!r}; list them with `devops-agent approvals list`"
+            )
         return ApprovalRequest.model_validate_json(row[0])
 
-    def list(self, status: ApprovalStatus | None = None, incident_id: str | None = None) -> list[ApprovalRequest]:
+    def list(
+        self, status: ApprovalStatus | None = None, incident_id: str | None = None
+    ) -> builtins.list[ApprovalRequest]:
         self.expire_due()
-        sql, params = "SELECT request FROM approvals", []
+        sql = "SELECT request FROM approvals"
+        params: builtins.list[str] = []
         where = []
         if status:
             where.append("status = ?")
@@ -130,7 +142,7 @@ class ApprovalStore:
             rows = db.execute(sql + " ORDER BY requested_at", params).fetchall()
         return [ApprovalRequest.model_validate_json(r[0]) for r in rows]
 
-    def expire_due(self, now: datetime | None = None) -> list[str]:
+    def expire_due(self, now: datetime | None = None) -> builtins.list[str]:
         """Mark pending requests past their expiry as expired; returns their ids."""
         now = now or _now()
         expired = []
@@ -140,8 +152,10 @@ class ApprovalStore:
                 req = ApprovalRequest.model_validate_json(raw)
                 if req.is_expired(now):
                     req.status = "expired"
-                    db.execute("UPDATE approvals SET status = 'expired', request = ? WHERE id = ? AND status = 'pending'",
-                               (req.model_dump_json(), rid))
+                    db.execute(
+                        "UPDATE approvals SET status = 'expired', request = ? WHERE id = ? AND status = 'pending'",
+                        (req.model_dump_json(), rid),
+                    )
                     expired.append(rid)
         return expired
 
@@ -171,7 +185,9 @@ class ApprovalStore:
                 (req.status, req.model_dump_json(), req.id),
             )
         if cur.rowcount != 1:
-            raise ApprovalError(f"approval {req.id} was decided by someone else a moment ago; nothing changed")
+            raise ApprovalError(
+                f"approval {req.id} was decided by someone else a moment ago; nothing changed"
+            )
         return req
 
     def reopen(self, approval_id: str) -> None:
@@ -179,8 +195,11 @@ class ApprovalStore:
         req = self.get(approval_id)
         req.status, req.decided_by, req.decided_at, req.decision_reason = "pending", None, None, None
         with self._connect() as db:
-            db.execute("UPDATE approvals SET status = 'pending', request = ? WHERE id = ?", (req.model_dump_json(), req.id))
+            db.execute(
+                "UPDATE approvals SET status = 'pending', request = ? WHERE id = ?",
+                (req.model_dump_json(), req.id),
+            )
 
     @staticmethod
     def to_json(req: ApprovalRequest) -> dict[str, Any]:
-        return json.loads(req.model_dump_json())
+        return cast(dict[str, Any], json.loads(req.model_dump_json()))

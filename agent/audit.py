@@ -81,8 +81,16 @@ class VerifyReport(BaseModel):
     problem: str | None = None
 
 
-def _digest(prev_hash: str, row_id: int, ts: str, kind: str, incident: str | None, actor: str,
-            data: str, idem: str | None) -> str:
+def _digest(
+    prev_hash: str,
+    row_id: int,
+    ts: str,
+    kind: str,
+    incident: str | None,
+    actor: str,
+    data: str,
+    idem: str | None,
+) -> str:
     canonical = json.dumps([prev_hash, row_id, ts, kind, incident, actor, data, idem], separators=(",", ":"))
     return hashlib.sha256(canonical.encode()).hexdigest()
 
@@ -137,8 +145,15 @@ class AuditLog:
                 db.execute("ROLLBACK")
                 raise
         return AuditRow(
-            id=row_id, ts=ts, kind=kind, incident_id=incident_id, actor=actor, data=json.loads(payload),
-            idempotency_key=idempotency_key, prev_hash=prev, hash=digest,
+            id=row_id,
+            ts=ts,
+            kind=kind,
+            incident_id=incident_id,
+            actor=actor,
+            data=json.loads(payload),
+            idempotency_key=idempotency_key,
+            prev_hash=prev,
+            hash=digest,
         )
 
     def rows(
@@ -158,8 +173,17 @@ class AuditLog:
         with self._connect() as db:
             found = db.execute(sql, params).fetchall()
         out = [
-            AuditRow(id=r[0], ts=r[1], kind=r[2], incident_id=r[3], actor=r[4], data=json.loads(r[5]),
-                     idempotency_key=r[6], prev_hash=r[7], hash=r[8])
+            AuditRow(
+                id=r[0],
+                ts=r[1],
+                kind=r[2],
+                incident_id=r[3],
+                actor=r[4],
+                data=json.loads(r[5]),
+                idempotency_key=r[6],
+                prev_hash=r[7],
+                hash=r[8],
+            )
             for r in found
         ]
         return out[-limit:] if limit else out
@@ -179,7 +203,11 @@ class AuditLog:
         for row in self.rows(kind="action_applied"):
             at = datetime.fromisoformat(row.ts)
             if at >= since:
-                out.append(ActionRecord(tool=str(row.data.get("tool")), target_key=str(row.data.get("target_key")), at=at))
+                out.append(
+                    ActionRecord(
+                        tool=str(row.data.get("tool")), target_key=str(row.data.get("target_key")), at=at
+                    )
+                )
         return out
 
     def verify(self) -> VerifyReport:
@@ -192,17 +220,33 @@ class AuditLog:
         prev, expected_id = GENESIS, 1
         for r in found:
             if r[0] != expected_id:
-                return VerifyReport(ok=False, rows_checked=expected_id - 1, first_bad_id=expected_id,
-                                    problem=f"row {expected_id} is missing (next row is {r[0]}): a row was deleted")
+                return VerifyReport(
+                    ok=False,
+                    rows_checked=expected_id - 1,
+                    first_bad_id=expected_id,
+                    problem=f"row {expected_id} is missing (next row is {r[0]}): a row was deleted",
+                )
             if r[7] != prev:
-                return VerifyReport(ok=False, rows_checked=expected_id - 1, first_bad_id=r[0],
-                                    problem=f"row {r[0]} does not chain to row {r[0] - 1}: a row before it changed or was removed")
+                return VerifyReport(
+                    ok=False,
+                    rows_checked=expected_id - 1,
+                    first_bad_id=r[0],
+                    problem=f"row {r[0]} does not chain to row {r[0] - 1}: a row before it changed or was removed",
+                )
             if _digest(r[7], r[0], r[1], r[2], r[3], r[4], r[5], r[6]) != r[8]:
-                return VerifyReport(ok=False, rows_checked=expected_id - 1, first_bad_id=r[0],
-                                    problem=f"row {r[0]} ({r[2]} at {r[1]}) was altered: its content no longer matches its hash")
+                return VerifyReport(
+                    ok=False,
+                    rows_checked=expected_id - 1,
+                    first_bad_id=r[0],
+                    problem=f"row {r[0]} ({r[2]} at {r[1]}) was altered: its content no longer matches its hash",
+                )
             prev, expected_id = r[8], expected_id + 1
         count = expected_id - 1
         if head is not None and (head[0] != count or head[1] != prev):
-            return VerifyReport(ok=False, rows_checked=count, first_bad_id=count + 1,
-                                problem=f"the log ends at row {count} but its head says row {head[0]}: rows were removed from the end")
+            return VerifyReport(
+                ok=False,
+                rows_checked=count,
+                first_bad_id=count + 1,
+                problem=f"the log ends at row {count} but its head says row {head[0]}: rows were removed from the end",
+            )
         return VerifyReport(ok=True, rows_checked=count)

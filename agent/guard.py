@@ -86,10 +86,12 @@ def guard_action(
     if autonomy == "observe":
         deny.append(f"namespace {namespace or '?'} is in observe mode: the agent only reads there")
     elif autonomy == "suggest":
-        deny.append(f"namespace {namespace or '?'} is in suggest mode: propose the change, a human applies it")
+        deny.append(
+            f"namespace {namespace or '?'} is in suggest mode: propose the change, a human applies it"
+        )
     if g.allowed_actions and tool.name not in g.allowed_actions:
         deny.append(f"{tool.name} is not on the policy's action allow-list ({', '.join(g.allowed_actions)})")
-    if any(policy.is_forbidden(tool.name, ns, name) for ns in namespaces or {None}):
+    if any(policy.is_forbidden(tool.name, ns, name) for ns in (namespaces or {""})):
         deny.append(f"{tool.name} on {namespace}/{name} is forbidden by the policy")
     for ns in sorted(namespaces):
         if ns in g.protected_namespaces:
@@ -129,7 +131,9 @@ def guard_action(
         ask.append(f"{tool.name} is not among the actions allowed to run alone ({', '.join(g.auto_actions)})")
     if ask:
         return verdict("needs_approval", ask)
-    return verdict("allow", [f"auto mode in {namespace}; {tool.name} is allowed to run alone within guardrails"])
+    return verdict(
+        "allow", [f"auto mode in {namespace}; {tool.name} is allowed to run alone within guardrails"]
+    )
 
 
 def _replica_problems(effect: ActionEffect | None, policy: Policy) -> list[str]:
@@ -155,9 +159,13 @@ def _rate_problems(
     hour_ago = now - timedelta(hours=1)
     recent = [h for h in history if h.at >= hour_ago]
     if len(recent) >= g.max_actions_per_hour:
-        out.append(f"{len(recent)} actions in the last hour reaches the policy's limit of {g.max_actions_per_hour}")
+        out.append(
+            f"{len(recent)} actions in the last hour reaches the policy's limit of {g.max_actions_per_hour}"
+        )
     if effect is not None and g.cooldown_s:
-        key = target_key(effect.target.kind, effect.target.namespace, effect.target.name, effect.target.context)
+        key = target_key(
+            effect.target.kind, effect.target.namespace, effect.target.name, effect.target.context
+        )
         for h in history:
             age = (now - h.at).total_seconds()
             if h.tool == tool and h.target_key == key and 0 <= age < g.cooldown_s:

@@ -110,7 +110,9 @@ class FreezeWindow(_Strict):
 
 
 class Guardrails(_Strict):
-    protected_namespaces: list[str] = Field(default_factory=lambda: ["kube-system", "kube-public", "kube-node-lease"])
+    protected_namespaces: list[str] = Field(
+        default_factory=lambda: ["kube-system", "kube-public", "kube-node-lease"]
+    )
     protected_labels: dict[str, str] = Field(default_factory=lambda: {"devops-agent.io/protected": "true"})
     auto_actions: list[str] = Field(
         default_factory=lambda: ["k8s_rollback", "k8s_scale", "k8s_rollout_restart"],
@@ -122,7 +124,9 @@ class Guardrails(_Strict):
     forbidden_actions: list[str] = Field(default_factory=list)
     replicas: ReplicaBounds = Field(default_factory=ReplicaBounds)
     blast_radius: BlastRadius = Field(default_factory=BlastRadius)
-    cooldown_s: int = Field(300, ge=0, description="Seconds before the same action may touch the same target again.")
+    cooldown_s: int = Field(
+        300, ge=0, description="Seconds before the same action may touch the same target again."
+    )
     max_actions_per_hour: int = Field(10, ge=0)
     freeze_windows: list[FreezeWindow] = Field(default_factory=list)
     approvers: list[str] = Field(default_factory=list, description="Who may approve; empty = anyone.")
@@ -151,7 +155,9 @@ class Policy(_Strict):
 
     def is_forbidden(self, tool: str, namespace: str | None, name: str | None) -> bool:
         target = f"{tool}:{namespace or ''}/{name or ''}"
-        return any(tool == pat or fnmatch.fnmatchcase(target, pat) for pat in self.guardrails.forbidden_actions)
+        return any(
+            tool == pat or fnmatch.fnmatchcase(target, pat) for pat in self.guardrails.forbidden_actions
+        )
 
     def active_freeze(self, now: datetime) -> FreezeWindow | None:
         return next((w for w in self.guardrails.freeze_windows if w.active(now)), None)

@@ -35,8 +35,15 @@ def list_(
     table = Table("id", "status", "incident", "action", "target", "risk", "expires")
     for r in reqs:
         t = r.target
-        table.add_row(r.id, r.status, r.incident_id, r.tool, f"{t.kind} {t.namespace or ''}/{t.name}", r.risk,
-                      f"{r.expires_at:%H:%M:%S}")
+        table.add_row(
+            r.id,
+            r.status,
+            r.incident_id,
+            r.tool,
+            f"{t.kind} {t.namespace or ''}/{t.name}",
+            r.risk,
+            f"{r.expires_at:%H:%M:%S}",
+        )
     console.print(table)
 
 
@@ -71,8 +78,10 @@ def _resume(approval_id: str, decision: ApprovalDecision) -> None:
         outcome = Runner(settings()).resume(approval_id, decision)
     except ApprovalError as exc:
         fail(str(exc))
-    console.print(f"{decision.decision}d {approval_id} as {decision.approver}; incident {outcome.incident_id} "
-                  f"is now [bold]{outcome.status}[/]")
+    console.print(
+        f"{decision.decision}d {approval_id} as {decision.approver}; incident {outcome.incident_id} "
+        f"is now [bold]{outcome.status}[/]"
+    )
     if outcome.summary:
         console.print(outcome.summary, highlight=False, markup=False)
 
@@ -81,7 +90,9 @@ def _resume(approval_id: str, decision: ApprovalDecision) -> None:
 def approve(
     approval_id: str,
     as_: str | None = typer.Option(None, "--as", help="Approver identity (default: cli:USER@HOST)."),
-    args: str | None = typer.Option(None, "--args", help="Edited arguments as JSON; re-checked by the guard."),
+    args: str | None = typer.Option(
+        None, "--args", help="Edited arguments as JSON; re-checked by the guard."
+    ),
     reason: str | None = typer.Option(None, "--reason", help="Why (recorded in the audit log)."),
 ) -> None:
     """Approve a request: the paused run resumes and executes the action once."""
@@ -93,8 +104,13 @@ def approve(
             fail(f"--args is not valid JSON ({exc}); example: --args '{{\"replicas\": 4}}'")
         if not isinstance(edited, dict):
             fail("--args must be a JSON object of argument names to values")
-    decision = ApprovalDecision(approval_id=approval_id, decision="approve", approver=as_ or whoami(),
-                                reason=reason, edited_args=edited)
+    decision = ApprovalDecision(
+        approval_id=approval_id,
+        decision="approve",
+        approver=as_ or whoami(),
+        reason=reason,
+        edited_args=edited,
+    )
     _resume(approval_id, decision)
 
 
@@ -105,5 +121,7 @@ def reject(
     as_: str | None = typer.Option(None, "--as", help="Approver identity (default: cli:USER@HOST)."),
 ) -> None:
     """Reject a request: the run goes back to reasoning, told why."""
-    decision = ApprovalDecision(approval_id=approval_id, decision="reject", approver=as_ or whoami(), reason=reason)
+    decision = ApprovalDecision(
+        approval_id=approval_id, decision="reject", approver=as_ or whoami(), reason=reason
+    )
     _resume(approval_id, decision)

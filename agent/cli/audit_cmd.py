@@ -34,7 +34,14 @@ def show(
     table = Table("id", "time", "kind", "incident", "actor", "data", show_lines=False)
     for r in rows:
         data = json.dumps(r.data, default=str)
-        table.add_row(str(r.id), r.ts[:19], r.kind, r.incident_id or "", r.actor, data[:100] + ("…" if len(data) > 100 else ""))
+        table.add_row(
+            str(r.id),
+            r.ts[:19],
+            r.kind,
+            r.incident_id or "",
+            r.actor,
+            data[:100] + ("…" if len(data) > 100 else ""),
+        )
     console.print(table)
 
 
@@ -45,5 +52,7 @@ def verify() -> None:
     if report.ok:
         console.print(f"[green]audit log intact[/]: {report.rows_checked} rows, hash chain verified")
         return
-    err_console.print(f"[bold red]AUDIT LOG TAMPERED[/]: first bad row {report.first_bad_id}: {report.problem}")
+    err_console.print(
+        f"[bold red]AUDIT LOG TAMPERED[/]: first bad row {report.first_bad_id}: {report.problem}"
+    )
     raise typer.Exit(1)
