@@ -1,0 +1,404 @@
+"""Incident memory in Chroma: remember incidents, recall similar ones, index runbooks.
+
+The only module that imports ``chromadb``. ``PersistentClient`` in ``DATA_DIR/memory`` by default;
+``HttpClient`` when a Chroma server URL is given, so many agents can share one memory.
+
+Vectors always come from our :class:`~knowledge.embeddings.Embedder` and are passed explicitly:
+collections are created without an embedding function, so Chroma's default model (a download) is
+never used. The embedder's identity is stored in each collection's metadata; opening a memory with
+another embedder raises :class:`EmbedderMismatchError` until ``devops-agent knowledge reindex``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections import Counter
+from collections.abc import Callable, Iterator, Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+import chromadb
+from chromadb.config import Settings as ChromaSettings
+from pydantic import BaseModel, Field
+
+from knowledge.embeddings import Embedder, EmbeddingError
+from knowledge.records import IncidentRecord, PastIncident
+from knowledge.runbooks import Runbook
+from knowledge.scoring import Candidate, RecallQuery, rank_candidates
+
+INCIDENTS = "incidents"
+RUNBOOKS = "runbooks"
+SCHEMA_VERSION = 1
+_BATCH = 2000
+_PAGE = 1000
+
+
+class EmbedderMismatchError(RuntimeError):
+    """The memory was built with another embedder than the one settings ask for."""
+
+
+class MemoryStoreError(RuntimeError):
+    """Memory cannot be opened, read or written; the message says why and what to do."""
+
+
+class MemoryStats(BaseModel):
+    """What ``knowledge stats`` shows."""
+
+    location: str
+    embedder: str
+    incidents: int
+    runbooks: int
+    by_fault_class: dict[str, int] = Field(default_factory=dict)
+    by_service: dict[str, int] = Field(default_factory=dict)
+    oldest: datetime | None = None
+    newest: datetime | None = None
+
+
+class RunbookHit(BaseModel):
+    """A runbook found by text search, for the LLM's context."""
+
+    id: str
+    title: str
+    fault_class: str
+    similarity: float
+    document: str
+
+
+def _client(data_dir: Path | None, chroma_url: str | None) -> tuple[Any, str]:
+    settings = ChromaSettings(anonymized_telemetry=False)
+    if chroma_url:
+        url = urlparse(chroma_url)
+        if not url.hostname:
+            raise MemoryStoreError(
+                f"chroma URL {chroma_url!r} has no host; expected e.g. http://127.0.0.1:8000"
+            )
+        port = url.port or (443 if url.scheme == "https" else 8000)
+        client = chromadb.HttpClient(
+            host=url.hostname, port=port, ssl=url.scheme == "https", settings=settings
+        )
+        return client, chroma_url
+    if data_dir is None:
+        raise MemoryStoreError(
+            "memory needs a data dir or a Chroma URL (DEVOPS_AGENT_DATA_DIR / DEVOPS_AGENT_CHROMA_URL)"
+        )
+    path = data_dir / "memory"
+    path.mkdir(parents=True, exist_ok=True)
+    return chromadb.PersistentClient(path=str(path), settings=settings), str(path)
+
+
+class IncidentMemory:
+    """Incidents and runbooks in two Chroma collections, embedded with one embedder."""
+
+    def __init__(
+        self, client: Any, embedder: Embedder, location: str, *, check_embedder: bool = True
+    ) -> None:
+        self._client = client
+        self.embedder = embedder
+        self.location = location
+        self._incidents = self._collection(INCIDENTS, check_embedder)
+        self._runbooks = self._collection(RUNBOOKS, check_embedder)
+
+    @classmethod
+    def open(
+        cls,
+        data_dir: Path | None,
+        chroma_url: str | None,
+        embedder: Embedder,
+        *,
+        check_embedder: bool = True,
+    ) -> IncidentMemory:
+        """Open (or create) the memory. ``check_embedder=False`` is for :meth:`reindex` only."""
+        client, location = _client(data_dir, chroma_url)
+        return cls(client, embedder, location, check_embedder=check_embedder)
+
+    # --- collections -------------------------------------------------------------------------
+    def _metadata(self) -> dict[str, Any]:
+        return {"embedder": self.embedder.identity, "dims": self.embedder.dims, "schema": SCHEMA_VERSION}
+
+    def _collection(self, name: str, check: bool) -> Any:
+        col = self._client.get_or_create_collection(
+            name,
+            embedding_function=None,
+            configuration={"hnsw": {"space": "cosine"}},
+            metadata=self._metadata(),
+        )
+        stored = (col.metadata or {}).get("embedder")
+        if stored == self.embedder.identity:
+            return col
+        if stored is None or col.count() == 0:  # empty or pre-metadata: adopt the current embedder
+            col.modify(metadata=self._metadata())
+            return col
+        if check:
+            raise EmbedderMismatchError(
+                f"memory at {self.location} was built with {stored}; settings ask for {self.embedder.identity}; "
+                "run `devops-agent knowledge reindex` to rebuild it with the new embedder "
+                "(or set DEVOPS_AGENT_EMBEDDING back)"
+            )
+        return col
+
+    # --- incidents ---------------------------------------------------------------------------
+    def remember(self, record: IncidentRecord) -> None:
+        """Store (or replace) one incident record."""
+        self.remember_many([record])
+
+    def remember_many(self, records: Sequence[IncidentRecord], *, batch: int = _BATCH) -> int:
+        """Store records in batches (imports, benchmarks); returns how many were written."""
+        for start in range(0, len(records), batch):
+            chunk = records[start : start + batch]
+            texts = [r.search_text() for r in chunk]
+            self._incidents.upsert(
+                ids=[r.id for r in chunk],
+                embeddings=self._embed(texts),
+                documents=texts,
+                metadatas=[_incident_metadata(r) for r in chunk],
+            )
+        return len(records)
+
+    def get(self, incident_id: str) -> IncidentRecord | None:
+        """The stored record, or None."""
+        got = self._incidents.get(ids=[incident_id], include=["metadatas"])
+        metas = got.get("metadatas") or []
+        return _record_from(metas[0]) if metas else None
+
+    def forget(self, incident_id: str) -> None:
+        """Delete one record (no error if absent)."""
+        self._incidents.delete(ids=[incident_id])
+
+    def records(self) -> Iterator[IncidentRecord]:
+        """Every stored record, oldest id first, paged."""
+        offset = 0
+        while True:
+            got = self._incidents.get(include=["metadatas"], limit=_PAGE, offset=offset)
+            metas = got.get("metadatas") or []
+            yield from (_record_from(m) for m in metas)
+            if len(metas) < _PAGE:
+                return
+            offset += _PAGE
+
+    def count(self) -> int:
+        return int(self._incidents.count())
+
+    def recall(
+        self,
+        text: str,
+        *,
+        service: str | None = None,
+        namespace: str | None = None,
+        alertname: str | None = None,
+        fault_class: str | None = None,
+        k: int = 3,
+        now: datetime | None = None,
+        min_score: float = 0.15,
+    ) -> list[PastIncident]:
+        """Past incidents most like this one: vector similarity + metadata boosts + recency."""
+        total = self.count()
+        if total == 0 or k <= 0:
+            return []
+        query = RecallQuery(
+            service=service, namespace=namespace, alertname=alertname, fault_class=fault_class
+        )
+        vector = self._embed([text])[0]
+        n = min(total, max(40, k * 10))
+        candidates = self._query(vector, n, None)
+        where = query.where()
+        if where is not None:
+            for c in self._query(vector, n, where).values():
+                candidates.setdefault(c.id, c)
+        ranked = rank_candidates(list(candidates.values()), query, now=now)
+        return [p for p in ranked if p.score >= min_score][:k]
+
+    def _query(self, vector: list[float], n: int, where: dict[str, Any] | None) -> dict[str, Candidate]:
+        try:
+            res = self._incidents.query(
+                query_embeddings=[vector], n_results=n, where=where, include=["metadatas", "distances"]
+            )
+        except Exception as exc:  # Chroma raises when a filter matches nothing on some versions
+            if where is not None:
+                return {}
+            raise MemoryStoreError(f"querying memory at {self.location} failed: {exc}") from exc
+        ids = res["ids"][0]
+        metas = (res.get("metadatas") or [[]])[0]
+        dists = (res.get("distances") or [[]])[0]
+        return {
+            i: Candidate(id=i, distance=float(d), record=_record_from(m))
+            for i, m, d in zip(ids, metas, dists, strict=True)
+        }
+
+    # --- runbooks ----------------------------------------------------------------------------
+    def index_runbooks(self, runbooks: Sequence[Runbook]) -> int:
+        """Replace the runbook index with these runbooks; returns how many were indexed."""
+        existing = set(self._runbooks.get(include=[])["ids"])
+        stale = existing - {rb.id for rb in runbooks}
+        if stale:
+            self._runbooks.delete(ids=sorted(stale))
+        if runbooks:
+            texts = [rb.search_text() for rb in runbooks]
+            self._runbooks.upsert(
+                ids=[rb.id for rb in runbooks],
+                embeddings=self._embed(texts),
+                documents=texts,
+                metadatas=[{"title": rb.title, "fault_class": rb.fault_class} for rb in runbooks],
+            )
+        return len(runbooks)
+
+    def search_runbooks(self, text: str, k: int = 3) -> list[RunbookHit]:
+        """Runbooks whose text is most like ``text`` (for the LLM to read)."""
+        total = int(self._runbooks.count())
+        if total == 0 or k <= 0:
+            return []
+        res = self._runbooks.query(
+            query_embeddings=self._embed([text]),
+            n_results=min(k, total),
+            include=["metadatas", "documents", "distances"],
+        )
+        return [
+            RunbookHit(
+                id=i,
+                title=str(m.get("title", "")),
+                fault_class=str(m.get("fault_class", "")),
+                similarity=max(0.0, 1.0 - float(d)),
+                document=doc,
+            )
+            for i, m, d, doc in zip(
+                res["ids"][0], res["metadatas"][0], res["distances"][0], res["documents"][0], strict=True
+            )
+        ]
+
+    # --- maintenance -------------------------------------------------------------------------
+    def stats(self) -> MemoryStats:
+        """Counts by fault class and service, the embedder, the time span."""
+        by_fault: Counter[str] = Counter()
+        by_service: Counter[str] = Counter()
+        starts: list[datetime] = []
+        offset = 0
+        while True:
+            got = self._incidents.get(include=["metadatas"], limit=_PAGE, offset=offset)
+            metas = got.get("metadatas") or []
+            for m in metas:
+                by_fault[str(m.get("fault_class", "(unknown)"))] += 1
+                by_service[str(m.get("service", "(unknown)"))] += 1
+                starts.append(datetime.fromisoformat(str(m["started_at"])))
+            if len(metas) < _PAGE:
+                break
+            offset += _PAGE
+        return MemoryStats(
+            location=self.location,
+            embedder=self.embedder.identity,
+            incidents=self.count(),
+            runbooks=int(self._runbooks.count()),
+            by_fault_class=dict(by_fault.most_common()),
+            by_service=dict(by_service.most_common()),
+            oldest=min(starts) if starts else None,
+            newest=max(starts) if starts else None,
+        )
+
+    def reindex(self) -> tuple[int, int]:
+        """Re-embed every incident and runbook from the stored documents with the current embedder."""
+        records = list(self.records())
+        rb = self._runbooks.get(include=["documents", "metadatas"])
+        for name in (INCIDENTS, RUNBOOKS):
+            self._client.delete_collection(name)
+        self._incidents = self._collection(INCIDENTS, True)
+        self._runbooks = self._collection(RUNBOOKS, True)
+        self.remember_many(records)
+        if rb["ids"]:
+            self._runbooks.upsert(
+                ids=rb["ids"],
+                embeddings=self._embed(rb["documents"]),
+                documents=rb["documents"],
+                metadatas=rb["metadatas"],
+            )
+        return len(records), len(rb["ids"])
+
+    def export_jsonl(self, path: Path) -> int:
+        """Write every incident record as one JSON line (a header line first); returns the count."""
+        path.parent.mkdir(parents=True, exist_ok=True)
+        n = 0
+        tmp = path.with_name(path.name + ".tmp")
+        with tmp.open("w", encoding="utf-8") as fh:
+            header = {
+                "kind": "devops-agent-memory",
+                "schema": SCHEMA_VERSION,
+                "embedder": self.embedder.identity,
+            }
+            fh.write(json.dumps(header) + "\n")
+            for record in self.records():
+                fh.write(json.dumps({"kind": "incident", "record": record.model_dump(mode="json")}) + "\n")
+                n += 1
+        os.replace(tmp, path)
+        return n
+
+    def import_jsonl(self, path: Path) -> int:
+        """Load records written by :meth:`export_jsonl` (re-embedded with this memory's embedder)."""
+        records: list[IncidentRecord] = []
+        with path.open(encoding="utf-8") as fh:
+            for lineno, line in enumerate(fh, start=1):
+                if not line.strip():
+                    continue
+                try:
+                    row = json.loads(line)
+                    if row.get("kind") == "incident":
+                        records.append(IncidentRecord.model_validate(row["record"]))
+                except Exception as exc:
+                    raise MemoryStoreError(
+                        f"{path}:{lineno}: not a memory export line ({type(exc).__name__}: {exc}); "
+                        "import only files written by `devops-agent knowledge export`"
+                    ) from exc
+        return self.remember_many(records)
+
+    def _embed(self, texts: Sequence[str]) -> list[list[float]]:
+        vectors = self.embedder.embed(texts)
+        if vectors and len(vectors[0]) != self.embedder.dims:
+            raise EmbeddingError(
+                f"{self.embedder.identity} returned {len(vectors[0])}-dim vectors, expected {self.embedder.dims}"
+            )
+        return vectors
+
+
+def _incident_metadata(r: IncidentRecord) -> dict[str, Any]:
+    meta: dict[str, Any] = {
+        "started_at": r.started_at.isoformat(),
+        "started_ts": r.started_at.timestamp(),
+        "status": r.status,
+        "record_json": r.model_dump_json(),
+    }
+    for key in ("service", "namespace", "alertname", "fault_class", "cluster", "signature"):
+        value = getattr(r, key)
+        if value:
+            meta[key] = value
+    return meta
+
+
+def _record_from(meta: Any) -> IncidentRecord:
+    return IncidentRecord.model_validate_json(str(meta["record_json"]))
+
+
+def load_onnx_minilm(
+    cache_dir: Path | None = None, *, allow_download: bool = True
+) -> Callable[[list[str]], Any]:
+    """Chroma's all-MiniLM-L6-v2 ONNX model as a batch function; downloads it once if allowed.
+
+    Offline and not cached, it raises :class:`EmbeddingError` naming the cache path and how to fill it.
+    """
+    from chromadb.utils.embedding_functions import ONNXMiniLM_L6_V2
+
+    class _Model(ONNXMiniLM_L6_V2):
+        DOWNLOAD_PATH = cache_dir or ONNXMiniLM_L6_V2.DOWNLOAD_PATH
+
+    model_file = Path(_Model.DOWNLOAD_PATH) / _Model.EXTRACTED_FOLDER_NAME / "model.onnx"
+    hint = (
+        f"the MiniLM ONNX model is not cached at {model_file.parent}. Pre-download it on a machine with network "
+        f"(`python -c \"from chromadb.utils.embedding_functions import ONNXMiniLM_L6_V2 as M; M()(['x'])\"`) and "
+        f"copy {_Model.DOWNLOAD_PATH} here, or set DEVOPS_AGENT_EMBEDDING=hashing"
+    )
+    if not model_file.exists() and not allow_download:
+        raise EmbeddingError(hint)
+    model = _Model()
+    try:
+        model(["warm-up"])  # downloads when missing; fails fast offline
+    except Exception as exc:
+        raise EmbeddingError(f"{hint} ({type(exc).__name__}: {exc})") from exc
+    return model
