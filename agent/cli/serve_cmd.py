@@ -1,0 +1,51 @@
+"""`devops-agent serve`: autonomous mode on Alertmanager webhooks, with the approvals API."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import typer
+
+from agent.cli import app
+from agent.cli.common import console, settings
+
+
+@app.command("serve")
+def serve(
+    host: str | None = typer.Option(None, "--host", help="Listen address (default DEVOPS_AGENT_SERVE_HOST)."),
+    port: int | None = typer.Option(None, "--port", help="Listen port (default DEVOPS_AGENT_SERVE_PORT)."),
+    log_level: str = typer.Option("info", "--log-level", help="debug, info, warning or error."),
+) -> None:
+    """Run the webhook receiver, the investigation workers and the HTTP API (and Slack when configured)."""
+    import uvicorn
+
+    from agent.runner import Runner
+    from agent.server.app import Notifier, Service, create_app
+
+    logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    cfg = settings()
+    runner = Runner(cfg)
+    notifiers: list[Notifier] = []
+    slack: Any = None
+    if cfg.slack_bot_token is not None:
+        from agent.slack.bot import SlackBot
+
+        slack = SlackBot(cfg, runner)
+        notifiers.append(slack)
+    service = Service(cfg, runner, notifiers)
+    service.start()
+    if slack is not None:
+        slack.start_background()
+    bind_host, bind_port = host or cfg.serve_host, port if port is not None else cfg.serve_port
+    if cfg.api_token is None:
+        console.print(
+            "[yellow]warning:[/] DEVOPS_AGENT_API_TOKEN is not set: the approvals and incidents API refuses every call"
+        )
+    console.print(f"devops-agent serving on http://{bind_host}:{bind_port} (webhook: /webhook/alertmanager)")
+    try:
+        uvicorn.run(create_app(service), host=bind_host, port=bind_port, log_level=log_level.lower())
+    finally:
+        service.stop()
+        if slack is not None:
+            slack.stop()

@@ -1,0 +1,1 @@
+"""`devops-agent serve`: the Alertmanager webhook, the durable work queue and the HTTP API."""

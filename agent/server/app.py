@@ -1,0 +1,325 @@
+"""The `serve` HTTP application: webhook, APIs, health and metrics, plus the worker pool.
+
+Workers take items from the durable queue and drive the same Runner the CLI uses, so an alert
+investigation, its approvals and its audit trail are identical whichever way in they came.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import logging
+import threading
+import time
+from collections.abc import Sequence
+from typing import Any, Protocol
+
+from fastapi import Depends, FastAPI, HTTPException, Request
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
+
+from agent.approvals import ApprovalDecision, ApprovalError, ApprovalStore
+from agent.server.alerts import PayloadError, parse_payload
+from agent.server.metrics import AgentMetrics
+from agent.server.queue import WorkItem, WorkQueue
+from agent.settings import Settings
+
+log = logging.getLogger("devops_agent.serve")
+MAX_BODY_BYTES = 1024 * 1024
+
+
+class RunnerLike(Protocol):
+    def investigate(
+        self, *, alert: dict[str, Any] | None = None, thread_id: str | None = None, on_event: Any = None
+    ) -> Any: ...
+
+    def resume(self, approval_id: str, decision: ApprovalDecision) -> Any: ...
+
+
+class Notifier(Protocol):
+    """Something told about incidents as they happen (the Slack bot implements it)."""
+
+    def incident_opened(self, incident: dict[str, Any]) -> None: ...
+
+    def incident_event(self, incident: dict[str, Any], event: dict[str, Any]) -> None: ...
+
+    def investigation_finished(self, incident: dict[str, Any], outcome: dict[str, Any]) -> None: ...
+
+    def incident_closed(self, incident: dict[str, Any], postmortem: str) -> None: ...
+
+
+def outcome_dict(outcome: Any) -> dict[str, Any]:
+    if hasattr(outcome, "to_dict"):
+        return dict(outcome.to_dict())
+    if hasattr(outcome, "model_dump"):
+        return dict(outcome.model_dump(mode="json"))
+    return dict(outcome)
+
+
+class Service:
+    """The queue, the workers and the runner, independent of HTTP (tests drive it directly too)."""
+
+    def __init__(self, settings: Settings, runner: RunnerLike, notifiers: Sequence[Notifier] = ()) -> None:
+        self.settings = settings
+        self.runner = runner
+        self.notifiers = list(notifiers)
+        self.queue = WorkQueue(settings.path("serve.sqlite"))
+        self.approvals = ApprovalStore(settings.path("approvals.sqlite"))
+        self.metrics = AgentMetrics()
+        self._stop = threading.Event()
+        self._wake = threading.Event()
+        self._threads: list[threading.Thread] = []
+
+    # --- lifecycle ----------------------------------------------------------------------------
+    def start(self) -> None:
+        recovered = self.queue.recover()
+        if recovered:
+            log.warning("resuming %d investigation(s) interrupted by a restart", recovered)
+        for i in range(self.settings.max_concurrent_investigations):
+            t = threading.Thread(target=self._loop, name=f"investigator-{i}", daemon=True)
+            t.start()
+            self._threads.append(t)
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self._stop.set()
+        self._wake.set()
+        for t in self._threads:
+            t.join(timeout)
+
+    @property
+    def running(self) -> bool:
+        return bool(self._threads) and all(t.is_alive() for t in self._threads)
+
+    # --- work ---------------------------------------------------------------------------------
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            item = self.queue.claim()
+            if item is None:
+                self._wake.wait(0.5)
+                self._wake.clear()
+                continue
+            try:
+                self._process(item)
+                self.queue.finish(item)
+            except Exception as exc:  # keep the worker alive; the item is retried
+                log.exception("work item %s failed", item)
+                self.queue.finish(item, error=f"{type(exc).__name__}: {exc}")
+
+    def _process(self, item: WorkItem) -> None:
+        incident = self.queue.incident(item.incident_id)
+        if incident is None:
+            return
+        if item.kind == "investigate":
+            self.queue.set_status(incident["id"], "investigating")
+            self._notify("incident_opened", incident)
+
+            def on_event(event: dict[str, Any]) -> None:
+                self.metrics.observe_event(event)
+                self._notify("incident_event", incident, event)
+
+            outcome = outcome_dict(
+                self.runner.investigate(
+                    alert=_alert_group(incident), thread_id=incident["id"], on_event=on_event
+                )
+            )
+            status = str(outcome.get("status"))
+            self.queue.set_status(incident["id"], status, outcome)
+            self.metrics.investigations.labels(status).inc()
+            self._notify("investigation_finished", incident, outcome)
+        else:
+            current = self.queue.incident(item.incident_id) or incident
+            outcome = current.get("outcome") or {}
+            self.queue.set_status(incident["id"], "closed", outcome)
+            self._notify("incident_closed", current, str(outcome.get("report") or ""))
+
+    def _notify(self, method: str, *args: Any) -> None:
+        for n in self.notifiers:
+            try:
+                getattr(n, method)(*args)
+            except Exception:
+                log.exception("notifier %s.%s failed", type(n).__name__, method)
+
+    def wake(self) -> None:
+        self._wake.set()
+
+
+def _alert_group(incident: dict[str, Any]) -> dict[str, Any]:
+    firing = [a for a in incident["alerts"] if a["status"] == "firing"] or incident["alerts"]
+    return {
+        "version": "4",
+        "status": "firing",
+        "groupKey": incident["group_key"],
+        "commonLabels": incident["common_labels"],
+        "alerts": firing,
+    }
+
+
+def create_app(service: Service) -> FastAPI:
+    app = FastAPI(title="devops-agent", version="0.1.0", docs_url="/docs", redoc_url=None)
+    settings = service.settings
+
+    def require_token(request: Request) -> None:
+        expected = settings.api_token.get_secret_value() if settings.api_token else None
+        if not expected:
+            raise HTTPException(
+                401, "the API is disabled: set DEVOPS_AGENT_API_TOKEN and send it as a Bearer token"
+            )
+        got = request.headers.get("authorization", "")
+        scheme, _, token = got.partition(" ")
+        if scheme.lower() != "bearer" or not hmac.compare_digest(token.strip().encode(), expected.encode()):
+            raise HTTPException(401, "missing or wrong bearer token", headers={"WWW-Authenticate": "Bearer"})
+
+    @app.post("/webhook/alertmanager")
+    async def webhook(request: Request) -> JSONResponse:
+        declared = request.headers.get("content-length")
+        if declared and declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+            service.metrics.webhook_rejected.labels("too_large").inc()
+            return JSONResponse(
+                {"error": f"body of {declared} bytes exceeds the {MAX_BODY_BYTES}-byte limit"}, 413
+            )
+        body = b""
+        async for chunk in request.stream():
+            body += chunk
+            if len(body) > MAX_BODY_BYTES:
+                service.metrics.webhook_rejected.labels("too_large").inc()
+                return JSONResponse({"error": f"body exceeds the {MAX_BODY_BYTES}-byte limit"}, 413)
+        try:
+            raw = json.loads(body)
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            service.metrics.webhook_rejected.labels("not_json").inc()
+            return JSONResponse({"error": f"body is not valid JSON: {exc}"}, 400)
+        try:
+            payload = parse_payload(raw)
+        except PayloadError as exc:
+            service.metrics.webhook_rejected.labels("invalid").inc()
+            return JSONResponse({"error": str(exc)}, 400)
+        for a in payload.alerts:
+            service.metrics.alerts_received.labels(a.status).inc()
+        result = service.queue.ingest(payload)
+        service.wake()
+        return JSONResponse(
+            {
+                "incident_id": result.incident_id or None,
+                "opened": result.opened,
+                "folded": result.folded,
+                "closing": result.closing,
+            }
+        )
+
+    @app.get("/healthz")
+    def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/readyz")
+    def readyz() -> JSONResponse:
+        problems = []
+        if not service.running:
+            problems.append("investigation workers are not running")
+        try:
+            service.queue.depth()
+        except Exception as exc:
+            problems.append(f"work queue unavailable: {exc}")
+        if problems:
+            return JSONResponse({"status": "not ready", "problems": problems}, 503)
+        return JSONResponse({"status": "ready"})
+
+    @app.get("/metrics")
+    def metrics() -> Response:
+        service.metrics.queue_depth.set(service.queue.depth())
+        service.metrics.incidents_open.set(len(service.queue.incidents(limit=10000, open_only=True)))
+        return Response(service.metrics.render(), media_type="text/plain; version=0.0.4")
+
+    auth = [Depends(require_token)]
+
+    @app.get("/api/incidents", dependencies=auth)
+    def list_incidents(limit: int = 100, open_only: bool = False) -> list[dict[str, Any]]:
+        return service.queue.incidents(limit=limit, open_only=open_only)
+
+    @app.get("/api/incidents/{incident_id}", dependencies=auth)
+    def show_incident(incident_id: str) -> dict[str, Any]:
+        inc = service.queue.incident(incident_id)
+        if inc is None:
+            raise HTTPException(404, f"no incident {incident_id!r}")
+        inc["work"] = service.queue.work_items(incident_id)
+        return inc
+
+    @app.get("/api/incidents/{incident_id}/postmortem", dependencies=auth)
+    def postmortem(incident_id: str) -> PlainTextResponse:
+        inc = service.queue.incident(incident_id)
+        if inc is None:
+            raise HTTPException(404, f"no incident {incident_id!r}")
+        report = (inc.get("outcome") or {}).get("report")
+        if not report:
+            raise HTTPException(409, f"incident {incident_id} has no postmortem yet (status {inc['status']})")
+        return PlainTextResponse(str(report), media_type="text/markdown")
+
+    @app.get("/api/approvals", dependencies=auth)
+    def list_approvals(status: str | None = "pending") -> list[dict[str, Any]]:
+        st = status if status in ("pending", "approved", "rejected", "expired") else None
+        return [ApprovalStore.to_json(r) for r in service.approvals.list(status=st)]  # type: ignore[arg-type]
+
+    @app.get("/api/approvals/{approval_id}", dependencies=auth)
+    def show_approval(approval_id: str) -> dict[str, Any]:
+        try:
+            return ApprovalStore.to_json(service.approvals.get(approval_id))
+        except ApprovalError as exc:
+            raise HTTPException(404, str(exc)) from None
+
+    def decide(approval_id: str, decision: str, body: dict[str, Any]) -> dict[str, Any]:
+        approver = str(body.get("approver") or "api")
+        edited = body.get("args")
+        if edited is not None and not isinstance(edited, dict):
+            raise HTTPException(400, "args must be a JSON object of argument names to values")
+        try:
+            req = service.approvals.get(approval_id)
+        except ApprovalError as exc:
+            raise HTTPException(404, str(exc)) from None
+        d = ApprovalDecision(
+            approval_id=approval_id,
+            decision=decision,  # type: ignore[arg-type]
+            approver=approver,
+            reason=body.get("reason"),
+            edited_args=edited,
+        )
+        started = time.time()
+        try:
+            outcome = outcome_dict(service.runner.resume(approval_id, d))
+        except ApprovalError as exc:
+            raise HTTPException(409, str(exc)) from None
+        service.metrics.approval_wait.observe(max(0.0, started - req.requested_at.timestamp()))
+        service.queue.set_status(req.incident_id, str(outcome.get("status")), outcome)
+        return outcome
+
+    @app.post("/api/approvals/{approval_id}/approve", dependencies=auth)
+    async def approve(approval_id: str, request: Request) -> dict[str, Any]:
+        body = await _json_body(request)
+        result: dict[str, Any] = await _in_thread(decide, approval_id, "approve", body)
+        return result
+
+    @app.post("/api/approvals/{approval_id}/reject", dependencies=auth)
+    async def reject(approval_id: str, request: Request) -> dict[str, Any]:
+        body = await _json_body(request)
+        if not body.get("reason"):
+            raise HTTPException(400, 'a rejection needs a reason: {"reason": "..."}')
+        result: dict[str, Any] = await _in_thread(decide, approval_id, "reject", body)
+        return result
+
+    return app
+
+
+async def _json_body(request: Request) -> dict[str, Any]:
+    raw = await request.body()
+    if not raw:
+        return {}
+    try:
+        body = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise HTTPException(400, f"body is not valid JSON: {exc}") from None
+    if not isinstance(body, dict):
+        raise HTTPException(400, "body must be a JSON object")
+    return body
+
+
+async def _in_thread(fn: Any, *args: Any) -> Any:
+    import anyio
+
+    return await anyio.to_thread.run_sync(lambda: fn(*args))

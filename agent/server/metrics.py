@@ -1,0 +1,59 @@
+"""The agent's own metrics, exposed on `serve`'s /metrics (prometheus_client, own registry)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+
+class AgentMetrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        r = self.registry
+        self.alerts_received = Counter(
+            "devops_agent_alerts_received_total", "Alerts received from Alertmanager.", ["status"], registry=r
+        )
+        self.webhook_rejected = Counter(
+            "devops_agent_webhook_rejected_total", "Webhook calls refused, by reason.", ["reason"], registry=r
+        )
+        self.investigations = Counter(
+            "devops_agent_investigations_total",
+            "Finished investigations by outcome.",
+            ["outcome"],
+            registry=r,
+        )
+        self.actions = Counter(
+            "devops_agent_actions_total", "Actions by tool and outcome.", ["tool", "outcome"], registry=r
+        )
+        self.approval_wait = Histogram(
+            "devops_agent_approval_wait_seconds",
+            "Time from approval request to decision.",
+            buckets=(5, 15, 30, 60, 120, 300, 600, 1800, 3600, 14400),
+            registry=r,
+        )
+        self.tool_latency = Histogram(
+            "devops_agent_tool_latency_seconds",
+            "Tool call latency.",
+            ["tool"],
+            buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+            registry=r,
+        )
+        self.llm_tokens = Counter("devops_agent_llm_tokens_total", "LLM tokens used.", registry=r)
+        self.queue_depth = Gauge("devops_agent_queue_depth", "Work items queued or running.", registry=r)
+        self.incidents_open = Gauge("devops_agent_incidents_open", "Incidents not yet closed.", registry=r)
+
+    def observe_event(self, event: dict[str, Any]) -> None:
+        """Feed one runner progress event (tool finished, action, tokens) into the metrics."""
+        kind = event.get("type")
+        if kind == "tool_finished" and event.get("duration_s") is not None:
+            self.tool_latency.labels(str(event.get("tool"))).observe(float(event["duration_s"]))
+        elif kind == "action_finished":
+            self.actions.labels(
+                str(event.get("tool")), str(event.get("outcome") or event.get("status"))
+            ).inc()
+        elif kind == "tokens" and event.get("tokens"):
+            self.llm_tokens.inc(float(event["tokens"]))
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)

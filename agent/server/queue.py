@@ -1,0 +1,258 @@
+"""The durable work queue and the incident index of `serve`, in one SQLite file.
+
+A webhook call only writes here (a few milliseconds), so an alert storm never waits on an
+investigation and nothing is lost when the process dies: on start, work that was running is queued
+again and the investigation resumes from its last checkpoint (thread id = incident id).
+
+One open incident per Alertmanager group key; further alerts of the group are folded into it; when
+every alert of the incident is resolved, a ``close`` item is queued.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Literal
+
+from agent.server.alerts import WebhookPayload
+
+WorkKind = Literal["investigate", "close"]
+MAX_ATTEMPTS = 3
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS incidents (
+    id TEXT PRIMARY KEY,
+    group_key TEXT NOT NULL,
+    status TEXT NOT NULL,
+    alertname TEXT,
+    namespace TEXT,
+    service TEXT,
+    severity TEXT,
+    common_labels TEXT NOT NULL,
+    alerts TEXT NOT NULL,
+    repeats INTEGER NOT NULL DEFAULT 0,
+    outcome TEXT,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    closed_at TEXT
+);
+CREATE INDEX IF NOT EXISTS incidents_open ON incidents(group_key, closed_at);
+CREATE TABLE IF NOT EXISTS work (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    incident_id TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    state TEXT NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    error TEXT,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS work_state ON work(state, id);
+"""
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds")
+
+
+@dataclass(frozen=True)
+class IngestResult:
+    incident_id: str
+    opened: bool
+    folded: int
+    closing: bool
+
+
+@dataclass(frozen=True)
+class WorkItem:
+    id: int
+    incident_id: str
+    kind: WorkKind
+    attempts: int
+
+
+class WorkQueue:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            db.executescript(_SCHEMA)
+        finally:
+            db.close()
+
+    @contextmanager
+    def _tx(self, immediate: bool = False) -> Iterator[sqlite3.Connection]:
+        db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+        try:
+            db.execute("BEGIN IMMEDIATE" if immediate else "BEGIN")
+            yield db
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        finally:
+            db.close()
+
+    # --- intake -------------------------------------------------------------------------------
+    def ingest(self, payload: WebhookPayload) -> IngestResult:
+        """Fold one webhook call into its incident; queue work when an incident opens or closes."""
+        now = _now()
+        with self._tx(immediate=True) as db:
+            row = db.execute(
+                "SELECT id, alerts, repeats FROM incidents WHERE group_key = ? AND closed_at IS NULL",
+                (payload.groupKey,),
+            ).fetchone()
+            firing = [a for a in payload.alerts if a.status == "firing"]
+            if row is None and not firing:
+                return IngestResult(incident_id="", opened=False, folded=0, closing=False)
+            if row is None:
+                incident_id = "inc-" + datetime.now(UTC).strftime("%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:6]
+                alerts: dict[str, Any] = {}
+                repeats = 0
+                opened = True
+            else:
+                incident_id, alerts, repeats, opened = row[0], json.loads(row[1]), row[2], False
+            folded = 0
+            for a in payload.alerts:
+                key = a.key()
+                if key in alerts:
+                    folded += 1
+                alerts[key] = {
+                    "status": a.status,
+                    "labels": a.labels,
+                    "annotations": a.annotations,
+                    "startsAt": a.startsAt.isoformat() if a.startsAt else None,
+                    "fingerprint": key,
+                }
+            common = payload.commonLabels or (firing[0].labels if firing else payload.alerts[0].labels)
+            all_resolved = all(v["status"] == "resolved" for v in alerts.values())
+            if opened:
+                db.execute(
+                    "INSERT INTO incidents (id, group_key, status, alertname, namespace, service, severity,"
+                    " common_labels, alerts, repeats, created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+                    (
+                        incident_id,
+                        payload.groupKey,
+                        "queued",
+                        common.get("alertname"),
+                        common.get("namespace"),
+                        common.get("service") or common.get("deployment"),
+                        common.get("severity"),
+                        json.dumps(common),
+                        json.dumps(alerts),
+                        0,
+                        now,
+                        now,
+                    ),
+                )
+                self._enqueue(db, incident_id, "investigate", now)
+            else:
+                db.execute(
+                    "UPDATE incidents SET alerts = ?, repeats = ?, updated_at = ? WHERE id = ?",
+                    (json.dumps(alerts), repeats + folded, now, incident_id),
+                )
+            closing = all_resolved
+            if closing:
+                db.execute(
+                    "UPDATE incidents SET closed_at = ?, updated_at = ? WHERE id = ?", (now, now, incident_id)
+                )
+                self._enqueue(db, incident_id, "close", now)
+            return IngestResult(incident_id=incident_id, opened=opened, folded=folded, closing=closing)
+
+    @staticmethod
+    def _enqueue(db: sqlite3.Connection, incident_id: str, kind: WorkKind, now: str) -> None:
+        db.execute(
+            "INSERT INTO work (incident_id, kind, state, created_at, updated_at) VALUES (?, ?, 'queued', ?, ?)",
+            (incident_id, kind, now, now),
+        )
+
+    # --- workers ------------------------------------------------------------------------------
+    def claim(self) -> WorkItem | None:
+        """Take the oldest queued item (investigations of one incident never run twice at once)."""
+        with self._tx(immediate=True) as db:
+            row = db.execute(
+                "SELECT id, incident_id, kind, attempts FROM work w WHERE state = 'queued' AND NOT EXISTS"
+                " (SELECT 1 FROM work r WHERE r.state = 'running' AND r.incident_id = w.incident_id)"
+                " ORDER BY id LIMIT 1"
+            ).fetchone()
+            if row is None:
+                return None
+            db.execute(
+                "UPDATE work SET state = 'running', attempts = attempts + 1, updated_at = ? WHERE id = ?",
+                (_now(), row[0]),
+            )
+            return WorkItem(id=row[0], incident_id=row[1], kind=row[2], attempts=row[3] + 1)
+
+    def finish(self, item: WorkItem, *, error: str | None = None) -> None:
+        """Mark done, or on error queue again until MAX_ATTEMPTS, then failed."""
+        with self._tx(immediate=True) as db:
+            state = "done" if error is None else ("queued" if item.attempts < MAX_ATTEMPTS else "failed")
+            db.execute(
+                "UPDATE work SET state = ?, error = ?, updated_at = ? WHERE id = ?",
+                (state, error, _now(), item.id),
+            )
+
+    def recover(self) -> int:
+        """After a crash: work that was running goes back to the queue. Returns how many."""
+        with self._tx(immediate=True) as db:
+            cur = db.execute(
+                "UPDATE work SET state = 'queued', updated_at = ? WHERE state = 'running'", (_now(),)
+            )
+            return cur.rowcount
+
+    def depth(self) -> int:
+        with self._tx() as db:
+            return int(
+                db.execute("SELECT COUNT(*) FROM work WHERE state IN ('queued', 'running')").fetchone()[0]
+            )
+
+    # --- incidents ----------------------------------------------------------------------------
+    def set_status(self, incident_id: str, status: str, outcome: dict[str, Any] | None = None) -> None:
+        with self._tx(immediate=True) as db:
+            if outcome is None:
+                db.execute(
+                    "UPDATE incidents SET status = ?, updated_at = ? WHERE id = ?",
+                    (status, _now(), incident_id),
+                )
+            else:
+                db.execute(
+                    "UPDATE incidents SET status = ?, outcome = ?, updated_at = ? WHERE id = ?",
+                    (status, json.dumps(outcome, default=str), _now(), incident_id),
+                )
+
+    def incident(self, incident_id: str) -> dict[str, Any] | None:
+        with self._tx() as db:
+            db.row_factory = sqlite3.Row
+            row = db.execute("SELECT * FROM incidents WHERE id = ?", (incident_id,)).fetchone()
+        return _incident_dict(row) if row else None
+
+    def incidents(self, limit: int = 100, open_only: bool = False) -> list[dict[str, Any]]:
+        sql = "SELECT * FROM incidents" + (" WHERE closed_at IS NULL" if open_only else "")
+        with self._tx() as db:
+            db.row_factory = sqlite3.Row
+            rows = db.execute(sql + " ORDER BY created_at DESC LIMIT ?", (limit,)).fetchall()
+        return [_incident_dict(r) for r in rows]
+
+    def work_items(self, incident_id: str) -> list[dict[str, Any]]:
+        with self._tx() as db:
+            db.row_factory = sqlite3.Row
+            rows = db.execute(
+                "SELECT * FROM work WHERE incident_id = ? ORDER BY id", (incident_id,)
+            ).fetchall()
+        return [dict(r) for r in rows]
+
+
+def _incident_dict(row: sqlite3.Row) -> dict[str, Any]:
+    d = dict(row)
+    d["common_labels"] = json.loads(d["common_labels"])
+    d["alerts"] = list(json.loads(d["alerts"]).values())
+    d["outcome"] = json.loads(d["outcome"]) if d.get("outcome") else None
+    return d
