@@ -254,7 +254,7 @@ def test_approve_through_api_resumes_the_runner(svc: Any) -> None:
 
 
 def test_health_and_metrics(svc: Any) -> None:
-    service, runner, client = svc
+    _, runner, client = svc
     assert client.get("/healthz").json() == {"status": "ok"}
     assert client.get("/readyz").status_code == 200
     client.post("/webhook/alertmanager", json=payload())
