@@ -8,13 +8,15 @@ Precedence: explicit arguments > environment > ``.env`` > YAML file > defaults.
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import (
+    NoDecode,
     BaseSettings,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
@@ -123,9 +125,26 @@ class Settings(BaseSettings):
     slack_app_token: SecretStr | None = Field(None, description="Slack app-level token (xapp-...) for Socket Mode.")
     slack_signing_secret: SecretStr | None = Field(None, description="Slack signing secret for HTTP mode.")
     slack_channel: str | None = Field(None, description="Slack channel id where new incidents are posted.")
+    slack_approvers: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Slack user ids allowed to click Approve/Reject (JSON list or comma-separated). "
+        "With neither this nor slack_approver_group set, the policy's approvers apply; if those are empty too, "
+        "nobody can approve from Slack.",
+    )
+    slack_approver_group: str | None = Field(None, description="Slack user group id whose members may approve.")
+    slack_port: int = Field(3000, ge=0, le=65535, description="Port of `devops-agent slack` in HTTP mode.")
     slack_api_url: str | None = Field(
         None, description="Slack Web API base URL (tests point it at a local server; default Slack's)."
     )
+
+    @field_validator("slack_approvers", mode="before")
+    @classmethod
+    def _split_approvers(cls, v: object) -> object:
+        if isinstance(v, str):
+            if v.strip().startswith("["):
+                return json.loads(v)
+            return [x.strip() for x in v.split(",") if x.strip()]
+        return v
 
     @field_validator("data_dir", mode="after")
     @classmethod
