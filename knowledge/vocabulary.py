@@ -74,11 +74,10 @@ def registry_tool_names() -> frozenset[str] | None:
     """Names in ``tools.registry.default_registry()``, or None when the registry is not available."""
     try:
         registry = importlib.import_module("tools.registry")
-    except ModuleNotFoundError as exc:
-        if exc.name != "tools.registry":
-            raise
+        tools = registry.default_registry().all()
+    except ImportError:  # not built yet, or a tool module it needs is missing from this install
         return None
-    return frozenset(t.name for t in registry.default_registry().all())
+    return frozenset(t.name for t in tools)
 
 
 def known_tool_names() -> set[str]:
