@@ -84,3 +84,25 @@ def known_tool_names() -> set[str]:
     """Tool names a runbook may use: the registry's when available, else the contract's."""
     names = registry_tool_names()
     return set(names if names is not None else CONTRACT_TOOLS)
+
+
+FINDING_DATA_KEYS: dict[str, frozenset[str]] = {
+    "recent_rollout": frozenset(
+        {"deployment", "revision", "previous_revision", "image", "previous_image", "changed_at"}
+    ),
+    "config_changed": frozenset({"name", "key", "previous_value", "deployment"}),
+    "crash_loop": frozenset({"deployment"}),
+    "image_pull_error": frozenset({"deployment"}),
+    "pods_pending": frozenset({"deployment"}),
+    "readiness_failing": frozenset({"deployment"}),
+    "cache_down": frozenset({"deployment"}),
+    "oom_killed": frozenset({"deployment", "container", "suggested_memory_limit"}),
+    "hpa_maxed": frozenset({"deployment", "suggested_replicas"}),
+    "cpu_saturation": frozenset({"deployment", "suggested_replicas"}),
+    "no_endpoints": frozenset({"service", "expected_selector"}),
+    "node_not_ready": frozenset({"node"}),
+    "node_cordoned": frozenset({"node"}),
+    "scaled_to_zero": frozenset({"deployment", "previous_replicas"}),
+    "queue_backlog": frozenset({"queue", "consumer"}),
+}
+"""Finding ``data`` keys triage promises (docs/CONTRACTS.md); the packaged runbooks use only these."""
