@@ -195,3 +195,68 @@ def _record(h: ControlHandlers, body: Json) -> Json:
         raise ValueError("an injection record needs a 'fault' field")
     h.active.add(body)
     return {"recorded": body["fault"]}
+
+
+class ControlClient:
+    """A client for the control API (the CLI, the fault injector and the tests use it)."""
+
+    def __init__(self, url: str, timeout: float = 10.0) -> None:
+        self.url = url.rstrip("/")
+        self.timeout = timeout
+
+    def _call(self, method: str, path: str, body: Json | None = None) -> Any:
+        import httpx
+
+        try:
+            resp = httpx.request(method, f"{self.url}{path}", json=body, timeout=self.timeout)
+        except httpx.HTTPError as exc:
+            raise ConnectionError(
+                f"the sandbox control API at {self.url} did not answer ({exc}); is the sandbox running? "
+                "Check `devops-agent sandbox status`."
+            ) from exc
+        if resp.status_code >= 400 and not (path == "/health" and resp.status_code == 503):
+            raise RuntimeError(
+                f"{method} {path} on the sandbox control API failed ({resp.status_code}): {resp.text}"
+            )
+        return resp.json()
+
+    def health(self) -> Json:
+        return dict(self._call("GET", "/health"))
+
+    def traffic(self) -> Json:
+        return dict(self._call("GET", "/traffic"))
+
+    def surge(
+        self,
+        service: str,
+        multiplier: float,
+        *,
+        namespace: str = "market-predictor",
+        route: str | None = None,
+        client: str | None = None,
+        duration_s: float | None = None,
+    ) -> Json:
+        body = {
+            "namespace": namespace,
+            "service": service,
+            "multiplier": multiplier,
+            "route": route,
+            "client": client,
+            "duration_s": duration_s,
+        }
+        return dict(self._call("POST", "/traffic/surge", body))
+
+    def clear_traffic(self, namespace: str | None = None, service: str | None = None) -> Json:
+        return dict(self._call("POST", "/traffic/clear", {"namespace": namespace, "service": service}))
+
+    def active_faults(self) -> list[Json]:
+        return list(self._call("GET", "/faults/active"))
+
+    def record_fault(self, record: Json) -> None:
+        self._call("POST", "/faults/active", record)
+
+    def clear_faults(self) -> int:
+        return int(self._call("DELETE", "/faults/active")["cleared"])
+
+    def reset(self) -> Json:
+        return dict(self._call("POST", "/reset"))
