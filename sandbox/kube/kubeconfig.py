@@ -1,0 +1,37 @@
+"""A kubeconfig for the stand-in that ``kubectl`` and ``kubernetes.config.load_kube_config`` accept."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import yaml
+
+
+def kubeconfig(url: str, context: str = "sandbox", namespace: str = "market-predictor") -> dict[str, object]:
+    """The kubeconfig document: cluster ``sandbox`` over plain HTTP, a user with a dummy token."""
+    return {
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": [{"name": "sandbox", "cluster": {"server": url}}],
+        "users": [{"name": "sandbox-admin", "user": {"token": "sandbox-not-a-secret"}}],
+        "contexts": [
+            {
+                "name": context,
+                "context": {"cluster": "sandbox", "user": "sandbox-admin", "namespace": namespace},
+            }
+        ],
+        "current-context": context,
+        "preferences": {},
+    }
+
+
+def write_kubeconfig(
+    path: str | os.PathLike[str], url: str, context: str = "sandbox", namespace: str = "market-predictor"
+) -> Path:
+    """Write the kubeconfig for ``url`` to ``path`` (parent directories created, mode 0600)."""
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(yaml.safe_dump(kubeconfig(url, context, namespace), sort_keys=False))
+    target.chmod(0o600)
+    return target

@@ -1,0 +1,160 @@
+"""Subresources: ``deployments/{name}/scale`` (autoscaling/v1 Scale) and ``pods/{name}/log``.
+
+Pod logs come from a pluggable provider the simulation supplies::
+
+    log_provider(namespace, pod, container, previous, since_seconds, tail_lines) -> list[str]
+
+Lines may start with an RFC 3339 timestamp and a space (the format of ``kubectl logs --timestamps``);
+the timestamp is stripped unless the request asks for ``timestamps=true``.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+from collections.abc import Callable
+from typing import Any
+
+from sandbox.kube.api import KubeApi
+from sandbox.kube.errors import ApiError, bad_request, conflict, invalid
+from sandbox.kube.patching import apply_patch
+from sandbox.kube.resources import Resource, by_plural
+from sandbox.kube.selectors import selector_string
+
+Obj = dict[str, Any]
+LogProvider = Callable[[str, str, str, bool, int | None, int | None], list[str]]
+
+_TIMESTAMP = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2}) ")
+
+
+def no_logs(
+    namespace: str,
+    pod: str,
+    container: str,
+    previous: bool,
+    since_seconds: int | None,
+    tail_lines: int | None,
+) -> list[str]:
+    """The default provider: every container has an empty log."""
+    return []
+
+
+# --- scale -------------------------------------------------------------------------------------
+def to_scale(obj: Obj) -> Obj:
+    """The autoscaling/v1 Scale view of a deployment or replica set."""
+    meta = obj["metadata"]
+    return {
+        "kind": "Scale",
+        "apiVersion": "autoscaling/v1",
+        "metadata": {
+            k: meta[k]
+            for k in ("name", "namespace", "uid", "resourceVersion", "creationTimestamp")
+            if k in meta
+        },
+        "spec": {"replicas": obj.get("spec", {}).get("replicas", 1)},
+        "status": {
+            "replicas": obj.get("status", {}).get("replicas", 0),
+            "selector": selector_string(obj.get("spec", {}).get("selector")),
+        },
+    }
+
+
+def get_scale(api: KubeApi, res: Resource, namespace: str, name: str) -> Obj:
+    return to_scale(api.get(res, namespace, name))
+
+
+def replace_scale(api: KubeApi, res: Resource, namespace: str, name: str, body: Any, dry_run: bool) -> Obj:
+    """PUT .../scale: sets ``spec.replicas``; a stale resourceVersion in the Scale is a 409."""
+    if not isinstance(body, dict):
+        raise bad_request("the request body must be an autoscaling/v1 Scale object")
+    return _set_replicas(api, res, namespace, name, body, dry_run)
+
+
+def patch_scale(
+    api: KubeApi, res: Resource, namespace: str, name: str, content_type: str, patch: Any, dry_run: bool
+) -> Obj:
+    """PATCH .../scale (kubectl scale sends a merge patch ``{"spec":{"replicas":N}}``)."""
+    scale = get_scale(api, res, namespace, name)
+    return _set_replicas(api, res, namespace, name, apply_patch(content_type, scale, patch), dry_run)
+
+
+def _set_replicas(api: KubeApi, res: Resource, namespace: str, name: str, scale: Obj, dry_run: bool) -> Obj:
+    replicas = (scale.get("spec") or {}).get("replicas")
+    if not isinstance(replicas, int) or isinstance(replicas, bool) or replicas < 0:
+        scale_res = Resource("scale", "Scale", "autoscaling", "v1")
+        raise invalid(
+            scale_res,
+            name,
+            [
+                (
+                    "spec.replicas",
+                    "FieldValueInvalid",
+                    f"Invalid value: {replicas!r}: must be greater than or equal to 0",
+                )
+            ],
+        )
+    expect = str((scale.get("metadata") or {}).get("resourceVersion") or "")
+    current = api.get(res, namespace, name)
+    if expect and expect != current["metadata"]["resourceVersion"]:
+        raise conflict(
+            res,
+            name,
+            "the object has been modified; please apply your changes to the latest version and try again",
+        )
+    updated = copy.deepcopy(current)
+    updated.setdefault("spec", {})["replicas"] = replicas
+    patch = [{"op": "replace", "path": "/spec/replicas", "value": replicas}]
+    if not dry_run:
+        updated = api.patch(res, namespace, name, "application/json-patch+json", patch)
+    return to_scale(updated)
+
+
+# --- logs --------------------------------------------------------------------------------------
+def pod_logs(api: KubeApi, provider: LogProvider, namespace: str, name: str, query: dict[str, str]) -> str:
+    """The text of ``GET .../pods/{name}/log`` for the query parameters kubectl and clients send."""
+    pod = api.get(by_plural("pods"), namespace, name)
+    container = _pick_container(pod, query.get("container", ""))
+    previous = query.get("previous", "false").lower() == "true"
+    since = _int_param(query, "sinceSeconds")
+    tail = _int_param(query, "tailLines")
+    lines = list(provider(namespace, name, container, previous, since, tail))
+    if tail is not None:
+        lines = lines[-tail:] if tail > 0 else []
+    if query.get("timestamps", "false").lower() != "true":
+        lines = [_TIMESTAMP.sub("", line, count=1) for line in lines]
+    text = "".join(line if line.endswith("\n") else line + "\n" for line in lines)
+    limit = _int_param(query, "limitBytes")
+    return text[:limit] if limit is not None else text
+
+
+def _pick_container(pod: Obj, wanted: str) -> str:
+    names = [c.get("name", "") for c in pod.get("spec", {}).get("containers") or []]
+    pod_name = pod["metadata"]["name"]
+    if wanted:
+        init = [c.get("name", "") for c in pod.get("spec", {}).get("initContainers") or []]
+        if wanted not in names + init:
+            raise bad_request(
+                f"container {wanted} is not valid for pod {pod_name}: choose one of: [{' '.join(names)}]"
+            )
+        return wanted
+    default = (pod["metadata"].get("annotations") or {}).get("kubectl.kubernetes.io/default-container")
+    if default in names:
+        return str(default)
+    if len(names) == 1:
+        return names[0]
+    raise bad_request(
+        f"a container name must be specified for pod {pod_name}, choose one of: [{' '.join(names)}]"
+    )
+
+
+def _int_param(query: dict[str, str], key: str) -> int | None:
+    raw = query.get(key)
+    if raw in (None, ""):
+        return None
+    try:
+        value = int(str(raw))
+    except ValueError:
+        raise ApiError(400, "BadRequest", f"{key}={raw!r} is not an integer") from None
+    if value < 0:
+        raise ApiError(400, "BadRequest", f"{key}={raw!r} must be zero or more")
+    return value
