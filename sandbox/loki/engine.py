@@ -1,0 +1,277 @@
+"""Evaluating LogQL over a :class:`~sandbox.logs.LogStore`.
+
+:class:`Engine` answers instant and range queries with Loki's result types: ``streams`` for log
+queries, ``vector``/``scalar`` for instant metric queries and ``matrix`` for range metric queries.
+Each pass over the data is linear in the lines selected; windows are counted with binary search.
+
+Semantics follow Loki: a range window at time ``t`` is ``(t - range - offset, t - offset]``; log
+queries read ``[start, end)`` and return the newest (``backward``) or oldest (``forward``)
+``limit`` entries across all streams; a metric query over lines that carry ``__error__`` fails
+with a pipeline error; more than ``max_series`` series is a limit error.
+"""
+
+from __future__ import annotations
+
+import heapq
+import time
+from bisect import bisect_right
+from collections import Counter, defaultdict
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from itertools import accumulate
+from typing import Literal
+
+from sandbox.logs import Labels, LogStore
+from sandbox.loki import ast
+from sandbox.loki.errors import LimitError, PipelineError
+from sandbox.loki.logql import parse
+from sandbox.loki.metrics import LabelKey, Vector, binary_op, vector_aggregation
+from sandbox.loki.pipeline import ERROR, compile_pipeline
+
+Direction = Literal["forward", "backward"]
+INSTANT_LOG_LOOKBACK_NS = 3600 * 1_000_000_000
+MAX_POINTS = 11_000
+
+
+@dataclass
+class Stats:
+    """What a query touched, reported in the response's ``stats.summary``."""
+
+    lines: int = 0
+    bytes: int = 0
+    entries_returned: int = 0
+    post_filter_lines: int = 0
+    started: float = field(default_factory=time.perf_counter)
+
+    def exec_seconds(self) -> float:
+        return time.perf_counter() - self.started
+
+
+@dataclass
+class StreamsResult:
+    streams: list[tuple[Labels, list[tuple[int, str]]]]
+    stats: Stats
+    result_type: str = "streams"
+
+
+@dataclass
+class VectorResult:
+    ts_ns: int
+    samples: list[tuple[Labels, float]]
+    stats: Stats
+    result_type: str = "vector"
+
+
+@dataclass
+class ScalarResult:
+    ts_ns: int
+    value: float
+    stats: Stats
+    result_type: str = "scalar"
+
+
+@dataclass
+class MatrixResult:
+    series: list[tuple[Labels, list[tuple[int, float]]]]
+    stats: Stats
+    result_type: str = "matrix"
+
+
+Result = StreamsResult | VectorResult | ScalarResult | MatrixResult
+
+
+class Engine:
+    """Runs LogQL queries against one log store."""
+
+    def __init__(self, store: LogStore, *, max_series: int = 500) -> None:
+        self.store = store
+        self.max_series = max_series
+
+    def instant(
+        self, query: str, ts_ns: int, *, limit: int = 100, direction: Direction = "backward"
+    ) -> Result:
+        """Evaluate ``query`` at ``ts_ns`` (a log query reads the hour before it)."""
+        expr = parse(query)
+        stats = Stats()
+        if isinstance(expr, ast.LogQuery):
+            start = ts_ns - INSTANT_LOG_LOOKBACK_NS
+            return self._logs(expr, start, ts_ns + 1, limit, direction, stats)
+        value = self._eval(expr, [ts_ns], stats)
+        if isinstance(value, float):
+            return ScalarResult(ts_ns, value, stats)
+        samples = [(dict(key), points[0]) for key, points in value.items() if 0 in points]
+        return VectorResult(ts_ns, _order_instant(expr, samples), stats)
+
+    def range(
+        self,
+        query: str,
+        start_ns: int,
+        end_ns: int,
+        step_ns: int,
+        *,
+        limit: int = 100,
+        direction: Direction = "backward",
+    ) -> Result:
+        """Evaluate ``query`` over ``[start_ns, end_ns]``: log lines, or one point per step."""
+        expr = parse(query)
+        stats = Stats()
+        if isinstance(expr, ast.LogQuery):
+            return self._logs(expr, start_ns, end_ns, limit, direction, stats)
+        if step_ns <= 0:
+            raise LimitError(
+                "zero or negative query resolution step widths are not accepted. Try a positive integer"
+            )
+        if (end_ns - start_ns) // step_ns + 1 > MAX_POINTS:
+            raise LimitError(
+                "exceeded maximum resolution of 11,000 points per timeseries. "
+                "Try decreasing the query resolution (?step=XX)"
+            )
+        steps = list(range(start_ns, end_ns + 1, step_ns))
+        value = self._eval(expr, steps, stats)
+        if isinstance(value, float):
+            value = {(): dict.fromkeys(range(len(steps)), value)}
+        series = [
+            (dict(key), [(steps[i], v) for i, v in sorted(points.items())])
+            for key, points in sorted(value.items())
+            if points
+        ]
+        return MatrixResult(series, stats)
+
+    # ------------------------------------------------------------ log queries
+    def _logs(
+        self, q: ast.LogQuery, start: int, end: int, limit: int, direction: Direction, stats: Stats
+    ) -> StreamsResult:
+        pipeline = compile_pipeline(q.stages)
+        kept: list[tuple[int, int, str, Mapping[str, str]]] = []
+        seq = 0
+        for labels, entries in self.store.select(start, end, q.matchers):
+            for ts, line in entries:
+                stats.lines += 1
+                stats.bytes += len(line)
+                out = pipeline(line, labels)
+                if out is not None:
+                    stats.post_filter_lines += 1
+                    seq += 1
+                    kept.append((ts, seq if direction == "forward" else -seq, out[0], out[1]))
+        pick = heapq.nsmallest if direction == "forward" else heapq.nlargest
+        chosen = pick(limit, kept, key=lambda e: (e[0], e[1]))
+        grouped: dict[LabelKey, list[tuple[int, str]]] = defaultdict(list)
+        for ts, _, line, out_labels in chosen:
+            grouped[_key(out_labels)].append((ts, line))
+        stats.entries_returned = len(chosen)
+        streams = [(dict(key), entries) for key, entries in sorted(grouped.items())]
+        return StreamsResult(streams, stats)
+
+    # ------------------------------------------------------------ metric queries
+    def _eval(self, expr: ast.MetricExpr, steps: list[int], stats: Stats) -> Vector | float:
+        if isinstance(expr, ast.NumberLiteral):
+            return expr.value
+        if isinstance(expr, ast.RangeAggregation):
+            return self._range_aggregation(expr, steps, stats, hints=None)
+        if isinstance(expr, ast.VectorAggregation):
+            if isinstance(expr.inner, ast.RangeAggregation):
+                hints = _label_hints(expr.grouping, expr.inner.query.stages)
+                inner: Vector | float = self._range_aggregation(expr.inner, steps, stats, hints)
+            else:
+                inner = self._eval(expr.inner, steps, stats)
+            if isinstance(inner, float):
+                raise PipelineError("expected a vector, got a scalar", str(inner))
+            return self._check_series(vector_aggregation(expr, inner))
+        lhs = self._eval(expr.lhs, steps, stats)
+        rhs = self._eval(expr.rhs, steps, stats)
+        return binary_op(expr, lhs, rhs)
+
+    def _range_aggregation(
+        self, node: ast.RangeAggregation, steps: list[int], stats: Stats, hints: frozenset[str] | None
+    ) -> Vector:
+        pipeline = compile_pipeline(node.query.stages, hints)
+        lo = steps[0] - node.offset_ns - node.range_ns
+        hi = steps[-1] - node.offset_ns
+        samples: dict[LabelKey, list[tuple[int, int]]] = defaultdict(list)
+        for labels, entries in self.store.select(lo + 1, hi + 1, node.query.matchers):
+            base_key = _key(labels)
+            for ts, line in entries:
+                stats.lines += 1
+                stats.bytes += len(line)
+                out = pipeline(line, labels)
+                if out is None:
+                    continue
+                new_line, new_labels = out
+                if ERROR in new_labels:
+                    raise PipelineError(new_labels[ERROR], _format_labels(new_labels))
+                stats.post_filter_lines += 1
+                key = base_key if new_labels is labels else _key(new_labels)
+                samples[key].append((ts, len(new_line.encode())))
+        vector = {key: _windows(node, points, steps) for key, points in samples.items()}
+        return self._check_series(vector)
+
+    def _check_series(self, vector: Vector) -> Vector:
+        per_step = Counter(i for points in vector.values() for i in points)
+        if per_step and max(per_step.values()) > self.max_series:
+            raise LimitError(
+                f"maximum number of series ({self.max_series}) reached for a single query; consider "
+                "reducing query cardinality by adding more specific stream selectors, reducing the "
+                "time range, or aggregating results with functions like sum(), count() or topk()"
+            )
+        return vector
+
+
+def _windows(node: ast.RangeAggregation, points: list[tuple[int, int]], steps: list[int]) -> dict[int, float]:
+    """The aggregated value at each step whose window holds at least one sample."""
+    points.sort()
+    stamps = [ts for ts, _ in points]
+    cumulative = [0, *accumulate(size for _, size in points)]
+    seconds = node.range_ns / 1e9
+    out: dict[int, float] = {}
+    for i, t in enumerate(steps):
+        end = t - node.offset_ns
+        first = bisect_right(stamps, end - node.range_ns)
+        last = bisect_right(stamps, end)
+        if last == first:
+            continue
+        if node.func in ("count_over_time", "rate"):
+            value = float(last - first)
+        else:
+            value = float(cumulative[last] - cumulative[first])
+        out[i] = value / seconds if node.func in ("rate", "bytes_rate") else value
+    return out
+
+
+def _label_hints(grouping: ast.Grouping | None, stages: tuple[ast.Stage, ...]) -> frozenset[str] | None:
+    """Labels a ``by (...)`` aggregation can need from the parsers (Loki's parser label hints)."""
+    if grouping is None or grouping.without:
+        return None
+    needed = set(grouping.labels)
+    for stage in stages:
+        if isinstance(stage, ast.LabelFilterStage):
+            needed |= _filter_labels(stage.expr)
+        elif isinstance(stage, ast.LineFormat):
+            needed |= {name for kind, name in stage.parts if kind == "label"}
+        elif isinstance(stage, ast.KeepLabels):
+            needed |= set(stage.names)
+    return frozenset(needed)
+
+
+def _filter_labels(expr: ast.LabelFilter) -> set[str]:
+    if isinstance(expr, ast.LabelFilterAnd | ast.LabelFilterOr):
+        return _filter_labels(expr.left) | _filter_labels(expr.right)
+    if isinstance(expr, ast.StringLabelFilter):
+        return {expr.matcher.name}
+    return {expr.name}
+
+
+def _order_instant(expr: ast.MetricExpr, samples: list[tuple[Labels, float]]) -> list[tuple[Labels, float]]:
+    """Loki sorts instant vectors by labels, unless the query asks for an order by value."""
+    if isinstance(expr, ast.VectorAggregation) and expr.op in ("sort_desc", "topk"):
+        return sorted(samples, key=lambda s: -s[1])
+    if isinstance(expr, ast.VectorAggregation) and expr.op in ("sort", "bottomk"):
+        return sorted(samples, key=lambda s: s[1])
+    return sorted(samples, key=lambda s: sorted(s[0].items()))
+
+
+def _key(labels: Mapping[str, str]) -> LabelKey:
+    return tuple(sorted(labels.items()))
+
+
+def _format_labels(labels: Mapping[str, str]) -> str:
+    return "{" + ", ".join(f'{k}="{v}"' for k, v in sorted(labels.items())) + "}"
