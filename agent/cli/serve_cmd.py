@@ -8,7 +8,7 @@ from typing import Any
 import typer
 
 from agent.cli import app
-from agent.cli.common import console, settings
+from agent.cli.common import console, fail, settings
 
 
 @app.command("serve")
@@ -31,7 +31,10 @@ def serve(
     if cfg.slack_bot_token is not None:
         from agent.slack.bot import SlackBot
 
-        slack = SlackBot(cfg, runner)
+        try:
+            slack = SlackBot(cfg, runner)
+        except ValueError as exc:
+            fail(str(exc))
         notifiers.append(slack)
     service = Service(cfg, runner, notifiers)
     service.start()
@@ -43,8 +46,14 @@ def serve(
             "[yellow]warning:[/] DEVOPS_AGENT_API_TOKEN is not set: the approvals and incidents API refuses every call"
         )
     console.print(f"devops-agent serving on http://{bind_host}:{bind_port} (webhook: /webhook/alertmanager)")
+    web = create_app(service)
+    if slack is not None and cfg.slack_app_token is None:
+        from agent.slack.http import mount_slack
+
+        mount_slack(web, slack)
+        console.print("Slack in HTTP mode: point the app's request URL at /slack/events")
     try:
-        uvicorn.run(create_app(service), host=bind_host, port=bind_port, log_level=log_level.lower())
+        uvicorn.run(web, host=bind_host, port=bind_port, log_level=log_level.lower())
     finally:
         service.stop()
         if slack is not None:

@@ -1,0 +1,114 @@
+"""Block Kit messages: approval requests, decisions, progress and answers. Pure functions."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+APPROVE = "devops_agent_approve"
+REJECT = "devops_agent_reject"
+MAX_DIFF = 2500
+
+
+def _section(text: str) -> dict[str, Any]:
+    return {"type": "section", "text": {"type": "mrkdwn", "text": text[:2900]}}
+
+
+def approval_blocks(req: dict[str, Any]) -> list[dict[str, Any]]:
+    """The approval request with Approve / Reject buttons tied to the approval id."""
+    target = req.get("target") or {}
+    where = f"{target.get('kind', '?')} `{(target.get('namespace') or '') + '/' if target.get('namespace') else ''}{target.get('name', '?')}`"
+    diff = str(req.get("diff") or "(no diff)")
+    if len(diff) > MAX_DIFF:
+        diff = (
+            diff[:MAX_DIFF]
+            + f"\n… ({len(diff) - MAX_DIFF} more characters: `devops-agent approvals show {req['id']}`)"
+        )
+    undo = req.get("undo") or {}
+    fields = [
+        f"*Action:* `{req.get('tool')}`",
+        f"*Target:* {where}",
+        f"*Risk:* {req.get('risk')}",
+        f"*Expires:* {str(req.get('expires_at', ''))[:19].replace('T', ' ')} UTC",
+    ]
+    return [
+        _section(f":warning: *Approval needed* — `{req['id']}`"),
+        {"type": "section", "fields": [{"type": "mrkdwn", "text": f} for f in fields]},
+        _section(
+            f"*Reason:* {req.get('reason') or '—'}\n*Expected effect:* {req.get('expected_effect') or '—'}"
+            + (f"\n*Undo:* `{undo.get('tool')}` {undo.get('args')}" if undo else "")
+        ),
+        _section(f"*Dry-run diff:*\n```{diff}```"),
+        {
+            "type": "actions",
+            "block_id": f"approval:{req['id']}",
+            "elements": [
+                {
+                    "type": "button",
+                    "action_id": APPROVE,
+                    "style": "primary",
+                    "value": req["id"],
+                    "text": {"type": "plain_text", "text": "Approve"},
+                },
+                {
+                    "type": "button",
+                    "action_id": REJECT,
+                    "style": "danger",
+                    "value": req["id"],
+                    "text": {"type": "plain_text", "text": "Reject"},
+                },
+            ],
+        },
+    ]
+
+
+def decided_blocks(original: list[dict[str, Any]], line: str) -> list[dict[str, Any]]:
+    """The same message without its buttons, with who decided and when."""
+    kept = [b for b in original if b.get("type") != "actions"]
+    return [*kept, {"type": "context", "elements": [{"type": "mrkdwn", "text": line}]}]
+
+
+def decision_line(decision: str, user: str, at: datetime) -> str:
+    verb = {"approve": ":white_check_mark: approved", "reject": ":x: rejected"}.get(decision, decision)
+    return f"{verb} by <@{user}> at {at:%Y-%m-%d %H:%M:%S} UTC"
+
+
+def incident_line(incident: dict[str, Any]) -> str:
+    labels = incident.get("common_labels") or {}
+    sev = incident.get("severity") or labels.get("severity") or "?"
+    where = "/".join(x for x in (incident.get("namespace"), incident.get("service")) if x)
+    summary = ""
+    for a in incident.get("alerts") or []:
+        summary = (a.get("annotations") or {}).get("summary", "")
+        if summary:
+            break
+    return (
+        f":rotating_light: *{incident.get('alertname')}* ({sev}) {where} — {summary} `{incident.get('id')}`"
+    )
+
+
+def progress_text(lines: list[str], limit: int = 12) -> str:
+    shown = lines[-limit:]
+    more = f"_… {len(lines) - limit} earlier steps_\n" if len(lines) > limit else ""
+    return ":mag: Investigating…\n" + more + "\n".join(shown)
+
+
+def event_line(event: dict[str, Any]) -> str | None:
+    """A short status line for a runner progress event, or None to skip it."""
+    kind = event.get("type")
+    if kind == "tool_started":
+        return f"• `{event.get('tool')}` {_args(event.get('args'))}"
+    if kind == "tool_finished":
+        return f"  ↳ {event.get('status', 'ok')}: {str(event.get('summary') or '')[:120]}"
+    if kind == "approval_requested":
+        return f"• waiting for approval `{event.get('approval_id')}`"
+    if kind == "action_finished":
+        return f"• action `{event.get('tool')}`: {event.get('outcome') or event.get('status')}"
+    return None
+
+
+def _args(args: Any) -> str:
+    if not isinstance(args, dict):
+        return ""
+    text = ", ".join(f"{k}={v}" for k, v in args.items() if v not in (None, "", [], {}))
+    return text[:100]
