@@ -16,13 +16,15 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import (
-    NoDecode,
     BaseSettings,
+    NoDecode,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
 )
 
-SECRET_FIELDS = frozenset({"llm_api_key", "api_token", "slack_bot_token", "slack_app_token", "slack_signing_secret"})
+SECRET_FIELDS = frozenset(
+    {"llm_api_key", "api_token", "slack_bot_token", "slack_app_token", "slack_signing_secret"}
+)
 
 
 class SettingsError(ValueError):
@@ -38,7 +40,9 @@ class _YamlSource(PydanticBaseSettingsSource):
         if path is None:
             return
         if not path.is_file():
-            raise SettingsError(f"config file {path} does not exist; create it or unset DEVOPS_AGENT_CONFIG_FILE")
+            raise SettingsError(
+                f"config file {path} does not exist; create it or unset DEVOPS_AGENT_CONFIG_FILE"
+            )
         loaded = yaml.safe_load(path.read_text()) or {}
         if not isinstance(loaded, dict):
             raise SettingsError(f"config file {path} must be a YAML mapping of setting names to values")
@@ -78,12 +82,26 @@ class Settings(BaseSettings):
     )
 
     # --- loop safety ---------------------------------------------------------------------------
-    max_steps: int = Field(25, ge=1, le=500, description="Reasoning steps per run before it stops with a partial report.")
+    max_steps: int = Field(
+        25, ge=1, le=500, description="Reasoning steps per run before it stops with a partial report."
+    )
     token_budget: int = Field(
-        60000, ge=1000, description="LLM tokens (prompt + completion) per run before it stops with a partial report."
+        60000,
+        ge=1000,
+        description="LLM tokens (prompt + completion) per run before it stops with a partial report.",
+    )
+    verify_timeout_s: float = Field(
+        180.0,
+        ge=0,
+        description="How long verify watches the signals after a change before calling it no_effect.",
+    )
+    verify_interval_s: float = Field(
+        15.0, ge=0, description="Seconds between two verify checks after a change."
     )
     tool_output_tokens: int = Field(
-        1500, ge=100, description="Token budget of one tool result shown to the model; longer output is truncated."
+        1500,
+        ge=100,
+        description="Token budget of one tool result shown to the model; longer output is truncated.",
     )
 
     # --- where things live ---------------------------------------------------------------------
@@ -91,27 +109,41 @@ class Settings(BaseSettings):
         Path(".data"),
         description="Directory for the checkpoint database, audit log, memory and raw tool output.",
     )
+    runbooks_dir: Path | None = Field(
+        None,
+        description="Extra runbooks (*.md) loaded after the packaged ones; same id replaces a packaged one.",
+    )
     policy_file: Path | None = Field(
         None, description="policy.yaml with autonomy and guardrails; the built-in default is used when unset."
     )
 
     # --- backends ------------------------------------------------------------------------------
-    kubeconfig: Path | None = Field(None, description="Path to the kubeconfig (default: KUBECONFIG or ~/.kube/config).")
-    kube_context: str | None = Field(None, description="Kubeconfig context to use by default (default: current-context).")
+    kubeconfig: Path | None = Field(
+        None, description="Path to the kubeconfig (default: KUBECONFIG or ~/.kube/config)."
+    )
+    kube_context: str | None = Field(
+        None, description="Kubeconfig context to use by default (default: current-context)."
+    )
     default_namespace: str = Field("default", description="Namespace assumed when a question names none.")
     prometheus_url: str = Field("http://127.0.0.1:9090", description="Prometheus HTTP API base URL.")
     loki_url: str = Field("http://127.0.0.1:3100", description="Loki HTTP API base URL.")
     alertmanager_url: str = Field("http://127.0.0.1:9093", description="Alertmanager base URL.")
-    http_timeout_s: float = Field(10.0, gt=0, description="Timeout of one request to Prometheus, Loki or Alertmanager.")
+    http_timeout_s: float = Field(
+        10.0, gt=0, description="Timeout of one request to Prometheus, Loki or Alertmanager."
+    )
 
     # --- memory --------------------------------------------------------------------------------
     chroma_url: str | None = Field(
-        None, description="Chroma server URL; when set, memory is shared through HttpClient instead of the data dir."
+        None,
+        description="Chroma server URL; when set, memory is shared through HttpClient instead of the data dir.",
     )
     embedding: Literal["hashing", "openai", "onnx-minilm"] = Field(
-        "hashing", description="Embedding for memory: hashing (offline, default), openai, or onnx-minilm (downloads once)."
+        "hashing",
+        description="Embedding for memory: hashing (offline, default), openai, or onnx-minilm (downloads once).",
     )
-    embedding_model: str = Field("text-embedding-3-small", description="Embedding model name when embedding=openai.")
+    embedding_model: str = Field(
+        "text-embedding-3-small", description="Embedding model name when embedding=openai."
+    )
 
     # --- serve / interfaces --------------------------------------------------------------------
     api_token: SecretStr | None = Field(
@@ -119,10 +151,16 @@ class Settings(BaseSettings):
     )
     serve_host: str = Field("127.0.0.1", description="Address `devops-agent serve` listens on.")
     serve_port: int = Field(8080, ge=0, le=65535, description="Port `devops-agent serve` listens on.")
-    max_concurrent_investigations: int = Field(2, ge=1, le=64, description="Investigations `serve` runs at once.")
-    approval_ttl_s: int = Field(3600, ge=10, description="Seconds an approval request stays valid before it expires.")
+    max_concurrent_investigations: int = Field(
+        2, ge=1, le=64, description="Investigations `serve` runs at once."
+    )
+    approval_ttl_s: int = Field(
+        3600, ge=10, description="Seconds an approval request stays valid before it expires."
+    )
     slack_bot_token: SecretStr | None = Field(None, description="Slack bot token (xoxb-...).")
-    slack_app_token: SecretStr | None = Field(None, description="Slack app-level token (xapp-...) for Socket Mode.")
+    slack_app_token: SecretStr | None = Field(
+        None, description="Slack app-level token (xapp-...) for Socket Mode."
+    )
     slack_signing_secret: SecretStr | None = Field(None, description="Slack signing secret for HTTP mode.")
     slack_channel: str | None = Field(None, description="Slack channel id where new incidents are posted.")
     slack_approvers: Annotated[list[str], NoDecode] = Field(
@@ -131,7 +169,9 @@ class Settings(BaseSettings):
         "With neither this nor slack_approver_group set, the policy's approvers apply; if those are empty too, "
         "nobody can approve from Slack.",
     )
-    slack_approver_group: str | None = Field(None, description="Slack user group id whose members may approve.")
+    slack_approver_group: str | None = Field(
+        None, description="Slack user group id whose members may approve."
+    )
     slack_port: int = Field(3000, ge=0, le=65535, description="Port of `devops-agent slack` in HTTP mode.")
     slack_api_url: str | None = Field(
         None, description="Slack Web API base URL (tests point it at a local server; default Slack's)."

@@ -1,0 +1,79 @@
+"""The incident graph (DESIGN.md): intake → recall → triage → reason ⇄ tools; reason → guard →
+approve → act → verify → reason; reason → report → learn → END.
+
+``build_graph`` wires the nodes; ``compile_graph`` adds the SQLite checkpointer in the data dir, so a
+run paused for approval survives the process and another process can resume it (thread id =
+incident id). Nodes get their dependencies from the runtime context (:class:`agent.deps.AgentDeps`).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+from langgraph.checkpoint.sqlite import SqliteSaver
+from langgraph.graph import END, START, StateGraph
+from langgraph.graph.state import CompiledStateGraph
+
+from agent.deps import AgentDeps
+from agent.nodes.act import apply_action, route_after_act
+from agent.nodes.approve import request_approval, route_after_approval
+from agent.nodes.guard import guard_proposed_action, route_after_guard
+from agent.nodes.intake import intake_incident
+from agent.nodes.learn import learn_from_incident
+from agent.nodes.reason import reason_next, route_after_reason
+from agent.nodes.recall import recall_incidents
+from agent.nodes.report import write_report
+from agent.nodes.tools import route_after_tools, run_read_tools
+from agent.nodes.triage import triage_incident
+from agent.nodes.verify import verify_action
+from agent.state import AgentState
+
+Graph = CompiledStateGraph[AgentState, AgentDeps, AgentState, AgentState]
+
+
+def build_graph() -> StateGraph[AgentState, AgentDeps, AgentState, AgentState]:
+    """The uncompiled graph."""
+    g: StateGraph[AgentState, AgentDeps, AgentState, AgentState] = StateGraph(
+        AgentState, context_schema=AgentDeps
+    )
+    g.add_node("intake", intake_incident)
+    g.add_node("recall", recall_incidents)
+    g.add_node("triage", triage_incident)
+    g.add_node("reason", reason_next)
+    g.add_node("tools", run_read_tools)
+    g.add_node("guard", guard_proposed_action)
+    g.add_node("approve", request_approval)
+    g.add_node("act", apply_action)
+    g.add_node("verify", verify_action)
+    g.add_node("report", write_report)
+    g.add_node("learn", learn_from_incident)
+    g.add_edge(START, "intake")
+    g.add_edge("intake", "recall")
+    g.add_edge("recall", "triage")
+    g.add_edge("triage", "reason")
+    g.add_conditional_edges("reason", route_after_reason)
+    g.add_conditional_edges("tools", route_after_tools)
+    g.add_conditional_edges("guard", route_after_guard)
+    g.add_conditional_edges("approve", route_after_approval)
+    g.add_conditional_edges("act", route_after_act)
+    g.add_edge("verify", "reason")
+    g.add_edge("report", "learn")
+    g.add_edge("learn", END)
+    return g
+
+
+def open_checkpointer(path: Path) -> SqliteSaver:
+    """A SQLite checkpointer another process can read at the same time (WAL)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    conn = sqlite3.connect(str(path), check_same_thread=False, timeout=30)
+    conn.execute("PRAGMA journal_mode=WAL")
+    saver = SqliteSaver(conn)
+    saver.setup()
+    return saver
+
+
+def compile_graph(checkpointer: Any) -> Graph:
+    """The runnable graph with its checkpointer."""
+    return build_graph().compile(checkpointer=checkpointer)

@@ -1,0 +1,114 @@
+"""learn: write the incident to memory and count each action's outcome for its symptom signature.
+
+Both are optional seams: when memory or learning is unavailable the run still ends normally and
+the state says why.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from agent.nodes.common import Ctx, emit
+from agent.state import AgentState
+
+LEARNED = ("fixed", "no_effect", "worse", "rejected")
+INCIDENT_STATUS = {
+    "resolved": "resolved",
+    "mitigation_failed": "unresolved",
+    "no_action_needed": "resolved",
+    "aborted": "unresolved",
+}
+
+
+def _when(value: Any, default: datetime) -> datetime:
+    try:
+        parsed = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError:
+        return default
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def incident_record(state: AgentState, now: datetime) -> Any:
+    """The ``knowledge.records.IncidentRecord`` of this run."""
+    from knowledge.learning import signature_for
+    from knowledge.records import ActionOutcome, Evidence, IncidentRecord
+
+    inc = state["incident"]
+    actions = state.get("actions", [])
+    kinds = [str(f.get("kind")) for f in state.get("findings", [])]
+    mitigated = [a["mitigated_at"] for a in actions if a.get("mitigated_at")]
+    plan = state.get("plan") or {}
+    return IncidentRecord(
+        id=inc["id"],
+        title=str(inc.get("title") or inc.get("question") or inc["id"]),
+        started_at=_when(inc.get("started_at"), now),
+        detected_at=_when(inc.get("detected_at") or inc.get("started_at"), now),
+        mitigated_at=_when(mitigated[-1], now) if mitigated else None,
+        service=inc.get("service"),
+        namespace=inc.get("namespace"),
+        cluster=inc.get("context"),
+        alertname=inc.get("alertname"),
+        labels={str(k): str(v) for k, v in (inc.get("labels") or {}).items()},
+        fault_class=next((a.get("fault_class") for a in actions if a.get("fault_class")), None),
+        symptoms=[str(f.get("summary")) for f in state.get("findings", []) if f.get("severity") != "info"][
+            :10
+        ],
+        evidence=[
+            Evidence(tool=e["tool"], args=e.get("args") or {}, summary=str(e.get("text", ""))[:300])
+            for e in state.get("evidence", [])
+            if e.get("purpose") == "read"
+        ][:10],
+        root_cause=state.get("root_cause") or "",
+        actions=[
+            ActionOutcome(
+                tool=a["tool"],
+                args=a.get("args") or {},
+                target=_target(a),
+                outcome=a["outcome"] if a.get("outcome") in (*LEARNED, "failed") else "pending",
+                approved_by=a.get("approver"),
+                action_key=a.get("action_key"),
+                note=str(a.get("verify") or a.get("note") or ""),
+            )
+            for a in actions
+        ],
+        status=INCIDENT_STATUS.get(str(state.get("status")), "unresolved"),
+        signature=signature_for(inc.get("alertname"), kinds, inc.get("service")),
+        runbook_id=(plan.get("runbooks") or [None])[0],
+        summary=str(state.get("answer") or "")[:1000],
+    )
+
+
+def _target(action: dict[str, Any]) -> str:
+    t = (action.get("effect") or {}).get("target") or {}
+    if not t:
+        return ""
+    return f"{t.get('kind')}/{t.get('namespace') or ''}/{t.get('name')}"
+
+
+def learn_from_incident(state: AgentState, runtime: Ctx) -> dict[str, Any]:
+    """Remember the incident and the outcome of each action."""
+    deps = runtime.context
+    notes: list[str] = []
+    incident = state["incident"]
+    kinds = [str(f.get("kind")) for f in state.get("findings", [])]
+    stats = deps.stats
+    if stats is not None:
+        from knowledge.learning import signature_for
+
+        signature = signature_for(incident.get("alertname"), kinds, incident.get("service"))
+        for a in state.get("actions", []):
+            if a.get("outcome") in LEARNED and not a.get("learned"):
+                stats.record(signature, a.get("action_key") or a["tool"], a["outcome"])
+    memory = deps.memory
+    worth_keeping = incident.get("source") != "chat" or state.get("actions")
+    if memory is not None and worth_keeping:
+        try:
+            memory.remember(incident_record(state, deps.now()))
+        except Exception as exc:  # memory is optional; say so, do not fail the run
+            notes.append(f"memory unavailable: could not store the incident: {exc}")
+    elif memory is None:
+        notes.append(deps.knowledge.note or "memory unavailable")
+    actions = [{**a, "learned": True} if a.get("outcome") in LEARNED else a for a in state.get("actions", [])]
+    emit(runtime, "status", phase="learn", text="; ".join(notes) or "incident remembered")
+    return {"actions": actions, "memory_note": "; ".join(notes) or state.get("memory_note")}

@@ -1,0 +1,170 @@
+"""verify: re-read the signals that raised the incident; if they got worse, undo the change.
+
+Signals: the alert's own expression when the alert carried one (``generatorURL``), else whether the
+alert is still firing; and the triage findings for the incident's namespace/service. Polled every
+``verify_interval_s`` for at most ``verify_timeout_s``:
+
+- ``fixed``: none of the symptoms seen before the change remain, and the alert's signal is clear;
+- ``worse``: a new critical symptom appeared — the undo runs at once (audited ``action_undone``);
+- ``no_effect``: the time ran out with the symptoms still there.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from agent.nodes.common import Ctx, add_action, answer_call, current_action, emit, incident_id, run_tool
+from agent.nodes.triage import findings_of, triage_args
+from agent.state import AgentState
+
+CONTEXT_KINDS = frozenset({"recent_rollout", "config_changed", "node_cordoned"})
+"""Finding kinds that describe a change, not a symptom: a rollback is itself a recent rollout."""
+
+
+def symptoms(findings: list[dict[str, Any]]) -> set[tuple[str, str]]:
+    return {
+        (str(f.get("kind")), str(f.get("target")))
+        for f in findings
+        if f.get("severity") in ("warning", "critical") and f.get("kind") not in CONTEXT_KINDS
+    }
+
+
+def critical(findings: list[dict[str, Any]]) -> set[tuple[str, str]]:
+    return {
+        k
+        for k in symptoms(findings)
+        if any(f.get("severity") == "critical" and (f.get("kind"), f.get("target")) == k for f in findings)
+    }
+
+
+@dataclass
+class Observation:
+    findings: list[dict[str, Any]]
+    alert_active: bool | None
+    """True/False when the alert's signal could be read; None when there is none or it failed."""
+
+
+def _alert_active(runtime: Ctx, state: AgentState) -> bool | None:
+    incident = state["incident"]
+    if incident.get("expr"):
+        result, _ = run_tool(
+            runtime, state, "prometheus_query", {"query": incident["expr"]}, purpose="verify"
+        )
+        if result.status == "error":
+            return None
+        return result.status == "ok" and bool(result.data)
+    if incident.get("alertname"):
+        result, _ = run_tool(runtime, state, "prometheus_alerts", {"state": "firing"}, purpose="verify")
+        if result.status == "error":
+            return None
+        items = result.data if isinstance(result.data, list) else []
+        return any(_alertname(a) == incident["alertname"] and _same_place(a, incident) for a in items)
+    return None
+
+
+def _alertname(item: Any) -> str | None:
+    if not isinstance(item, dict):
+        return None
+    return item.get("alertname") or (item.get("labels") or {}).get("alertname")
+
+
+def _same_place(item: dict[str, Any], incident: dict[str, Any]) -> bool:
+    labels = item.get("labels") or item
+    ns = labels.get("namespace")
+    return ns is None or ns == incident.get("namespace")
+
+
+def observe(runtime: Ctx, state: AgentState) -> Observation:
+    result, _ = run_tool(runtime, state, "triage", triage_args(state["incident"]), purpose="verify")
+    findings = findings_of(result.data) if result.status == "ok" else []
+    return Observation(findings, _alert_active(runtime, state))
+
+
+def judge(before: list[dict[str, Any]], obs: Observation) -> tuple[str, str] | None:
+    """(outcome, detail) once decided; None to keep polling."""
+    was, now = symptoms(before), symptoms(obs.findings)
+    new_critical = critical(obs.findings) - was
+    if new_critical:
+        return "worse", "new critical symptoms: " + ", ".join(f"{k} {t}" for k, t in sorted(new_critical))
+    remaining = was & now
+    if not remaining and obs.alert_active is not True:
+        alert = "" if obs.alert_active is None else "; the alert's signal is clear"
+        return "fixed", (
+            "the symptoms seen before the change are gone" if was else "no symptoms before or after"
+        ) + alert
+    return None
+
+
+def verify_action(state: AgentState, runtime: Ctx) -> dict[str, Any]:
+    """Poll the signals after the change; undo it if things got worse."""
+    deps = runtime.context
+    settings = deps.settings
+    action = dict(current_action(state) or {})
+    before = state.get("findings", [])
+    deadline = deps.now() + timedelta(seconds=settings.verify_timeout_s)
+    emit(
+        runtime,
+        "status",
+        phase="verify",
+        text=f"verifying {action.get('tool')} for up to {settings.verify_timeout_s:.0f} s",
+    )
+    while True:
+        deps.sleep(settings.verify_interval_s)
+        obs = observe(runtime, state)
+        verdict = judge(before, obs)
+        if verdict is not None:
+            outcome, detail = verdict
+            break
+        if deps.now() >= deadline:
+            left = ", ".join(f"{k} {t}" for k, t in sorted(symptoms(before) & symptoms(obs.findings)))
+            outcome = "no_effect"
+            detail = f"after {settings.verify_timeout_s:.0f} s still: {left or 'the alert is firing'}"
+            break
+    action.update(outcome=outcome, verify=detail)
+    deps.audit.append(
+        "verify",
+        incident_id=incident_id(state),
+        data={"tool": action.get("tool"), "args": action.get("args"), "outcome": outcome, "detail": detail},
+    )
+    emit(runtime, "verify", tool=action.get("tool"), outcome=outcome, detail=detail)
+    if outcome == "worse":
+        action = _undo(runtime, state, action)
+    if outcome == "fixed":
+        action["mitigated_at"] = deps.now().isoformat()
+    text = f"applied; verification: {outcome} — {detail}" + (
+        f"; {action['undo_note']}" if action.get("undo_note") else ""
+    )
+    return {
+        "actions": add_action(state, action),
+        "findings": obs.findings if outcome == "fixed" else state.get("findings", []),
+        "messages": answer_call(
+            list(state.get("messages", [])), (state.get("proposed") or {}).get("call_id"), text
+        ),
+        "notes": [*state.get("notes", []), f"{action.get('tool')} {action.get('args')}: {text}"],
+        "proposed": None,
+        "phase": "investigating",
+    }
+
+
+def _undo(runtime: Ctx, state: AgentState, action: dict[str, Any]) -> dict[str, Any]:
+    undo = action.get("undo")
+    if not undo:
+        return {**action, "undo_note": "no undo recipe: a human must revert it"}
+    result, _ = run_tool(runtime, state, undo["tool"], undo.get("args") or {}, purpose="undo")
+    runtime.context.audit.append(
+        "action_undone",
+        incident_id=incident_id(state),
+        data={"tool": action.get("tool"), "undo": undo, "status": result.status, "result": result.text[:400]},
+    )
+    emit(
+        runtime,
+        "action",
+        tool=undo["tool"],
+        status="undone" if result.status == "ok" else "undo_failed",
+        text=result.text[:200],
+    )
+    if result.status == "error":
+        return {**action, "undo_note": f"the undo ({undo['tool']}) failed: {result.text}"}
+    return {**action, "status": "undone", "undo_note": f"undone with {undo['tool']}"}

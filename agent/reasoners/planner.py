@@ -1,0 +1,197 @@
+"""The offline planner: executes the runbooks in ``knowledge/runbooks/`` when no LLM is configured.
+
+Per run it (1) matches runbooks against the alert and the triage findings, (2) runs the best
+runbook's diagnostics through the same tools node as the LLM's calls, (3) proposes the first
+remediation whose ``requires``/``unless`` hold, ranked by past outcomes (``OutcomeStats.rank``) when
+learning is available, and (4) after a failed, rejected or denied remediation proposes the next one.
+It finishes when a change is verified as fixed, when nothing applicable is left, or when no runbook
+matches (then it reports the findings and says so).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from agent.reasoners.base import ReasonContext, Step, ToolCall
+from agent.state import AgentState
+from knowledge.learning import signature_for
+from knowledge.runbooks import TemplateContext, TemplateError, match_runbooks, render_args
+
+SYMPTOM_SEVERITIES = ("warning", "critical")
+
+
+class PlannerReasoner:
+    """Deterministic runbook execution; same tools, guard, approvals and audit as the LLM."""
+
+    name = "planner"
+
+    def next_step(self, state: AgentState, ctx: ReasonContext) -> Step:
+        plan = dict(state.get("plan") or {})
+        incident = state.get("incident", {})
+        findings = state.get("findings", [])
+        if "runbooks" not in plan:
+            matched = match_runbooks(
+                list(ctx.runbooks), incident.get("alertname"), incident.get("labels") or {}, _kinds(findings)
+            )
+            plan = {"runbooks": [r.id for r in matched], "diagnosed": False, "tried": []}
+        runbooks = [r for rid in plan["runbooks"] for r in ctx.runbooks if r.id == rid]
+        if not runbooks:
+            return _finish_unmatched(incident, findings, plan)
+        if not plan["diagnosed"]:
+            plan["diagnosed"] = True
+            calls = _diagnostics(runbooks[0], state)
+            if calls:
+                return Step(kind="call_tools", calls=calls, updates={"plan": plan})
+        fixed = [a for a in state.get("actions", []) if a.get("outcome") == "fixed"]
+        if fixed:
+            return _finish_fixed(fixed[-1], runbooks, findings, plan)
+        tried = set(plan["tried"]) | {a.get("action_key") for a in state.get("actions", [])}
+        candidates = [c for c in _candidates(runbooks, state) if c["action_key"] not in tried]
+        candidates = _ranked(candidates, incident, findings, ctx)
+        if not candidates:
+            return _finish_exhausted(runbooks, findings, plan, state)
+        chosen = candidates[0]
+        plan["tried"] = [*plan["tried"], chosen["action_key"]]
+        return Step(kind="propose", action=chosen, updates={"plan": plan})
+
+
+# --- matching and rendering --------------------------------------------------------------------
+def _kinds(findings: list[dict[str, Any]]) -> list[str]:
+    return [str(f.get("kind")) for f in findings]
+
+
+def render_context(state: AgentState) -> TemplateContext:
+    """Values for runbook templates: namespace, service, alertname, finding.<kind>.<key>, label.<name>."""
+    incident = state.get("incident", {})
+    return TemplateContext.build(
+        namespace=incident.get("namespace"),
+        service=incident.get("service"),
+        alertname=incident.get("alertname"),
+        labels=incident.get("labels") or {},
+        findings=state.get("findings", []),
+    )
+
+
+def _render(args: dict[str, Any], state: AgentState) -> dict[str, Any] | None:
+    """Rendered arguments, or None when a template has no value here (the step is skipped)."""
+    try:
+        return render_args(args, render_context(state))
+    except TemplateError:
+        return None
+
+
+def _diagnostics(runbook: Any, state: AgentState) -> list[ToolCall]:
+    calls = []
+    for i, diag in enumerate(runbook.diagnostics):
+        args = _render(dict(diag.args), state)
+        if args is not None:
+            calls.append(ToolCall(f"plan-{runbook.id}-d{i}", diag.tool, args))
+    return calls
+
+
+def _candidates(runbooks: list[Any], state: AgentState) -> list[dict[str, Any]]:
+    """Remediations whose preconditions hold, in runbook order then remediation order."""
+    kinds = set(_kinds(state.get("findings", [])))
+    out = []
+    for rb in runbooks:
+        for rem in rb.remediations:
+            if not set(rem.requires) <= kinds or set(rem.unless) & kinds:
+                continue
+            args = _render(dict(rem.args), state)
+            if args is None:
+                continue
+            out.append(
+                {
+                    "tool": rem.tool,
+                    "args": args,
+                    "reason": f"runbook {rb.id} ({rb.title}): remediation {rem.id}",
+                    "remediation": rem.id,
+                    "runbook": rb.id,
+                    "fault_class": rb.fault_class,
+                    "action_key": f"{rb.id}:{rem.id}",
+                    "expected": rem.expected or "",
+                    "requires": list(rem.requires),
+                }
+            )
+    return out
+
+
+def _ranked(
+    candidates: list[dict[str, Any]],
+    incident: dict[str, Any],
+    findings: list[dict[str, Any]],
+    ctx: ReasonContext,
+) -> list[dict[str, Any]]:
+    """Candidates re-ranked by learned outcomes; the runbook order breaks ties and is kept without stats."""
+    if ctx.stats is None or len(candidates) < 2:
+        return candidates
+    signature = signature_for(incident.get("alertname"), _kinds(findings), incident.get("service"))
+    ranked = ctx.stats.rank(signature, [c["action_key"] for c in candidates])
+    by_key = {c["action_key"]: c for c in candidates}
+    return [by_key[key] for key, _ in ranked if key in by_key]
+
+
+# --- finishing ---------------------------------------------------------------------------------
+def _symptoms(findings: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [f for f in findings if f.get("severity") in SYMPTOM_SEVERITIES]
+
+
+def _finding_lines(findings: list[dict[str, Any]]) -> str:
+    return "\n".join(
+        f"- [{f.get('severity')}] {f.get('kind')} {f.get('target')}: {f.get('summary')}" for f in findings
+    )
+
+
+def _finish_unmatched(incident: dict[str, Any], findings: list[dict[str, Any]], plan: dict[str, Any]) -> Step:
+    what = f"alert {incident['alertname']}" if incident.get("alertname") else "this incident"
+    symptoms = _symptoms(findings)
+    if not symptoms:
+        answer = f"No runbook matches {what}, and triage found nothing wrong.\n" + _finding_lines(findings)
+        return Step(kind="finish", answer=answer.strip(), status="no_action_needed", updates={"plan": plan})
+    answer = (
+        f"No runbook matches {what} and these findings, so the offline planner proposes no change. "
+        "A human (or an LLM reasoner: set DEVOPS_AGENT_LLM_BASE_URL) should look at:\n"
+        + _finding_lines(symptoms)
+    )
+    return Step(
+        kind="finish",
+        answer=answer,
+        root_cause=None,
+        status="no_action_needed",
+        stop_reason="no runbook matches",
+        updates={"plan": plan},
+    )
+
+
+def _cause_text(runbook: Any, requires: list[str], findings: list[dict[str, Any]]) -> str:
+    evidence = [f for f in findings if f.get("kind") in requires] or _symptoms(findings)[:1]
+    detail = "; ".join(str(f.get("summary")) for f in evidence)
+    return f"{runbook.title} ({runbook.fault_class})" + (f": {detail}" if detail else "")
+
+
+def _finish_fixed(
+    action: dict[str, Any], runbooks: list[Any], findings: list[dict[str, Any]], plan: dict[str, Any]
+) -> Step:
+    rb = next((r for r in runbooks if r.id == action.get("runbook")), runbooks[0])
+    cause = _cause_text(rb, list(action.get("requires") or []), findings)
+    answer = f"Root cause: {cause}\nMitigated by {action['tool']} {action.get('args')}; verify: {action.get('verify', '')}"
+    return Step(kind="finish", answer=answer, root_cause=cause, status="resolved", updates={"plan": plan})
+
+
+def _finish_exhausted(
+    runbooks: list[Any], findings: list[dict[str, Any]], plan: dict[str, Any], state: AgentState
+) -> Step:
+    rb = runbooks[0]
+    tried = state.get("actions", [])
+    if tried:
+        lines = "\n".join(
+            f"- {a['tool']} {a.get('args')}: {a.get('outcome') or a.get('status')}" for a in tried
+        )
+        answer = f"Runbook {rb.id} has no further remediation to try. Tried:\n{lines}"
+    else:
+        answer = (
+            f"Runbook {rb.id} ({rb.title}) matches, but none of its remediations' preconditions hold for "
+            f"these findings:\n{_finding_lines(findings) or '- (no findings)'}"
+        )
+    cause = _cause_text(rb, [], findings) if _symptoms(findings) else None
+    return Step(kind="finish", answer=answer, root_cause=cause, updates={"plan": plan})

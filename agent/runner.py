@@ -1,0 +1,286 @@
+"""Start and resume runs of the incident graph: the API the CLI, chat, ``serve`` and Slack call.
+
+::
+
+    runner = Runner(load_settings())
+    outcome = runner.investigate("why is the predictor returning 500s?", on_event=print)
+    if outcome.status == "awaiting_approval":
+        req = outcome.approvals[0]
+        outcome = runner.resume(req["id"], ApprovalDecision(approval_id=req["id"], decision="approve", approver="me"))
+
+Progress arrives as :class:`RunEvent` (``status``, ``tool_started``, ``tool_finished``, ``token``,
+``proposal``, ``verdict``, ``approval_requested``, ``approval_decided``, ``action``, ``verify``,
+``warning``, ``finished``) while the run executes. A paused run lives in the checkpoint database; any
+process with the same data dir can resume it.
+"""
+
+from __future__ import annotations
+
+import logging
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from langgraph.types import Command
+from pydantic import BaseModel, Field
+
+from agent.approvals import ApprovalDecision, ApprovalError, ApprovalRequest
+from agent.deps import AgentDeps, build_deps
+from agent.graph import Graph, compile_graph, open_checkpointer
+from agent.nodes.intake import incident_from_alert, incident_from_question
+from agent.settings import Settings
+from agent.state import RunStatus
+
+log = logging.getLogger(__name__)
+
+
+class RunnerError(RuntimeError):
+    """A run cannot start or resume; the message says why and what to do."""
+
+
+@dataclass(frozen=True)
+class RunEvent:
+    """One progress event of a run."""
+
+    kind: str
+    incident_id: str
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+EventCallback = Callable[[RunEvent], None]
+
+
+class RunOutcome(BaseModel):
+    """Where a run stands when ``investigate``/``resume`` returns."""
+
+    incident_id: str
+    status: RunStatus
+    root_cause: str | None = None
+    summary: str = Field("", description="The final answer, or why the run stopped or paused.")
+    report: str = ""
+    actions: list[dict[str, Any]] = Field(default_factory=list)
+    approvals: list[dict[str, Any]] = Field(default_factory=list, description="Pending approval requests.")
+    findings: list[dict[str, Any]] = Field(default_factory=list)
+    stop_reason: str | None = None
+    steps: int = 0
+    tokens: int = 0
+    reasoner: str = ""
+    namespace: str | None = None
+    service: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return self.model_dump(mode="json")
+
+
+class Runner:
+    """Runs incidents through the graph with one set of deps and one checkpointer."""
+
+    def __init__(self, settings: Settings, deps: AgentDeps | None = None) -> None:
+        self.settings = settings
+        self.deps = deps or build_deps(settings)
+        self._saver = open_checkpointer(settings.path("checkpoints.sqlite"))
+        self.graph: Graph = compile_graph(self._saver)
+
+    def close(self) -> None:
+        self._saver.conn.close()
+
+    def __enter__(self) -> Runner:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # --- starting --------------------------------------------------------------------------
+    def investigate(
+        self,
+        question: str | None = None,
+        alert: dict[str, Any] | None = None,
+        *,
+        thread_id: str | None = None,
+        namespace: str | None = None,
+        source: str = "cli",
+        on_event: EventCallback | None = None,
+    ) -> RunOutcome:
+        """Start a run for a question or an alert payload; with an existing ``thread_id``, a follow-up turn.
+
+        Raises ``agent.nodes.intake.IntakeError`` for input that is not an incident and
+        :class:`RunnerError` when the thread is waiting for an approval.
+        """
+        if (question is None) == (alert is None):
+            raise RunnerError("give either a question or an alert payload")
+        existing = self._values(thread_id) if thread_id else {}
+        if thread_id and self.waiting_for(thread_id):
+            raise RunnerError(
+                f"incident {thread_id} is waiting for approval {self.waiting_for(thread_id)}; "
+                "approve or reject it first (`devops-agent approvals list`)"
+            )
+        if existing and question is not None:
+            inputs: dict[str, Any] = {"question": question}
+            iid = str(thread_id)
+        else:
+            incident = (
+                incident_from_alert(alert, incident_id=thread_id)
+                if alert is not None
+                else incident_from_question(
+                    str(question), namespace=namespace, incident_id=thread_id, source=source
+                )
+            )
+            iid = incident["id"]
+            inputs = {"incident": incident, "question": incident["question"]}
+        return self._run(inputs, iid, on_event)
+
+    # --- resuming --------------------------------------------------------------------------
+    def waiting_for(self, incident_id: str) -> str | None:
+        """The approval id a paused run waits for, or None."""
+        snapshot = self.graph.get_state(_config(incident_id))
+        for intr in snapshot.interrupts:
+            value = intr.value
+            if isinstance(value, dict) and value.get("id"):
+                return str(value["id"])
+        return None
+
+    def resume(
+        self, approval_id: str, decision: ApprovalDecision, *, on_event: EventCallback | None = None
+    ) -> RunOutcome:
+        """Claim the decision (exactly once, across processes) and continue the paused run with it.
+
+        Raises :class:`ApprovalError` for an unknown, expired or already decided request; an expired
+        request is also fed to its run as a rejection, so the run does not wait forever.
+        """
+        store = self.deps.approvals
+        req = store.get(approval_id)
+        if self.waiting_for(req.incident_id) != approval_id:
+            raise ApprovalError(
+                f"incident {req.incident_id} is not waiting for approval {approval_id} "
+                f"(request status: {req.status}); nothing changed"
+            )
+        try:
+            store.decide(decision, approvers=self.deps.policy.guardrails.approvers)
+        except ApprovalError:
+            if store.get(approval_id).status == "expired":
+                self._feed_expiry(req, on_event)
+            raise
+        try:
+            return self._run(Command(resume=decision.model_dump(mode="json")), req.incident_id, on_event)
+        except BaseException:
+            store.reopen(approval_id)
+            raise
+
+    def _feed_expiry(self, req: ApprovalRequest, on_event: EventCallback | None) -> RunOutcome:
+        expiry = ApprovalDecision(
+            approval_id=req.id,
+            decision="reject",
+            approver="system:expiry",
+            reason=f"expired at {req.expires_at}",
+        )
+        return self._run(Command(resume=expiry.model_dump(mode="json")), req.incident_id, on_event)
+
+    def expire_pending(self, on_event: EventCallback | None = None) -> list[RunOutcome]:
+        """Expire overdue requests and tell their runs (``serve`` calls this periodically)."""
+        outcomes = []
+        for approval_id in self.deps.approvals.expire_due():
+            req = self.deps.approvals.get(approval_id)
+            if self.waiting_for(req.incident_id) == approval_id:
+                outcomes.append(self._feed_expiry(req, on_event))
+        return outcomes
+
+    def pending_approvals(self, incident_id: str | None = None) -> list[ApprovalRequest]:
+        return self.deps.approvals.list(status="pending", incident_id=incident_id)
+
+    # --- reading ---------------------------------------------------------------------------
+    def outcome(self, incident_id: str) -> RunOutcome | None:
+        """The current outcome of an incident from its checkpoint, or None when unknown."""
+        values = self._values(incident_id)
+        if not values:
+            return None
+        return self._outcome(incident_id, values)
+
+    def state(self, incident_id: str) -> dict[str, Any]:
+        """The raw checkpointed state (for ``incidents show --json`` and the eval harness)."""
+        return self._values(incident_id)
+
+    def _values(self, incident_id: str | None) -> dict[str, Any]:
+        if not incident_id:
+            return {}
+        return dict(self.graph.get_state(_config(incident_id)).values or {})
+
+    # --- running ---------------------------------------------------------------------------
+    def _run(self, inputs: Any, incident_id: str, on_event: EventCallback | None) -> RunOutcome:
+        config = _config(incident_id)
+        try:
+            for chunk in self.graph.stream(
+                inputs, config, context=self.deps, stream_mode="custom", durability="sync"
+            ):
+                if on_event is not None and isinstance(chunk, dict):
+                    data = dict(chunk)
+                    on_event(
+                        RunEvent(kind=str(data.pop("kind", "status")), incident_id=incident_id, data=data)
+                    )
+        except Exception as exc:  # a bug must not leave a traceback on the user's screen
+            log.debug("run %s crashed", incident_id, exc_info=True)
+            crash = self.settings.path("errors.log")
+            with crash.open("a") as fh:
+                fh.write(f"--- {incident_id}\n{traceback.format_exc()}\n")
+            values = self._values(incident_id)
+            reason = f"internal error: {type(exc).__name__}: {exc} (traceback in {crash})"
+            self.deps.audit.append(
+                "run_finished", incident_id=incident_id, data={"status": "aborted", "stop_reason": reason}
+            )
+            return self._outcome(incident_id, {**values, "status": "aborted", "stop_reason": reason})
+        return self._outcome(incident_id, self._values(incident_id))
+
+    def _outcome(self, incident_id: str, values: dict[str, Any]) -> RunOutcome:
+        waiting = self.waiting_for(incident_id)
+        status: RunStatus = "awaiting_approval" if waiting else (values.get("status") or "aborted")
+        approvals = [_request_json(r) for r in self.pending_approvals(incident_id)] if waiting else []
+        incident = values.get("incident") or {}
+        if waiting:
+            req = approvals[0] if approvals else {}
+            summary = (
+                f"waiting for approval {waiting}: {req.get('tool')} {req.get('args')} — "
+                f"approve with `devops-agent approvals approve {waiting}`"
+            )
+        else:
+            summary = values.get("answer") or values.get("stop_reason") or ""
+        return RunOutcome(
+            incident_id=incident_id,
+            status=status,
+            root_cause=values.get("root_cause"),
+            summary=str(summary),
+            report=values.get("report") or "",
+            actions=[_public_action(a) for a in values.get("actions", [])],
+            approvals=approvals,
+            findings=values.get("findings", []),
+            stop_reason=values.get("stop_reason"),
+            steps=values.get("steps", 0),
+            tokens=values.get("tokens", 0),
+            reasoner=self.deps.reasoner.name,
+            namespace=incident.get("namespace"),
+            service=incident.get("service"),
+        )
+
+
+def _request_json(req: ApprovalRequest) -> dict[str, Any]:
+    return req.model_dump(mode="json")
+
+
+def _public_action(a: dict[str, Any]) -> dict[str, Any]:
+    keys = (
+        "tool",
+        "args",
+        "reason",
+        "status",
+        "outcome",
+        "approver",
+        "approval_id",
+        "verify",
+        "note",
+        "diff",
+        "action_key",
+    )
+    return {k: a.get(k) for k in keys if a.get(k) is not None}
+
+
+def _config(incident_id: str) -> Any:
+    return {"configurable": {"thread_id": incident_id}}
