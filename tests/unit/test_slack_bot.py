@@ -269,7 +269,7 @@ def test_expired_approval_says_so(slack: Any) -> None:
 
 
 def test_forged_signature_is_refused(slack: Any) -> None:
-    fake, runner, client, _ = slack
+    _fake, runner, client, _ = slack
     body = event(
         {
             "type": "app_mention",
@@ -296,7 +296,7 @@ def test_forged_signature_is_refused(slack: Any) -> None:
 
 
 def test_no_secret_reaches_slack(slack: Any) -> None:
-    fake, runner, client, _ = slack
+    fake, _runner, client, _ = slack
     mention(client)
     fake.wait_for(lambda: any("blocks" in p for p in fake.of("chat.postMessage")))
     time.sleep(0.3)
