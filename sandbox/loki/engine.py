@@ -16,7 +16,7 @@ import heapq
 import time
 from bisect import bisect_right
 from collections import Counter, defaultdict
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from itertools import accumulate
 from typing import Literal
@@ -141,26 +141,27 @@ class Engine:
     def _logs(
         self, q: ast.LogQuery, start: int, end: int, limit: int, direction: Direction, stats: Stats
     ) -> StreamsResult:
+        """Walk all streams merged in time order from the requested end; stop at ``limit``."""
         pipeline = compile_pipeline(q.stages)
-        kept: list[tuple[int, int, str, Mapping[str, str]]] = []
-        seq = 0
-        for labels, entries in self.store.select(start, end, q.matchers):
-            for ts, line in entries:
-                stats.lines += 1
-                stats.bytes += len(line)
-                out = pipeline(line, labels)
-                if out is not None:
-                    stats.post_filter_lines += 1
-                    seq += 1
-                    kept.append((ts, seq if direction == "forward" else -seq, out[0], out[1]))
-        pick = heapq.nsmallest if direction == "forward" else heapq.nlargest
-        chosen = pick(limit, kept, key=lambda e: (e[0], e[1]))
+        backward = direction == "backward"
+        streams = [
+            _entries(labels, entries, backward)
+            for labels, entries in self.store.select(start, end, q.matchers)
+        ]
         grouped: dict[LabelKey, list[tuple[int, str]]] = defaultdict(list)
-        for ts, _, line, out_labels in chosen:
-            grouped[_key(out_labels)].append((ts, line))
-        stats.entries_returned = len(chosen)
-        streams = [(dict(key), entries) for key, entries in sorted(grouped.items())]
-        return StreamsResult(streams, stats)
+        for ts, line, labels in heapq.merge(*streams, key=lambda e: e[0], reverse=backward):
+            stats.lines += 1
+            stats.bytes += len(line)
+            out = pipeline(line, labels)
+            if out is None:
+                continue
+            grouped[_key(out[1])].append((ts, out[0]))
+            stats.entries_returned += 1
+            if stats.entries_returned >= limit:
+                break
+        stats.post_filter_lines = stats.entries_returned
+        streams_out = [(dict(key), entries) for key, entries in sorted(grouped.items())]
+        return StreamsResult(streams_out, stats)
 
     # ------------------------------------------------------------ metric queries
     def _eval(self, expr: ast.MetricExpr, steps: list[int], stats: Stats) -> Vector | float:
@@ -267,6 +268,13 @@ def _order_instant(expr: ast.MetricExpr, samples: list[tuple[Labels, float]]) ->
     if isinstance(expr, ast.VectorAggregation) and expr.op in ("sort", "bottomk"):
         return sorted(samples, key=lambda s: s[1])
     return sorted(samples, key=lambda s: sorted(s[0].items()))
+
+
+def _entries(
+    labels: Labels, entries: list[tuple[int, str]], backward: bool
+) -> Iterator[tuple[int, str, Labels]]:
+    ordered = reversed(entries) if backward else iter(entries)
+    return ((ts, line, labels) for ts, line in ordered)
 
 
 def _key(labels: Mapping[str, str]) -> LabelKey:

@@ -11,6 +11,7 @@ except one on ``__error__`` itself.
 
 from __future__ import annotations
 
+import functools
 import json
 import operator
 import re
@@ -119,6 +120,7 @@ def _parser_stage(extract: Extractor, error_name: str, hints: Collection[str] | 
     return run
 
 
+@functools.lru_cache(maxsize=4096)
 def sanitize_label_name(key: str) -> str:
     """A valid Prometheus label name: invalid characters become ``_``, a leading digit gets ``_``."""
     name = _INVALID_LABEL_CHARS.sub("_", key)
@@ -127,9 +129,13 @@ def sanitize_label_name(key: str) -> str:
     return name
 
 
+# Numbers stay as written (Loki keeps the raw bytes); one decoder, built once.
+_JSON = json.JSONDecoder(parse_float=str, parse_int=str, parse_constant=str)
+
+
 def _parse_json(line: str) -> tuple[list[tuple[str, str]], str | None]:
     try:
-        obj = json.loads(line, parse_float=str, parse_int=str, parse_constant=str)
+        obj = _JSON.decode(line)
     except ValueError as exc:
         return [], f"{exc.__class__.__name__}: {exc}"
     if not isinstance(obj, dict):
@@ -211,7 +217,8 @@ Predicate = Callable[[dict[str, str]], bool]
 
 def _label_filter_stage(predicate: Predicate) -> StageFn:
     def run(line: str, labels: Labels, base: Labels) -> tuple[str, Labels] | None:
-        mutable = dict(labels)
+        # A parser stage already gave this line its own dict; only the stream's is shared.
+        mutable = labels if labels is not base and isinstance(labels, dict) else dict(labels)
         if not predicate(mutable):
             return None
         return line, mutable
