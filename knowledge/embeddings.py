@@ -44,7 +44,7 @@ class Embedder(Protocol):
 
 
 class HashingEmbedder:
-    """Hashed word and word-pair counts, L2-normalised (scikit-learn ``HashingVectorizer``)."""
+    """Hashed word and word-pair presence, L2-normalised (scikit-learn ``HashingVectorizer``)."""
 
     def __init__(self, dims: int = 1024) -> None:
         if dims < 16:
@@ -54,6 +54,7 @@ class HashingEmbedder:
             n_features=dims,
             ngram_range=(1, 2),
             alternate_sign=False,
+            binary=True,  # presence, not counts: a repeated log line must not drown the rest
             norm="l2",
             lowercase=True,
             token_pattern=r"(?u)\b\w[\w.\-]*\w\b|\b\w\b",

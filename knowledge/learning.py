@@ -130,11 +130,11 @@ class OutcomeStats:
         stats = self.stats_for(signature)
         priors = prior_means(len(action_keys))
         scored = [
-            (key, stats.get(key, ActionStats(key)).posterior_mean(prior), i)
+            (key, round(stats.get(key, ActionStats(key)).posterior_mean(prior), 4), i)
             for i, (key, prior) in enumerate(zip(action_keys, priors, strict=True))
         ]
         scored.sort(key=lambda t: (-t[1], t[2]))
-        return [(key, round(score, 4)) for key, score, _ in scored]
+        return [(key, score) for key, score, _ in scored]
 
     def summary_for(self, signature: str, limit: int = 6) -> str:
         """Compact text for the model: what worked and what did not for this signature."""
