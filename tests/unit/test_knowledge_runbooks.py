@@ -56,7 +56,7 @@ remediations:
 
 def test_every_packaged_runbook_loads_and_each_fault_class_has_one() -> None:
     runbooks = load_runbooks()
-    assert FAULT_CLASSES <= {rb.fault_class for rb in runbooks}
+    assert {rb.fault_class for rb in runbooks} >= FAULT_CLASSES
     for rb in runbooks:
         assert rb.remediations, f"{rb.id} has no remediation"
         assert "## Do NOT" in rb.body and "## Escalate" in rb.body, f"{rb.id} lacks the SRE sections"
@@ -147,7 +147,7 @@ def test_label_constraints_must_all_hold() -> None:
 
 def test_applicable_remediations_respect_requires_and_unless() -> None:
     rb = next(r for r in load_runbooks() if r.id == "crashloop-config-revert")
-    assert [r.id for r in rb.applicable({"crash_loop", "config_changed"})][0] == "revert-config"
+    assert next(r.id for r in rb.applicable({"crash_loop", "config_changed"})) == "revert-config"
     assert [r.id for r in rb.applicable({"crash_loop", "recent_rollout"})] == ["rollback-if-rollout"]
     assert rb.action_key(rb.remediations[0]) == "crashloop-config-revert:revert-config"
 
