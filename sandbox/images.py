@@ -64,7 +64,7 @@ class LogTemplates:
     """Lines an image prints. Templates use ``str.format`` fields; unknown fields render empty.
 
     Common fields: ``{ts}``, ``{trace_id}``, ``{route}``, ``{code}``, ``{latency_ms}``, ``{port}``,
-    ``{upstream}``, ``{name}``, ``{value}``, ``{detail}``, ``{pod}``.
+    ``{upstream}``, ``{name}``, ``{value}``, ``{detail}``, ``{pod}``; start-up lines also get the resolved env by name (``{MODEL_PATH}``).
     """
 
     startup: tuple[str, ...] = ()
@@ -178,7 +178,7 @@ _GATEWAY = ImageProfile(
 # --- predictor --------------------------------------------------------------------------------
 _PREDICTOR_LOGS = LogTemplates(
     startup=(
-        _json("info", "loading model", '"model_path":"{value}"'),
+        _json("info", "loading model", '"model_path":"{MODEL_PATH}"'),
         _json("info", "model loaded, serving on :{port}", '"version":"{version}"'),
     ),
     info=(_json("info", "prediction served", '"route":"{route}","status":{code},"latency_ms":{latency_ms}'),),
@@ -345,7 +345,7 @@ _QUEUE = ImageProfile(
 _WORKER_LOGS = LogTemplates(
     startup=(
         _json("info", "ingest-worker starting", '"version":"{version}"'),
-        _json("info", "connected to queue, consuming", '"queue":"{value}"'),
+        _json("info", "connected to queue, consuming", '"queue":"{QUEUE_NAME}"'),
     ),
     info=(_json("info", "batch ingested", '"messages":50,"latency_ms":{latency_ms}'),),
     error=(
@@ -403,7 +403,7 @@ IMAGES: dict[str, ImageProfile] = dict(
         _tag(_PREDICTOR, "1.3.2"),
         _tag(_PREDICTOR, "1.4.0"),
         _tag(_PREDICTOR, "1.5.0", error_ratio=0.35),
-        _tag(_PREDICTOR, "1.4.1-leak", memory_growth_mib_per_min=120.0),
+        _tag(_PREDICTOR, "1.4.1-leak", memory_growth_mib_per_min=240.0),
         _tag(_PREDICTOR, "1.5.1-slow", latency_ms=900.0, cpu_per_rps=14.0),
         _tag(
             _PREDICTOR,

@@ -138,6 +138,11 @@ class Runtime:
             if memory_mib is not None:
                 usage.memory_mib = memory_mib
 
+    def has_usage(self, namespace: str, pod: str) -> bool:
+        """Whether the traffic side has reported load for this pod (a metrics sample exists)."""
+        with self._lock:
+            return (namespace, pod) in self._usage
+
     def usage(self, namespace: str, pod: str) -> PodUsage:
         """A copy of a pod's load (zeros when nothing was written)."""
         with self._lock:

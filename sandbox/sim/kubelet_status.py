@@ -1,0 +1,95 @@
+"""The pod status a kubelet reports, built from its private record of the pod's containers."""
+
+from __future__ import annotations
+
+import hashlib
+from typing import TYPE_CHECKING, Any
+
+from sandbox.sim.objects import Obj, iso, set_condition
+
+if TYPE_CHECKING:
+    from sandbox.sim.kubelet import Instance, PodRecord
+
+
+def _image_id(image: str) -> str:
+    repo = image.rsplit(":", 1)[0]
+    return f"{repo}@sha256:{hashlib.sha256(image.encode()).hexdigest()}"
+
+
+def container_status(spec: Obj, inst: Instance) -> Obj:
+    """One entry of ``status.containerStatuses``."""
+    running = inst.phase == "running"
+    state: dict[str, Any]
+    if running and inst.started_at is not None:
+        state = {"running": {"startedAt": iso(inst.started_at)}}
+    else:
+        reason, message = inst.waiting or ("ContainerCreating", "")
+        state = {"waiting": {"reason": reason, **({"message": message} if message else {})}}
+    status: Obj = {
+        "name": inst.name,
+        "image": spec.get("image", inst.image),
+        "imageID": _image_id(inst.image) if inst.profile is not None else "",
+        "ready": running and inst.ready,
+        "started": running,
+        "restartCount": inst.restart_count,
+        "state": state,
+        "lastState": {"terminated": dict(inst.last_terminated)} if inst.last_terminated else {},
+    }
+    if inst.container_id:
+        status["containerID"] = inst.container_id
+    return status
+
+
+def _host_ip(node: Obj) -> str:
+    for address in (node.get("status") or {}).get("addresses") or []:
+        if address.get("type") == "InternalIP":
+            return str(address.get("address", ""))
+    return ""
+
+
+def pod_status(pod: Obj, record: PodRecord, node: Obj, now: str) -> Obj:
+    """The full ``status`` the kubelet would write for ``pod`` at ``now``."""
+    old = pod.get("status") or {}
+    statuses = [
+        container_status(spec, record.containers[spec["name"]])
+        for spec in pod["spec"].get("containers", [])
+        if spec["name"] in record.containers
+    ]
+    all_ready = bool(statuses) and all(s["ready"] for s in statuses)
+    started = any(i.ever_started or i.last_terminated for i in record.containers.values())
+    conditions: list[Obj] = list(old.get("conditions") or [])
+    ready_text = "True" if all_ready else "False"
+    not_ready = [s["name"] for s in statuses if not s["ready"]]
+    reason = (
+        {}
+        if all_ready
+        else {
+            "reason": "ContainersNotReady",
+            "message": f"containers with unready status: [{' '.join(not_ready)}]",
+        }
+    )
+    for new in (
+        {"type": "PodReadyToStartContainers", "status": "True"},
+        {"type": "Initialized", "status": "True"},
+        {"type": "Ready", "status": ready_text, **reason},
+        {"type": "ContainersReady", "status": ready_text, **reason},
+    ):
+        conditions = set_condition(conditions, {**new, "lastProbeTime": None}, now)
+        if all_ready:
+            for cond in conditions:
+                if cond["type"] == new["type"]:
+                    cond.pop("reason", None)
+                    cond.pop("message", None)
+    host_ip = _host_ip(node)
+    status: Obj = {
+        **{k: v for k, v in old.items() if k in ("qosClass", "nominatedNodeName")},
+        "phase": "Running" if started else "Pending",
+        "conditions": conditions,
+        "hostIP": host_ip,
+        "hostIPs": [{"ip": host_ip}] if host_ip else [],
+        "podIP": record.pod_ip,
+        "podIPs": [{"ip": record.pod_ip}],
+        "startTime": record.start_time,
+        "containerStatuses": statuses,
+    }
+    return status
