@@ -1,0 +1,64 @@
+"""Shared test configuration.
+
+- ``sandbox``: the session-wide running sandbox (see ``tests/sandbox_fixture.py``). Tests that use
+  it are marked ``@pytest.mark.sandbox``; they are kept on one xdist worker (``--dist loadgroup``)
+  so the whole session starts one sandbox, not one per worker.
+- No accidental network: a test that connects anywhere but loopback fails, unless it is marked
+  ``@pytest.mark.network``.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from sandbox_fixture import sandbox  # noqa: F401  (the session fixture)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if item.get_closest_marker("sandbox") is not None:
+            item.add_marker(pytest.mark.xdist_group("sandbox"))
+
+
+class NetworkBlocked(OSError):
+    """A test tried to reach a host other than loopback."""
+
+
+_real_connect = socket.socket.connect
+
+
+def _loopback(address: Any) -> bool:
+    if not isinstance(address, tuple):  # AF_UNIX paths
+        return True
+    host = address[0]
+    if host in ("localhost", ""):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+@pytest.fixture(autouse=True)
+def _no_network(request: pytest.FixtureRequest) -> Iterator[None]:
+    if request.node.get_closest_marker("network") is not None:
+        yield
+        return
+
+    def guarded(self: socket.socket, address: Any) -> Any:
+        if not _loopback(address):
+            raise NetworkBlocked(
+                f"test tried to connect to {address!r}: tests may only use loopback; "
+                "mark the test @pytest.mark.network if it really needs the network"
+            )
+        return _real_connect(self, address)
+
+    socket.socket.connect = guarded  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        socket.socket.connect = _real_connect  # type: ignore[method-assign]
