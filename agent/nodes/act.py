@@ -54,12 +54,12 @@ def apply_action(state: AgentState, runtime: Ctx) -> dict[str, Any]:
             data={"tool": action["tool"], "args": action["args"], "why": "already applied with this key"},
         )
         emit(runtime, "action", tool=action["tool"], status="skipped", text="already applied (resumed run)")
-        effect = _previous_effect(runtime, key)
+        earlier = _previous_effect(runtime, key)
         record = {
             **action,
             "status": "applied",
-            "effect": effect,
-            "undo": (effect or {}).get("undo"),
+            "effect": earlier,
+            "undo": (earlier or {}).get("undo"),
             "note": "applied before a restart; not applied again",
         }
         return {"actions": add_action(state, record), "phase": "verifying"}

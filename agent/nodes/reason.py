@@ -104,7 +104,9 @@ def reason_next(state: AgentState, runtime: Ctx) -> dict[str, Any]:
         tools=deps.tools,
         runbooks=deps.runbooks,
         stats=deps.stats,
-        on_token=lambda t: emit(runtime, "token", text=t),
+        on_token=(lambda t: emit(runtime, "token", text=t))
+        if state["incident"].get("source") == "chat"
+        else None,
     )
     step = deps.reasoner.next_step({**state, "messages": messages}, ctx)
     if step.message is not None:
