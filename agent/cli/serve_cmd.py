@@ -21,22 +21,21 @@ def serve(
     import uvicorn
 
     from agent.runner import Runner
-    from agent.server.app import Notifier, Service, create_app
+    from agent.server.app import Service, create_app
 
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     cfg = settings()
     runner = Runner(cfg)
-    notifiers: list[Notifier] = []
+    service = Service(cfg, runner)
     slack: Any = None
     if cfg.slack_bot_token is not None:
         from agent.slack.bot import SlackBot
 
         try:
-            slack = SlackBot(cfg, runner)
+            slack = SlackBot(cfg, service)  # decisions in Slack keep serve's incident index in step
         except ValueError as exc:
             fail(str(exc))
-        notifiers.append(slack)
-    service = Service(cfg, runner, notifiers)
+        service.notifiers.append(slack)
     service.start()
     if slack is not None:
         slack.start_background()

@@ -141,6 +141,21 @@ class Service:
     def wake(self) -> None:
         self._wake.set()
 
+    # --- the runner, with serve's bookkeeping (the HTTP API, Slack and the evals call these) ----
+    def investigate(self, **kwargs: Any) -> Any:
+        return self.runner.investigate(**kwargs)
+
+    def resume(self, approval_id: str, decision: ApprovalDecision) -> dict[str, Any]:
+        """Resume a paused run with a decision; keeps the incident index and metrics in step."""
+        req = self.approvals.get(approval_id)
+        outcome = outcome_dict(self.runner.resume(approval_id, decision))
+        self.metrics.approval_wait.observe(max(0.0, time.time() - req.requested_at.timestamp()))
+        if self.queue.incident(req.incident_id) is not None:
+            self.queue.set_status(req.incident_id, str(outcome.get("status")), outcome)
+            incident = self.queue.incident(req.incident_id) or {}
+            self._notify("investigation_finished", incident, outcome)
+        return outcome
+
 
 def _alert_group(incident: dict[str, Any]) -> dict[str, Any]:
     firing = [a for a in incident["alerts"] if a["status"] == "firing"] or incident["alerts"]
@@ -270,7 +285,7 @@ def create_app(service: Service) -> FastAPI:
         if edited is not None and not isinstance(edited, dict):
             raise HTTPException(400, "args must be a JSON object of argument names to values")
         try:
-            req = service.approvals.get(approval_id)
+            service.approvals.get(approval_id)
         except ApprovalError as exc:
             raise HTTPException(404, str(exc)) from None
         d = ApprovalDecision(
@@ -280,14 +295,10 @@ def create_app(service: Service) -> FastAPI:
             reason=body.get("reason"),
             edited_args=edited,
         )
-        started = time.time()
         try:
-            outcome = outcome_dict(service.runner.resume(approval_id, d))
+            return service.resume(approval_id, d)
         except ApprovalError as exc:
             raise HTTPException(409, str(exc)) from None
-        service.metrics.approval_wait.observe(max(0.0, started - req.requested_at.timestamp()))
-        service.queue.set_status(req.incident_id, str(outcome.get("status")), outcome)
-        return outcome
 
     @app.post("/api/approvals/{approval_id}/approve", dependencies=auth)
     async def approve(approval_id: str, request: Request) -> dict[str, Any]:
