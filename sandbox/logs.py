@@ -193,24 +193,28 @@ class LogStore:
 
         ``container=None`` merges every container of the pod. ``previous`` returns the lines of the
         instance before the current one (restart count ``current - 1``); the current restart count
-        is ``current_restart`` when the caller knows it (the kubelet does), else the highest seen.
+        is ``current_restart`` when the caller knows it (the kubelet does), else the highest seen
+        for that container.
         ``timestamps`` prefixes each line with its RFC3339Nano time, like ``kubectl logs
         --timestamps``.
         """
+        by_container: dict[str, list[tuple[int, str, int]]] = {}
         with self._lock:
-            streams = [
-                s
-                for s in self._streams.values()
-                if s.labels.get("namespace") == namespace
-                and s.labels.get("pod") == pod
-                and (container is None or s.labels.get("container") == container)
-            ]
-            entries = [e for s in streams for e in s.entries]
-        if not entries:
-            return []
-        current = current_restart if current_restart is not None else max(e[2] for e in entries)
-        wanted_restart = current - 1 if previous else current
-        picked = sorted((e for e in entries if e[2] == wanted_restart), key=lambda e: e[0])
+            for s in self._streams.values():
+                labels = s.labels
+                if labels.get("namespace") != namespace or labels.get("pod") != pod:
+                    continue
+                if container is not None and labels.get("container") != container:
+                    continue
+                by_container.setdefault(labels.get("container", ""), []).extend(s.entries)
+        picked: list[tuple[int, str, int]] = []
+        for entries in by_container.values():
+            if not entries:
+                continue
+            current = current_restart if current_restart is not None else max(e[2] for e in entries)
+            wanted = current - 1 if previous else current
+            picked.extend(e for e in entries if e[2] == wanted)
+        picked.sort(key=lambda e: e[0])
         if since_seconds is not None:
             cutoff = self._clock() - since_seconds * 1_000_000_000
             picked = [e for e in picked if e[0] >= cutoff]
