@@ -168,12 +168,16 @@ class IncidentMemory:
         self._incidents.delete(ids=[incident_id])
 
     def records(self) -> Iterator[IncidentRecord]:
-        """Every stored record, oldest id first, paged."""
+        """Every stored record, paged."""
+        yield from (_record_from(m) for m in self._metadatas())
+
+    def _metadatas(self) -> Iterator[Any]:
         offset = 0
         while True:
-            got = self._incidents.get(include=["metadatas"], limit=_PAGE, offset=offset)
-            metas = got.get("metadatas") or []
-            yield from (_record_from(m) for m in metas)
+            metas = (
+                self._incidents.get(include=["metadatas"], limit=_PAGE, offset=offset).get("metadatas") or []
+            )
+            yield from metas
             if len(metas) < _PAGE:
                 return
             offset += _PAGE
@@ -273,17 +277,10 @@ class IncidentMemory:
         by_fault: Counter[str] = Counter()
         by_service: Counter[str] = Counter()
         starts: list[datetime] = []
-        offset = 0
-        while True:
-            got = self._incidents.get(include=["metadatas"], limit=_PAGE, offset=offset)
-            metas = got.get("metadatas") or []
-            for m in metas:
-                by_fault[str(m.get("fault_class", "(unknown)"))] += 1
-                by_service[str(m.get("service", "(unknown)"))] += 1
-                starts.append(datetime.fromisoformat(str(m["started_at"])))
-            if len(metas) < _PAGE:
-                break
-            offset += _PAGE
+        for m in self._metadatas():
+            by_fault[str(m.get("fault_class", "(unknown)"))] += 1
+            by_service[str(m.get("service", "(unknown)"))] += 1
+            starts.append(datetime.fromisoformat(str(m["started_at"])))
         return MemoryStats(
             location=self.location,
             embedder=self.embedder.identity,
