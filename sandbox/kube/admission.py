@@ -9,6 +9,7 @@ replicas, a container without a name or image, bad label values and names that a
 
 from __future__ import annotations
 
+import json
 import re
 import zlib
 from typing import Any
@@ -113,6 +114,14 @@ def _default_service(obj: Obj) -> None:
             port.setdefault("targetPort", port.get("port"))
 
 
+def _show(value: Any) -> str:
+    """A value as the API server quotes it in messages (JSON: strings in double quotes)."""
+    try:
+        return json.dumps(value)
+    except (TypeError, ValueError):
+        return repr(value)
+
+
 # --- validation --------------------------------------------------------------------------------
 def validate(res: Resource, obj: Obj) -> None:
     """Raise 422 Invalid listing every problem found in ``obj``."""
@@ -148,7 +157,7 @@ def _validate_meta(res: Resource, meta: Obj) -> list[Cause]:
                 (
                     "metadata.name",
                     "FieldValueInvalid",
-                    f"Invalid value: {name!r}: a lowercase {what} must consist of lower case alphanumeric "
+                    f"Invalid value: {_show(name)}: a lowercase {what} must consist of lower case alphanumeric "
                     "characters, '-' or '.', and must start and end with an alphanumeric character",
                 )
             )
@@ -166,14 +175,18 @@ def _validate_labels(labels: Any, field: str) -> list[Cause]:
         prefix, _, label = str(key).rpartition("/")
         if (prefix and not _DNS_SUBDOMAIN.match(prefix)) or len(label) > 63 or not _LABEL_NAME.match(label):
             causes.append(
-                (field, "FieldValueInvalid", f"Invalid value: {key!r}: name part must be a valid label key")
+                (
+                    field,
+                    "FieldValueInvalid",
+                    f"Invalid value: {_show(key)}: name part must be a valid label key",
+                )
             )
         if not isinstance(value, str) or len(value) > 63 or not _LABEL_VALUE.match(value):
             causes.append(
                 (
                     field,
                     "FieldValueInvalid",
-                    f"Invalid value: {value!r}: a valid label must be an empty string or consist of alphanumeric "
+                    f"Invalid value: {_show(value)}: a valid label must be an empty string or consist of alphanumeric "
                     "characters, '-', '_' or '.', and must start and end with an alphanumeric character "
                     "(at most 63 characters)",
                 )
@@ -189,7 +202,7 @@ def _validate_workload(spec: Obj) -> list[Cause]:
             (
                 "spec.replicas",
                 "FieldValueInvalid",
-                f"Invalid value: {replicas!r}: must be greater than or equal to 0",
+                f"Invalid value: {_show(replicas)}: must be greater than or equal to 0",
             )
         )
     selector = spec.get("selector")
@@ -206,7 +219,7 @@ def _validate_workload(spec: Obj) -> list[Cause]:
             (
                 "spec.template.metadata.labels",
                 "FieldValueInvalid",
-                f"Invalid value: {tmeta.get('labels')!r}: `selector` does not match template `labels`",
+                f"Invalid value: {_show(tmeta.get('labels'))}: `selector` does not match template `labels`",
             )
         )
     causes += _validate_pod_spec(template.get("spec") or {}, "spec.template.spec")
@@ -229,10 +242,14 @@ def _validate_pod_spec(spec: Obj, field: str) -> list[Cause]:
             causes.append((f"{where}.name", "FieldValueRequired", "Required value"))
         elif not isinstance(cname, str) or not _DNS_LABEL.match(cname):
             causes.append(
-                (f"{where}.name", "FieldValueInvalid", f"Invalid value: {cname!r}: must be a DNS-1123 label")
+                (
+                    f"{where}.name",
+                    "FieldValueInvalid",
+                    f"Invalid value: {_show(cname)}: must be a DNS-1123 label",
+                )
             )
         elif cname in seen:
-            causes.append((f"{where}.name", "FieldValueDuplicate", f"Duplicate value: {cname!r}"))
+            causes.append((f"{where}.name", "FieldValueDuplicate", f"Duplicate value: {_show(cname)}"))
         seen.add(str(cname))
         if not str(container.get("image") or "").strip():
             causes.append((f"{where}.image", "FieldValueRequired", "Required value"))
@@ -244,11 +261,11 @@ def _validate_hpa(spec: Obj) -> list[Cause]:
     low, high = spec.get("minReplicas", 1), spec.get("maxReplicas")
     if not isinstance(high, int) or high < 1:
         causes.append(
-            ("spec.maxReplicas", "FieldValueInvalid", f"Invalid value: {high!r}: must be greater than 0")
+            ("spec.maxReplicas", "FieldValueInvalid", f"Invalid value: {_show(high)}: must be greater than 0")
         )
     if not isinstance(low, int) or low < 1:
         causes.append(
-            ("spec.minReplicas", "FieldValueInvalid", f"Invalid value: {low!r}: must be greater than 0")
+            ("spec.minReplicas", "FieldValueInvalid", f"Invalid value: {_show(low)}: must be greater than 0")
         )
     elif isinstance(high, int) and low > high:
         causes.append(

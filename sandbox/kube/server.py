@@ -17,8 +17,9 @@ from typing import Any
 
 import yaml
 
-from sandbox.kube import printing, resources, subresources
+from sandbox.kube import openapi, printing, resources, subresources
 from sandbox.kube.api import KubeApi
+from sandbox.kube.complete import complete
 from sandbox.kube.errors import ApiError, bad_request, method_not_allowed, path_not_found
 from sandbox.kube.routing import Route, int_param, is_true, last, parse_route, query_params, wanted_view
 from sandbox.kube.selectors import object_matcher
@@ -199,8 +200,10 @@ class _Handler(BaseHTTPRequestHandler):
             doc = resources.api_group(parts[1])
         elif len(parts) == 3 and parts[0] == "apis":
             doc = resources.resource_list(parts[1], parts[2])
+        elif path.startswith("/openapi/v3"):
+            doc = openapi.document_for(path)
         if doc is None:
-            raise path_not_found(path)  # includes /openapi/v2 and /openapi/v3: not served
+            raise path_not_found(path)  # includes /openapi/v2: not served
         self._send_json(200, doc)
 
     @property
@@ -233,7 +236,7 @@ class _Handler(BaseHTTPRequestHandler):
         if route.sub == "scale":
             self._send_json(200, subresources.get_scale(self._api, route.res, self._ns(route), route.name))
             return
-        obj = self._api.get(route.res, self._ns(route), route.name)
+        obj = complete(route.res.plural, self._api.get(route.res, self._ns(route), route.name))
         self._send_view(route, [obj], single=obj)
 
     def _list_or_watch(self, route: Route) -> None:
@@ -250,6 +253,7 @@ class _Handler(BaseHTTPRequestHandler):
             int_param(self.params, "limit"),
             last(self.params, "continue"),
         )
+        listed["items"] = [complete(route.res.plural, o) for o in listed["items"]]
         self._send_view(route, listed["items"], listing=listed)
 
     def _send_view(
@@ -288,7 +292,8 @@ class _Handler(BaseHTTPRequestHandler):
             raise bad_request(
                 f"a {route.res.kind} must be created in a namespace: POST to .../namespaces/<ns>/{route.res.plural}"
             )
-        self._send_json(201, self._api.create(route.res, self._ns(route), body, self._dry_run()))
+        created = self._api.create(route.res, self._ns(route), body, self._dry_run())
+        self._send_json(201, complete(route.res.plural, created))
 
     def _put(self, route: Route, body: Any) -> None:
         if not route.name:
@@ -302,7 +307,7 @@ class _Handler(BaseHTTPRequestHandler):
             raise method_not_allowed("PUT", self.path)
         else:
             result = self._api.replace(route.res, ns, route.name, body, dry)
-        self._send_json(200, result)
+        self._send_json(200, result if route.sub == "scale" else complete(route.res.plural, result))
 
     def _patch(self, route: Route, body: Any) -> None:
         if not route.name or route.sub == "log":
@@ -314,7 +319,10 @@ class _Handler(BaseHTTPRequestHandler):
             result = subresources.patch_scale(self._api, route.res, ns, route.name, content_type, body, dry)
         else:
             status = route.sub == "status"
-            result = self._api.patch(route.res, ns, route.name, content_type, body, dry, status=status)
+            result = complete(
+                route.res.plural,
+                self._api.patch(route.res, ns, route.name, content_type, body, dry, status=status),
+            )
         self._send_json(200, result)
 
     def _delete(self, route: Route, body: Any) -> None:
@@ -326,11 +334,14 @@ class _Handler(BaseHTTPRequestHandler):
             matches = object_matcher(
                 route.res, last(self.params, "labelSelector"), last(self.params, "fieldSelector")
             )
-            self._send_json(200, self._api.delete_collection(route.res, route.namespace, matches, dry))
+            listed = self._api.delete_collection(route.res, route.namespace, matches, dry)
+            listed["items"] = [complete(route.res.plural, o) for o in listed["items"]]
+            self._send_json(200, listed)
             return
         if options is None and last(self.params, "propagationPolicy"):
             options = {"propagationPolicy": last(self.params, "propagationPolicy")}
-        self._send_json(200, self._api.delete(route.res, self._ns(route), route.name, options, dry))
+        deleted = self._api.delete(route.res, self._ns(route), route.name, options, dry)
+        self._send_json(200, complete(route.res.plural, deleted))
 
     # --- watch ---------------------------------------------------------------------------------
     def _watch(self, route: Route, extra_fields: str) -> None:
@@ -353,6 +364,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         try:
             for type_, obj in events:
+                complete(route.res.plural, obj)
                 shown = printing.table(route.res, [obj], include) if as_table else obj
                 self._chunk(
                     json.dumps({"type": type_, "object": shown}, separators=(",", ":")).encode() + b"\n"
