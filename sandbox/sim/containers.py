@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from sandbox.images import ImageProfile
-from sandbox.kube.store import Store
 from sandbox.sim.objects import Obj
+from sandbox.sim.view import StoreView
 
 _VAR_REF = re.compile(r"\$\(([A-Za-z_][A-Za-z0-9_]*)\)")
 
@@ -35,7 +35,7 @@ def _secret_value(secret: Obj, key: str) -> str | None:
         return str(raw)
 
 
-def _lookup(store: Store, kind: str, namespace: str, ref: Mapping[str, Any]) -> str | None:
+def _lookup(store: StoreView, kind: str, namespace: str, ref: Mapping[str, Any]) -> str | None:
     resource = "configmaps" if kind == "ConfigMap" else "secrets"
     name, key = ref.get("name", ""), ref.get("key", "")
     obj = store.try_get(resource, namespace, name)
@@ -63,7 +63,7 @@ def _field_value(pod: Obj, path: str) -> str:
     return str(values.get(path, ""))
 
 
-def resolve_env(store: Store, pod: Obj, container: Mapping[str, Any]) -> dict[str, str]:
+def resolve_env(store: StoreView, pod: Obj, container: Mapping[str, Any]) -> dict[str, str]:
     """The environment the container starts with. Raises ConfigError with the kubelet's message."""
     namespace = pod["metadata"]["namespace"]
     env: dict[str, str] = {}

@@ -13,7 +13,7 @@ from __future__ import annotations
 import contextlib
 import copy
 
-from sandbox.kube.store import Conflict, NotFound, Store
+from sandbox.kube.store import Conflict, NotFound
 from sandbox.sim.events import EventRecorder
 from sandbox.sim.objects import (
     CHANGE_CAUSE,
@@ -27,10 +27,11 @@ from sandbox.sim.objects import (
     owner_ref,
     owner_uid,
     parse_iso,
+    same_template,
     set_condition,
-    strip_hash,
     template_hash,
 )
+from sandbox.sim.view import StoreView
 
 COMPONENT = "deployment-controller"
 
@@ -53,7 +54,7 @@ def _available(rs: Obj) -> int:
 class DeploymentController:
     """Reconciles every Deployment in the store, one pass per :meth:`sync`."""
 
-    def __init__(self, store: Store, events: EventRecorder, clock: Clock) -> None:
+    def __init__(self, store: StoreView, events: EventRecorder, clock: Clock) -> None:
         self._store = store
         self._events = events
         self._clock = clock
@@ -71,9 +72,7 @@ class DeploymentController:
     # --- one deployment -------------------------------------------------------------------------
     def _sync_one(self, deployment: Obj, owned: list[Obj]) -> None:
         template = deployment["spec"]["template"]
-        new_rs = next(
-            (rs for rs in owned if strip_hash(rs["spec"]["template"]) == strip_hash(template)), None
-        )
+        new_rs = next((rs for rs in owned if same_template(rs["spec"]["template"], template)), None)
         old = [rs for rs in owned if new_rs is None or rs["metadata"]["uid"] != new_rs["metadata"]["uid"]]
         max_old = max((_revision(rs) for rs in old), default=0)
         created = False
@@ -267,10 +266,8 @@ class DeploymentController:
         self, deployment: Obj, new_rs: Obj, old: list[Obj], desired: int, created: bool
     ) -> None:
         meta = deployment["metadata"]
-        fresh = [
-            self._store.try_get("replicasets", meta["namespace"], rs["metadata"]["name"])
-            for rs in [new_rs, *old]
-        ]
+        live = {rs["metadata"]["name"]: rs for rs in self._store.list("replicasets", meta["namespace"])}
+        fresh = [live.get(rs["metadata"]["name"]) for rs in [new_rs, *old]]
         current = [rs for rs in fresh if rs is not None]
         new_now = (
             current[0] if current and current[0]["metadata"]["uid"] == new_rs["metadata"]["uid"] else new_rs

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from sandbox.kube.store import Conflict, NotFound, Store
+from sandbox.kube.store import Conflict, NotFound
 from sandbox.sim.objects import Clock, Obj, condition_true, is_terminating, iso, matches_labels
+from sandbox.sim.view import StoreView
 
 MANAGED = "endpoints.kubernetes.io/last-change-trigger-time"
 
@@ -75,7 +76,7 @@ def subsets_for(service: Obj, pods: list[Obj]) -> list[Obj]:
 class EndpointsController:
     """Writes one Endpoints object per selector Service, only when it changes."""
 
-    def __init__(self, store: Store, clock: Clock) -> None:
+    def __init__(self, store: StoreView, clock: Clock) -> None:
         self._store = store
         self._clock = clock
 

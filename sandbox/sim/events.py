@@ -14,8 +14,9 @@ from collections import OrderedDict
 from collections.abc import Mapping
 from typing import Any, Literal
 
-from sandbox.kube.store import Conflict, NotFound, Store
+from sandbox.kube.store import Conflict, NotFound
 from sandbox.sim.objects import Clock, iso, ref
+from sandbox.sim.view import StoreView
 
 EventType = Literal["Normal", "Warning"]
 _Key = tuple[str, str, str, str, str, str, str]
@@ -24,7 +25,7 @@ _Key = tuple[str, str, str, str, str, str, str]
 class EventRecorder:
     """Writes and de-duplicates Events for the simulated components."""
 
-    def __init__(self, store: Store, clock: Clock, *, max_events: int = 2000) -> None:
+    def __init__(self, store: StoreView, clock: Clock, *, max_events: int = 2000) -> None:
         self._store = store
         self._clock = clock
         self._max = max_events

@@ -8,14 +8,15 @@ from __future__ import annotations
 
 import contextlib
 
-from sandbox.kube.store import Conflict, NotFound, Store
+from sandbox.kube.store import Conflict, NotFound
 from sandbox.sim.objects import Clock, Obj, is_terminating, iso, owner_uid
+from sandbox.sim.view import StoreView
 
 
 class GarbageCollector:
     """Deletes orphaned ReplicaSets and pods, one pass per :meth:`sync`."""
 
-    def __init__(self, store: Store, clock: Clock) -> None:
+    def __init__(self, store: StoreView, clock: Clock) -> None:
         self._store = store
         self._clock = clock
 

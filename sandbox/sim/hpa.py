@@ -14,7 +14,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from sandbox.kube.store import Conflict, NotFound, Store
+from sandbox.kube.store import Conflict, NotFound
 from sandbox.sim.events import EventRecorder
 from sandbox.sim.objects import (
     Clock,
@@ -27,6 +27,7 @@ from sandbox.sim.objects import (
     set_condition,
 )
 from sandbox.sim.runtime import Runtime
+from sandbox.sim.view import StoreView
 
 COMPONENT = "horizontal-pod-autoscaler"
 TOLERANCE = 0.1
@@ -55,7 +56,7 @@ def _target_utilization(hpa: Obj) -> int:
 class HorizontalPodAutoscalerController:
     """Scales Deployments targeted by HPAs, one pass per :meth:`sync`."""
 
-    def __init__(self, store: Store, runtime: Runtime, events: EventRecorder, clock: Clock) -> None:
+    def __init__(self, store: StoreView, runtime: Runtime, events: EventRecorder, clock: Clock) -> None:
         self._store = store
         self._runtime = runtime
         self._events = events

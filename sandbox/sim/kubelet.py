@@ -19,13 +19,14 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from sandbox.images import ImageProfile, get_profile, memory_mib, not_found_message
-from sandbox.kube.store import Conflict, NotFound, Store
+from sandbox.kube.store import Conflict, NotFound
 from sandbox.sim.container_logs import ContainerLogger
 from sandbox.sim.containers import ConfigError, Crash, command_problem, probe, resolve_env, start_crash
 from sandbox.sim.events import EventRecorder
 from sandbox.sim.kubelet_status import pod_status
 from sandbox.sim.objects import Clock, Obj, condition_true, container_resources, is_terminating, iso
 from sandbox.sim.runtime import ContainerRuntime, Runtime
+from sandbox.sim.view import StoreView
 
 COMPONENT = "kubelet"
 BACKOFF_BASE_S = 5.0
@@ -74,7 +75,7 @@ class Kubelet:
     """Runs the pods bound to every Ready node, one pass per :meth:`sync`."""
 
     def __init__(
-        self, store: Store, runtime: Runtime, events: EventRecorder, logger: ContainerLogger, clock: Clock
+        self, store: StoreView, runtime: Runtime, events: EventRecorder, logger: ContainerLogger, clock: Clock
     ) -> None:
         self._store = store
         self._runtime = runtime

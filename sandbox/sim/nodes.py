@@ -12,10 +12,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from sandbox.kube.store import Conflict, NotFound, Store
+from sandbox.kube.store import Conflict, NotFound
 from sandbox.sim.events import EventRecorder
 from sandbox.sim.objects import Clock, Obj, condition, is_terminating, iso, parse_iso, set_condition
 from sandbox.sim.scheduler import tolerates
+from sandbox.sim.view import StoreView
 
 COMPONENT = "node-controller"
 NOT_READY = "node.kubernetes.io/not-ready"
@@ -33,7 +34,7 @@ def _wanted_taints(node: Obj) -> tuple[str, ...]:
 class NodeLifecycleController:
     """Keeps node taints in line with node readiness and evicts pods from NotReady nodes."""
 
-    def __init__(self, store: Store, events: EventRecorder, clock: Clock) -> None:
+    def __init__(self, store: StoreView, events: EventRecorder, clock: Clock) -> None:
         self._store = store
         self._events = events
         self._clock = clock

@@ -235,6 +235,18 @@ def strip_hash(template: Mapping[str, Any]) -> Obj:
     return clean
 
 
+def same_template(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
+    """Whether two pod templates are equal apart from the ``pod-template-hash`` label (no copies)."""
+    meta_a, meta_b = a.get("metadata") or {}, b.get("metadata") or {}
+    labels_a = {k: v for k, v in (meta_a.get("labels") or {}).items() if k != HASH_LABEL}
+    labels_b = {k: v for k, v in (meta_b.get("labels") or {}).items() if k != HASH_LABEL}
+    rest_a = {k: v for k, v in meta_a.items() if k != "labels" and v}
+    rest_b = {k: v for k, v in meta_b.items() if k != "labels" and v}
+    body_a = {k: v for k, v in a.items() if k != "metadata"}
+    body_b = {k: v for k, v in b.items() if k != "metadata"}
+    return labels_a == labels_b and rest_a == rest_b and body_a == body_b
+
+
 def ref(obj: Mapping[str, Any], default_api: str = "v1") -> Obj:
     """An ``involvedObject``-style reference to ``obj``."""
     meta = obj["metadata"]

@@ -13,7 +13,7 @@ import copy
 import random
 from typing import Any
 
-from sandbox.kube.store import Conflict, NotFound, Store
+from sandbox.kube.store import Conflict, NotFound
 from sandbox.sim.events import EventRecorder
 from sandbox.sim.objects import (
     SAFE_ALPHABET,
@@ -27,6 +27,7 @@ from sandbox.sim.objects import (
     owner_uid,
     parse_iso,
 )
+from sandbox.sim.view import StoreView
 
 COMPONENT = "replicaset-controller"
 DEFAULT_TOLERATIONS = (
@@ -79,7 +80,7 @@ class ReplicaSetController:
     """Reconciles every ReplicaSet in the store, one pass per :meth:`sync`."""
 
     def __init__(
-        self, store: Store, events: EventRecorder, clock: Clock, rng: random.Random | None = None
+        self, store: StoreView, events: EventRecorder, clock: Clock, rng: random.Random | None = None
     ) -> None:
         self._store = store
         self._events = events

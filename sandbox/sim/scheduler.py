@@ -13,7 +13,7 @@ from collections import Counter
 from collections.abc import Mapping
 from typing import Any
 
-from sandbox.kube.store import Conflict, NotFound, Store
+from sandbox.kube.store import Conflict, NotFound
 from sandbox.sim.events import EventRecorder
 from sandbox.sim.objects import (
     Clock,
@@ -27,6 +27,7 @@ from sandbox.sim.objects import (
     pod_requests,
     set_condition,
 )
+from sandbox.sim.view import StoreView
 
 COMPONENT = "default-scheduler"
 RETRY_S = 5.0
@@ -64,7 +65,7 @@ def _taint_text(taint: Mapping[str, Any]) -> str:
 class Scheduler:
     """Binds unscheduled pods, one pass per :meth:`sync`."""
 
-    def __init__(self, store: Store, events: EventRecorder, clock: Clock) -> None:
+    def __init__(self, store: StoreView, events: EventRecorder, clock: Clock) -> None:
         self._store = store
         self._events = events
         self._clock = clock

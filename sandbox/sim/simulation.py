@@ -26,6 +26,7 @@ from sandbox.sim.objects import Clock
 from sandbox.sim.replicasets import ReplicaSetController
 from sandbox.sim.runtime import LogSink, Runtime
 from sandbox.sim.scheduler import Scheduler
+from sandbox.sim.view import StoreView
 
 log = logging.getLogger(__name__)
 
@@ -47,16 +48,17 @@ class Simulation:
         self.runtime = runtime or Runtime()
         self.clock = clock
         self.interval_s = interval_s
-        self.events = EventRecorder(store, clock)
+        view = StoreView(store)
+        self.events = EventRecorder(view, clock)
         rng = random.Random(seed)
-        self.hpa = HorizontalPodAutoscalerController(store, self.runtime, self.events, clock)
-        self.deployments = DeploymentController(store, self.events, clock)
-        self.replicasets = ReplicaSetController(store, self.events, clock, rng)
-        self.nodes = NodeLifecycleController(store, self.events, clock)
-        self.scheduler = Scheduler(store, self.events, clock)
-        self.kubelet = Kubelet(store, self.runtime, self.events, ContainerLogger(logs, clock), clock)
-        self.endpoints = EndpointsController(store, clock)
-        self.gc = GarbageCollector(store, clock)
+        self.hpa = HorizontalPodAutoscalerController(view, self.runtime, self.events, clock)
+        self.deployments = DeploymentController(view, self.events, clock)
+        self.replicasets = ReplicaSetController(view, self.events, clock, rng)
+        self.nodes = NodeLifecycleController(view, self.events, clock)
+        self.scheduler = Scheduler(view, self.events, clock)
+        self.kubelet = Kubelet(view, self.runtime, self.events, ContainerLogger(logs, clock), clock)
+        self.endpoints = EndpointsController(view, clock)
+        self.gc = GarbageCollector(view, clock)
         self._tick_lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
