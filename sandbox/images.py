@@ -403,7 +403,7 @@ IMAGES: dict[str, ImageProfile] = dict(
         _tag(_PREDICTOR, "1.3.2"),
         _tag(_PREDICTOR, "1.4.0"),
         _tag(_PREDICTOR, "1.5.0", error_ratio=0.35),
-        _tag(_PREDICTOR, "1.4.1-leak", memory_growth_mib_per_min=240.0),
+        _tag(_PREDICTOR, "1.4.1-leak", memory_growth_mib_per_min=600.0),  # OOM within ~45 s: alert < 60 s
         _tag(_PREDICTOR, "1.5.1-slow", latency_ms=900.0, cpu_per_rps=14.0),
         _tag(
             _PREDICTOR,
@@ -423,7 +423,7 @@ IMAGES: dict[str, ImageProfile] = dict(
         # ingest-worker: 2.2.1 older good, 2.3.0 current good, 2.4.0 stalls after a minute
         _tag(_WORKER, "2.2.1"),
         _tag(_WORKER, "2.3.0"),
-        _tag(_WORKER, "2.4.0", stall_after_s=60.0),
+        _tag(_WORKER, "2.4.0", stall_after_s=15.0),  # stalls fast enough to alert < 60 s
     ]
 )
 
