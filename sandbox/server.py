@@ -139,7 +139,7 @@ class SandboxServer:
         self._stops.append(self.traffic.stop)
         self.kube = start_kube_api(self.store, self.host, self.ports["kube"], self.logs.pod_log)
         self._stops.append(self.kube.shutdown)
-        self.targets = metrics_targets(self.store, self.sim.runtime, self.traffic)
+        self.targets = metrics_targets(self.store, self.traffic)
         self.metrics = start_metrics_server(self.host, self.ports["metrics"], self.targets)
         self._stops.append(self.metrics.shutdown)
         self.loki = start_loki(self.logs, self.host, self.ports["loki"])
