@@ -142,6 +142,14 @@ class _Handler(BaseHTTPRequestHandler):
         if not body:
             return None
         content_type = self.headers.get("Content-Type", "")
+        if "protobuf" in content_type or "cbor" in content_type:
+            raise ApiError(
+                415,
+                "UnsupportedMediaType",
+                f"the sandbox API server reads JSON and YAML only, not {content_type!r}. kubectl's typed "
+                "generators (kubectl create deployment/configmap/secret ...) send protobuf: write the object as "
+                "a manifest and use kubectl create -f / apply -f, or the Python client",
+            )
         try:
             if "yaml" in content_type:
                 return yaml.safe_load(body)
