@@ -18,6 +18,7 @@ from fastapi import Depends, FastAPI, HTTPException, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 
 from agent.approvals import ApprovalDecision, ApprovalError, ApprovalStore
+from agent.events import event_dict
 from agent.server.alerts import PayloadError, parse_payload
 from agent.server.metrics import AgentMetrics
 from agent.server.queue import WorkItem, WorkQueue
@@ -112,7 +113,8 @@ class Service:
             self.queue.set_status(incident["id"], "investigating")
             self._notify("incident_opened", incident)
 
-            def on_event(event: dict[str, Any]) -> None:
+            def on_event(raw: Any) -> None:
+                event = event_dict(raw)
                 self.metrics.observe_event(event)
                 self._notify("incident_event", incident, event)
 
@@ -122,6 +124,7 @@ class Service:
                 )
             )
             status = str(outcome.get("status"))
+            self.metrics.observe_outcome(outcome)
             self.queue.set_status(incident["id"], status, outcome)
             self.metrics.investigations.labels(status).inc()
             self._notify("investigation_finished", incident, outcome)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
@@ -42,18 +43,30 @@ class AgentMetrics:
         self.llm_tokens = Counter("devops_agent_llm_tokens_total", "LLM tokens used.", registry=r)
         self.queue_depth = Gauge("devops_agent_queue_depth", "Work items queued or running.", registry=r)
         self.incidents_open = Gauge("devops_agent_incidents_open", "Incidents not yet closed.", registry=r)
+        self._started: dict[tuple[str, str], float] = {}
 
     def observe_event(self, event: dict[str, Any]) -> None:
-        """Feed one runner progress event (tool finished, action, tokens) into the metrics."""
+        """Feed one runner progress event (tool started/finished, action) into the metrics."""
         kind = event.get("type")
-        if kind == "tool_finished" and event.get("duration_s") is not None:
-            self.tool_latency.labels(str(event.get("tool"))).observe(float(event["duration_s"]))
-        elif kind == "action_finished":
-            self.actions.labels(
-                str(event.get("tool")), str(event.get("outcome") or event.get("status"))
-            ).inc()
-        elif kind == "tokens" and event.get("tokens"):
-            self.llm_tokens.inc(float(event["tokens"]))
+        key = (str(event.get("incident_id")), str(event.get("tool")))
+        if kind == "tool_started":
+            self._started[key] = time.monotonic()
+        elif kind == "tool_finished":
+            began = self._started.pop(key, None)
+            duration = event.get("duration_s")
+            if duration is None and began is not None:
+                duration = time.monotonic() - began
+            if duration is not None:
+                self.tool_latency.labels(str(event.get("tool"))).observe(float(duration))
+        elif kind == "action":
+            outcome = str(event.get("outcome") or event.get("status"))
+            self.actions.labels(str(event.get("tool")), outcome).inc()
+
+    def observe_outcome(self, outcome: dict[str, Any]) -> None:
+        """LLM tokens of a finished run."""
+        tokens = outcome.get("tokens") or 0
+        if tokens:
+            self.llm_tokens.inc(float(tokens))
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

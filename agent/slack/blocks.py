@@ -101,9 +101,14 @@ def event_line(event: dict[str, Any]) -> str | None:
     if kind == "tool_finished":
         return f"  ↳ {event.get('status', 'ok')}: {str(event.get('summary') or '')[:120]}"
     if kind == "approval_requested":
-        return f"• waiting for approval `{event.get('approval_id')}`"
-    if kind == "action_finished":
-        return f"• action `{event.get('tool')}`: {event.get('outcome') or event.get('status')}"
+        approval = event.get("approval") or {}
+        return f"• waiting for approval `{approval.get('id') or event.get('approval_id')}`"
+    if kind == "action":
+        return f"• action `{event.get('tool')}`: {event.get('status')} {str(event.get('text') or '')[:100]}"
+    if kind == "verify":
+        return (
+            f"• verify: {str(event.get('text') or event.get('summary') or event.get('outcome') or '')[:120]}"
+        )
     return None
 
 

@@ -18,6 +18,7 @@ from slack_bolt import Ack, App
 from slack_sdk import WebClient
 
 from agent.approvals import ApprovalDecision, ApprovalError, ApprovalStore
+from agent.events import event_dict
 from agent.policy import load_policy
 from agent.settings import Settings
 from agent.slack import blocks as bk
@@ -115,8 +116,8 @@ class SlackBot:
         status_ts = self._post(channel, bk.progress_text([]), thread_ts)
         lines: list[str] = []
 
-        def on_event(ev: dict[str, Any]) -> None:
-            line = bk.event_line(ev)
+        def on_event(raw: Any) -> None:
+            line = bk.event_line(event_dict(raw))
             if line and status_ts:
                 lines.append(line)
                 self._call("chat_update", channel=channel, ts=status_ts, text=bk.progress_text(lines))

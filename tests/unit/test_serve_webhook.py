@@ -35,7 +35,8 @@ class ScriptedRunner:
         with self.lock:
             self.investigations.append((thread_id, alert))
         if on_event:
-            on_event({"type": "tool_finished", "tool": "k8s_get", "duration_s": 0.01})
+            on_event({"type": "tool_started", "tool": "k8s_get"})
+            on_event({"type": "tool_finished", "tool": "k8s_get"})
         if self.block is not None:
             self.block.wait(5)
         return {"incident_id": thread_id, "status": "no_action_needed", "report": f"# report {thread_id}"}

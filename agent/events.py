@@ -1,0 +1,17 @@
+"""Progress events of a run as plain dicts (``{"type": kind, ...data}``) for serve, Slack and metrics."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def event_dict(event: Any) -> dict[str, Any]:
+    """Accept a runner ``RunEvent`` or an already plain dict."""
+    if isinstance(event, dict):
+        return dict(event)
+    data = dict(getattr(event, "data", {}) or {})
+    return {
+        "type": getattr(event, "kind", "status"),
+        "incident_id": getattr(event, "incident_id", None),
+        **data,
+    }
