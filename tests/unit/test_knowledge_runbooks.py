@@ -196,3 +196,55 @@ def test_finding_kinds_in_the_vocabulary_match_the_contract_doc() -> None:
     paragraph = contracts.split("\nKinds: ", 1)[1].split("\n\n", 1)[0]
     documented = set(re.findall(r"`(\w+)`", paragraph))
     assert documented == set(FINDING_KINDS)
+
+
+# What triage plausibly reports for each sandbox fault (its expected alert plus the findings), and
+# the first change the runbooks should lead to. Side effects are included on purpose: a config
+# change is applied with a restart (a rollout), a scaled-down cache leaves a Service without endpoints.
+FAULT_SCENARIOS = [
+    ("bad-deploy", "ServiceHighErrorRate", ["high_error_rate", "recent_rollout"], "k8s_rollback"),
+    (
+        "crashloop-config",
+        "KubePodCrashLooping",
+        ["crash_loop", "config_changed", "recent_rollout", "high_error_rate"],
+        "k8s_patch_configmap",
+    ),
+    ("image-pull", "KubeContainerWaiting", ["image_pull_error", "recent_rollout"], "k8s_rollback"),
+    ("memory-leak", "ContainerOOMKilled", ["oom_killed", "recent_rollout", "crash_loop"], "k8s_rollback"),
+    ("traffic-surge", "KubeHpaMaxedOut", ["hpa_maxed", "cpu_saturation", "high_latency"], "k8s_scale"),
+    ("pending-pod", "KubePodNotReady", ["pods_pending", "recent_rollout"], "k8s_rollback"),
+    ("selector-mismatch", "ServiceNoEndpoints", ["no_endpoints", "connection_errors"], "k8s_patch_service"),
+    (
+        "db-connections",
+        "DatabaseConnectionsExhausted",
+        ["db_connections_exhausted", "config_changed", "recent_rollout", "high_error_rate"],
+        "k8s_patch_configmap",
+    ),
+    ("cache-down", "CacheDown", ["cache_down", "scaled_to_zero", "no_endpoints"], "k8s_scale"),
+    ("queue-stalled", "QueueBacklogGrowing", ["queue_backlog", "recent_rollout"], "k8s_rollback"),
+    (
+        "readiness-probe",
+        "KubePodNotReady",
+        ["readiness_failing", "recent_rollout", "no_endpoints"],
+        "k8s_rollback",
+    ),
+    ("node-not-ready", "KubeNodeNotReady", ["node_not_ready", "readiness_failing"], "k8s_cordon"),
+]
+
+
+@pytest.mark.parametrize(
+    ("fault", "alert", "kinds", "tool"), FAULT_SCENARIOS, ids=[s[0] for s in FAULT_SCENARIOS]
+)
+def test_each_sandbox_fault_leads_to_its_accepted_mitigation(
+    fault: str, alert: str, kinds: list[str], tool: str
+) -> None:
+    matched = match_runbooks(load_runbooks(), alert, {}, kinds)
+    first = next(r for rb in matched for r in rb.applicable(kinds))
+    assert first.tool == tool, f"{fault}: {[(rb.id, [r.id for r in rb.applicable(kinds)]) for rb in matched]}"
+
+
+def test_no_runbook_restarts_a_deployment_that_crash_loops_on_bad_config() -> None:
+    kinds = {"crash_loop", "config_changed"}
+    matched = match_runbooks(load_runbooks(), "KubePodCrashLooping", {}, kinds)
+    first = next(r for rb in matched for r in rb.applicable(kinds))
+    assert first.tool != "k8s_rollout_restart"
