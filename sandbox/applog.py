@@ -112,25 +112,34 @@ class RequestLog:
         return written
 
     def _flush_pod(self, items: list[tuple[tuple[str, ...], _Pending]], now: float, dt: float) -> int:
-        errors = [(k, i) for k, i in items if i.kind != "access"]
+        errors = sorted(((k, i) for k, i in items if i.kind != "access"), key=lambda ki: -ki[1].count)
         infos = [(k, i) for k, i in items if i.kind == "access"]
-        budget = ERROR_LINES_PER_POD_TICK
-        written = 0
-        for key, item in sorted(errors, key=lambda ki: -ki[1].count):
-            n = self._take(key, item.count, budget)
-            budget -= n
-            written += self._emit(item, n, now, dt)
         info_total = sum(i.count for _, i in infos)
-        for key, item in infos:
-            sampled = item.count * min(1.0, INFO_LINES_PER_POD_S * dt / info_total) if info_total else 0
-            written += self._emit(item, self._take(key, sampled, 1), now, dt)
-        return written
+        sample = min(1.0, INFO_LINES_PER_POD_S * dt / info_total) if info_total else 0.0
+        lines = self._share([(k, i, i.count) for k, i in errors], ERROR_LINES_PER_POD_TICK)
+        lines += self._share([(k, i, i.count * sample) for k, i in infos], 1)
+        return sum(self._emit(item, n, now, dt) for item, n in lines)
 
-    def _take(self, key: tuple[str, ...], count: float, budget: int) -> int:
-        acc = self._carry.get(key, 0.0) + count
-        n = min(math.floor(acc), max(budget, 0))
-        self._carry[key] = min(acc - n, 1.0)
-        return n
+    def _share(
+        self, items: list[tuple[tuple[str, ...], _Pending, float]], budget: int
+    ) -> list[tuple[_Pending, int]]:
+        """Lines per event kind: each kind that is due gets one line in turn until the budget is
+        spent, so a rare error is not drowned by a frequent one. Unwritten occurrences carry over
+        (at most one line's worth, so a burst does not echo for minutes)."""
+        wanted = []
+        for key, _, count in items:
+            acc = self._carry.get(key, 0.0) + count
+            wanted.append(math.floor(acc))
+            self._carry[key] = acc
+        given = [0] * len(items)
+        while budget > 0 and any(g < w for g, w in zip(given, wanted, strict=True)):
+            for i, w in enumerate(wanted):
+                if budget > 0 and given[i] < w:
+                    given[i] += 1
+                    budget -= 1
+        for (key, _, _), n in zip(items, given, strict=True):
+            self._carry[key] = min(self._carry[key] - n, 1.0)
+        return [(item, n) for (_, item, _), n in zip(items, given, strict=True) if n]
 
     def _emit(self, item: _Pending, n: int, now: float, dt: float) -> int:
         if self._sink is None or n <= 0:
@@ -175,8 +184,6 @@ def _json_line(item: _Pending, ts: float, values: dict[str, Any]) -> str:
     for key in ("route", "upstream", "code", "client", "latency_ms"):
         if values.get(key) not in (None, ""):
             record.setdefault(key, values[key])
-    if item.kind in ("error", "too_many_connections", "cache_fallback", "overloaded") and "detail" in values:
-        record.setdefault("error", render(fallback, **values))
     if stack:
         record["stack"] = "\n".join(stack)
     return json.dumps(record)

@@ -10,7 +10,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from sandbox.images import CURRENT, get_profile
@@ -46,7 +45,8 @@ ENV: dict[str, dict[str, str]] = {
     },
 }
 REPLICAS = {"api-gateway": 3, "predictor": 3, "feature-store": 1, "cache": 1, "queue": 1, "ingest-worker": 2}
-CPU_LIMIT_M = {"api-gateway": 500, "predictor": 500, "feature-store": 1000, "cache": 250, "queue": 250}
+# As sandbox/platform.py sets them (limits in millicores).
+CPU_LIMIT_M = {"api-gateway": 1000, "predictor": 1000, "feature-store": 2000, "cache": 500, "queue": 1000}
 SERVICE_PORTS = {"api-gateway": 80, "ingest-worker": 9090}
 
 
@@ -186,7 +186,7 @@ def build(clock: FakeClock | None = None, images: dict[str, str] | None = None) 
                     running=True,
                     ready=True,
                     listening_port=profile.port,
-                    cpu_limit_millicores=CPU_LIMIT_M.get(app, 500),
+                    cpu_limit_millicores=CPU_LIMIT_M.get(app, 1000),
                     memory_limit_mib=1024.0,
                     pod_ip=f"10.0.{len(pods)}.{i + 10}",
                 )
@@ -195,8 +195,3 @@ def build(clock: FakeClock | None = None, images: dict[str, str] | None = None) 
     sink = ListSink()
     traffic = Traffic(store, runtime, sink, control, clock=clock, seed=7)
     return Cluster(store, runtime, control, clock, sink, traffic, pods)
-
-
-@pytest.fixture
-def cluster() -> Cluster:
-    return build()
