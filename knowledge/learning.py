@@ -136,6 +136,22 @@ class OutcomeStats:
         scored.sort(key=lambda t: (-t[1], t[2]))
         return [(key, score) for key, score, _ in scored]
 
+    def proven_fix(
+        self, signature: str, action_keys: Sequence[str], *, min_fixed: int = 1, min_rate: float = 0.75
+    ) -> str | None:
+        """The candidate that fixed this exact signature before and (almost) never failed, if any.
+
+        The planner may propose it straight away and skip the diagnostics: verify still checks it,
+        and a failure here demotes it for next time.
+        """
+        stats = self.stats_for(signature)
+        proven = [
+            (s.fixed / s.tries, s.fixed, -i, key)
+            for i, key in enumerate(action_keys)
+            if (s := stats.get(key)) is not None and s.fixed >= min_fixed and s.fixed / s.tries >= min_rate
+        ]
+        return max(proven)[3] if proven else None
+
     def summary_for(self, signature: str, limit: int = 6) -> str:
         """Compact text for the model: what worked and what did not for this signature."""
         stats = sorted(self.stats_for(signature).values(), key=lambda s: (-s.tries, s.action_key))

@@ -71,3 +71,12 @@ def test_signature_is_stable_under_order_and_duplicates() -> None:
     a = signature_for("X", ["b", "a", "b"], "svc")
     assert a == signature_for("X", ["a", "b"], "svc") == "alert=X|findings=a,b|service=svc"
     assert signature_for(None, [], None) == "alert=-|findings=-|service=-"
+
+
+def test_proven_fix_is_the_action_that_fixed_this_signature_before(stats: OutcomeStats) -> None:
+    assert stats.proven_fix(SIG, [FIRST, SECOND]) is None
+    stats.record(SIG, SECOND, "fixed")
+    assert stats.proven_fix(SIG, [FIRST, SECOND]) == SECOND
+    assert stats.proven_fix(SIG, [FIRST]) is None  # not a candidate this time
+    stats.record(SIG, SECOND, "no_effect")
+    assert stats.proven_fix(SIG, [FIRST, SECOND]) is None  # 1 of 2 is not proven
