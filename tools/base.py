@@ -55,12 +55,16 @@ class ActionEffect(BaseModel):
 
     target: Target
     diff: str = Field("", description="Human-readable diff of the change (unified diff or 'a -> b' lines).")
-    changed: bool = Field(True, description="False when the object is already in the requested state (no-op).")
+    changed: bool = Field(
+        True, description="False when the object is already in the requested state (no-op)."
+    )
     undo: Undo | None = None
     replicas_before: int | None = None
     replicas_after: int | None = None
     pods_total: int | None = Field(None, description="Pods of the workload before the change.")
-    pods_disrupted: int | None = Field(None, description="Pods the change restarts, evicts or deletes at once.")
+    pods_disrupted: int | None = Field(
+        None, description="Pods the change restarts, evicts or deletes at once."
+    )
     expected_effect: str = ""
 
 
@@ -126,10 +130,7 @@ class Tool:
 
     def openai_schema(self) -> dict[str, Any]:
         """The function schema sent to an OpenAI-compatible endpoint."""
-        params = self.args_model.model_json_schema()
-        params.pop("title", None)
-        for prop in params.get("properties", {}).values():
-            prop.pop("title", None)
+        params = compact_schema(self.args_model.model_json_schema())
         return {
             "type": "function",
             "function": {"name": self.name, "description": self.description, "parameters": params},
@@ -158,6 +159,31 @@ class Tool:
             result = ToolResult.error(f"{self.name} failed: {type(exc).__name__}: {exc}")
         result.duration_s = time.monotonic() - started
         return result
+
+
+def compact_schema(schema: dict[str, Any]) -> dict[str, Any]:
+    """The argument schema the model sees, without tokens that carry no information.
+
+    Drops titles, ``additionalProperties: false`` (validation still forbids extra arguments) and
+    ``default: null|false`` and the ``type`` of string enums, and turns ``anyOf: [T, null]`` into ``T``: an optional argument is simply
+    not listed in ``required``. Small local models read (and pay for) every token of it.
+    """
+    out = {k: v for k, v in schema.items() if k not in ("title", "additionalProperties")}
+    props = {}
+    for name, prop in out.get("properties", {}).items():
+        prop = {k: v for k, v in prop.items() if k != "title"}
+        variants = prop.get("anyOf")
+        if isinstance(variants, list) and len(variants) == 2 and {"type": "null"} in variants:
+            kept = next(v for v in variants if v != {"type": "null"})
+            prop = {**{k: v for k, v in prop.items() if k != "anyOf"}, **kept}
+        if "default" in prop and (prop["default"] is None or prop["default"] is False):
+            del prop["default"]  # absent means None/False anyway
+        if "enum" in prop and prop.get("type") == "string":
+            del prop["type"]  # the enum says it
+        props[name] = prop
+    if props:
+        out["properties"] = props
+    return out
 
 
 def _args_model(name: str, func: Callable[..., Any]) -> type[BaseModel]:

@@ -1,0 +1,61 @@
+"""``triage``: every deterministic analyzer over a namespace — findings, not conclusions.
+
+Workload analyzers read Kubernetes (crash loops, OOM kills, image pulls, pending pods, stuck and
+recent rollouts, config changes, endpoints, readiness, HPAs, nodes); signal analyzers read
+Prometheus (error rate, latency, CPU, DB connections, cache, queue, upstream failures) and Loki
+(auth and connection errors in logs). A missing Prometheus or Loki is noted, not fatal.
+"""
+
+from __future__ import annotations
+
+from tools.analyzers.signals import analyze_signals
+from tools.analyzers.snapshot import take_snapshot
+from tools.analyzers.workloads import analyze_workloads
+from tools.base import ToolDeps, ToolResult, tool
+from tools.budget import shaped
+from tools.errors import expected_errors
+from tools.findings import SEVERITY_ORDER, Finding, FindingKind
+from tools.kubernetes.client import Kube
+from tools.kubernetes.common import Context
+
+__all__ = ["Finding", "FindingKind", "rank", "triage"]
+
+
+def _related(f: Finding, service: str | None) -> bool:
+    if not service:
+        return False
+    values = {str(v) for k, v in f.data.items() if k in ("deployment", "service", "upstream", "consumer")}
+    return service in values or f.target.endswith(f"/{service}")
+
+
+def rank(findings: list[Finding], service: str | None = None) -> list[Finding]:
+    """Deduplicated by (kind, target); the service's own findings first, then by severity."""
+    seen: set[tuple[str, str]] = set()
+    unique = []
+    for f in findings:
+        if (f.kind, f.target) not in seen:
+            seen.add((f.kind, f.target))
+            unique.append(f)
+    return sorted(unique, key=lambda f: (not _related(f, service), SEVERITY_ORDER[f.severity]))
+
+
+@tool(risk="read", tags=("analysis",))
+@expected_errors
+def triage(deps: ToolDeps, namespace: str, service: str | None = None, context: Context = None) -> ToolResult:
+    """Every analyzer on a namespace: crash loops, OOM, rollouts, SLOs, saturation, dependencies, nodes.
+    Example: triage(namespace="ns", service="api")"""
+    kube = Kube(deps, context)
+    snap = take_snapshot(kube, namespace)
+    signal_findings, notes = analyze_signals(deps, snap)
+    findings = rank(analyze_workloads(snap) + signal_findings, service)
+    notes = snap.notes + notes
+    head = f"{len(findings)} findings in {namespace}" + (f" (service {service} first)" if service else "")
+    lines = [head]
+    for f in findings:
+        lines.append(f.line())
+        lines += [f"    evidence: {e}" for e in f.evidence[:2]]
+    lines += [f"note: {n}" for n in notes]
+    data = {"findings": [f.model_dump(mode="json") for f in findings], "notes": notes}
+    return shaped(
+        deps, "triage", "\n".join(lines) if findings or notes else f"{head}: nothing looks wrong", data
+    )

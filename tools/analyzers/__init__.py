@@ -1,0 +1,1 @@
+"""Deterministic triage analyzers: workload state from Kubernetes, signals from Prometheus and Loki."""

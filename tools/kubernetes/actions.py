@@ -1,0 +1,493 @@
+"""Write and destructive Kubernetes tools.
+
+Each action reads the current state, computes the change, returns ``changed=False`` when there is
+nothing to do, asks the server for a dry run (``dryRun=All``) when ``dry_run`` is set, and reports
+the diff, blast radius figures and an undo recipe in ``ToolResult.effect``.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any
+
+from pydantic import Field
+
+from tools.base import ActionEffect, Target, ToolDeps, ToolResult, Undo, tool
+from tools.errors import NotFound, ToolError, expected_errors
+from tools.kubernetes.client import Kube, Obj
+from tools.kubernetes.common import Context, deployment_pods, find_hpa
+from tools.kubernetes.effects import action_result, rolling_disruption, target_of, undo, yaml_diff
+from tools.kubernetes.shape import parse_time
+
+RESTARTED_AT = "kubectl.kubernetes.io/restartedAt"
+RESTART_GRACE = timedelta(minutes=5)
+
+
+def _deployment_effect(dep: Obj, context: str | None, **kw: Any) -> dict[str, Any]:
+    replicas = int(dep["spec"].get("replicas", 1))
+    return {
+        "target": target_of(dep, "Deployment", context),
+        "replicas_before": replicas,
+        "replicas_after": replicas,
+        "pods_total": int(dep.get("status", {}).get("replicas") or replicas),
+        **kw,
+    }
+
+
+def _rollout_in_progress(dep: Obj) -> bool:
+    spec, st = dep.get("spec", {}), dep.get("status", {})
+    want = int(spec.get("replicas", 1))
+    return (
+        int(st.get("observedGeneration") or 0) < int(dep["metadata"].get("generation") or 0)
+        or int(st.get("updatedReplicas") or 0) < want
+    )
+
+
+@tool(risk="write", tags=("kubernetes", "action"))
+@expected_errors
+def k8s_rollout_restart(
+    deps: ToolDeps, deployment: str, namespace: str, context: Context = None, *, dry_run: bool = False
+) -> ToolResult:
+    """Rolling restart of a deployment's pods (no undo).
+    Example: k8s_rollout_restart(deployment="api", namespace="ns")"""
+    kube = Kube(deps, context)
+    dep = kube.get("deployment", deployment, namespace)
+    annotations = dep["spec"]["template"].get("metadata", {}).get("annotations") or {}
+    last = parse_time(annotations.get(RESTARTED_AT))
+    now = datetime.now(UTC)
+    if last is not None and (now - last < RESTART_GRACE or _rollout_in_progress(dep)):
+        effect = ActionEffect(**_deployment_effect(dep, context), changed=False, pods_disrupted=0)
+        return action_result(
+            verb=f"restart (one already issued at {annotations[RESTARTED_AT]})",
+            effect=effect,
+            dry_run=dry_run,
+        )
+    stamp = now.strftime("%Y-%m-%dT%H:%M:%SZ")
+    kube.patch(
+        "deployment",
+        deployment,
+        namespace,
+        {"spec": {"template": {"metadata": {"annotations": {RESTARTED_AT: stamp}}}}},
+        dry_run=dry_run,
+    )
+    effect = ActionEffect(
+        **_deployment_effect(dep, context),
+        changed=True,
+        pods_disrupted=rolling_disruption(dep),
+        diff=f"spec.template.metadata.annotations.{RESTARTED_AT}: {annotations.get(RESTARTED_AT, '<none>')} -> {stamp}",
+        undo=None,
+        expected_effect="every pod is replaced by an identical one, a few at a time (a restart has no undo)",
+    )
+    return action_result(verb="rollout restart", effect=effect, dry_run=dry_run)
+
+
+@tool(risk="write", tags=("kubernetes", "action"))
+@expected_errors
+def k8s_scale(
+    deps: ToolDeps,
+    deployment: str,
+    namespace: str,
+    replicas: Annotated[int, Field(ge=0)],
+    context: Context = None,
+    *,
+    dry_run: bool = False,
+) -> ToolResult:
+    """Set replicas; on an HPA-managed deployment raises the HPA's minReplicas instead.
+    Example: k8s_scale(deployment="api", namespace="ns", replicas=6)"""
+    kube = Kube(deps, context)
+    dep = kube.get("deployment", deployment, namespace)
+    hpa = find_hpa(kube, namespace, deployment)
+    if hpa is not None:
+        return _scale_hpa(kube, dep, hpa, replicas, context, dry_run)
+    before = int(dep["spec"].get("replicas", 1))
+    base = _deployment_effect(dep, context) | {
+        "replicas_after": replicas,
+        "pods_disrupted": max(before - replicas, 0),
+    }
+    if before == replicas:
+        return action_result(
+            verb=f"scale to {replicas}", effect=ActionEffect(**base, changed=False), dry_run=dry_run
+        )
+    kube.patch("deployment", deployment, namespace, {"spec": {"replicas": replicas}}, dry_run=dry_run)
+    effect = ActionEffect(
+        **base,
+        diff=f"deployment/{deployment} spec.replicas: {before} -> {replicas}",
+        undo=undo(
+            "k8s_scale",
+            f"scale back to {before}",
+            deployment=deployment,
+            namespace=namespace,
+            replicas=before,
+            context=context,
+        ),
+        expected_effect=f"{abs(replicas - before)} pods {'added' if replicas > before else 'removed'}",
+    )
+    return action_result(verb=f"scale to {replicas}", effect=effect, dry_run=dry_run)
+
+
+def _scale_hpa(
+    kube: Kube, dep: Obj, hpa: Obj, replicas: int, context: str | None, dry_run: bool
+) -> ToolResult:
+    spec = hpa["spec"]
+    name, ns = hpa["metadata"]["name"], hpa["metadata"]["namespace"]
+    old_min, old_max = int(spec.get("minReplicas", 1)), int(spec["maxReplicas"])
+    new_max = max(old_max, replicas)
+    before = int(dep["spec"].get("replicas", 1))
+    base = _deployment_effect(dep, context) | {
+        "replicas_after": max(replicas, min(before, new_max)),
+        "pods_disrupted": max(before - replicas, 0) if replicas < old_min else 0,
+    }
+    verb = f"scale via HPA {name} (minReplicas {replicas})"
+    if old_min == replicas and new_max == old_max:
+        return action_result(verb=verb, effect=ActionEffect(**base, changed=False), dry_run=dry_run)
+    kube.patch("hpa", name, ns, {"spec": {"minReplicas": replicas, "maxReplicas": new_max}}, dry_run=dry_run)
+    diff = f"hpa/{name} spec.minReplicas: {old_min} -> {replicas}"
+    if new_max != old_max:
+        diff += f"\nhpa/{name} spec.maxReplicas: {old_max} -> {new_max}"
+    effect = ActionEffect(
+        **base,
+        diff=diff,
+        undo=undo(
+            "k8s_scale",
+            f"restore HPA minReplicas {old_min}"
+            + (f" (maxReplicas stays {new_max})" if new_max != old_max else ""),
+            deployment=dep["metadata"]["name"],
+            namespace=ns,
+            replicas=old_min,
+            context=context,
+        ),
+        expected_effect=f"deployment is HPA-managed: the HPA now keeps at least {replicas} replicas",
+    )
+    return action_result(verb=verb, effect=effect, dry_run=dry_run, data={"hpa": name})
+
+
+def _container(dep: Obj, container: str) -> Obj:
+    containers = dep["spec"]["template"]["spec"].get("containers") or []
+    for c in containers:
+        if c.get("name") == container:
+            c_: Obj = c
+            return c_
+    names = ", ".join(str(c.get("name")) for c in containers)
+    raise NotFound(
+        f"deployment {dep['metadata']['name']} has no container {container!r} (containers: {names})."
+    )
+
+
+def _patch_containers(kube: Kube, dep: Obj, dry_run: bool) -> None:
+    """Send the full container list (a merge patch replaces lists; a strategic patch merges by name)."""
+    containers = dep["spec"]["template"]["spec"]["containers"]
+    kube.patch(
+        "deployment",
+        dep["metadata"]["name"],
+        dep["metadata"]["namespace"],
+        {"spec": {"template": {"spec": {"containers": containers}}}},
+        dry_run=dry_run,
+    )
+
+
+@tool(risk="write", tags=("kubernetes", "action"))
+@expected_errors
+def k8s_set_image(
+    deps: ToolDeps,
+    deployment: str,
+    namespace: str,
+    container: str,
+    image: str,
+    context: Context = None,
+    *,
+    dry_run: bool = False,
+) -> ToolResult:
+    """Set a container's image; to undo a bad rollout use k8s_rollback.
+    Example: k8s_set_image(deployment="api", namespace="ns", container="api", image="api:1.4")"""
+    kube = Kube(deps, context)
+    dep = kube.get("deployment", deployment, namespace)
+    c = _container(dep, container)
+    old = c.get("image")
+    base = _deployment_effect(dep, context)
+    if old == image:
+        return action_result(
+            verb=f"set image {image}",
+            effect=ActionEffect(**base, changed=False, pods_disrupted=0),
+            dry_run=dry_run,
+        )
+    c["image"] = image
+    _patch_containers(kube, dep, dry_run)
+    effect = ActionEffect(
+        **base,
+        pods_disrupted=rolling_disruption(dep),
+        diff=f"deployment/{deployment} container {container} image: {old} -> {image}",
+        undo=undo(
+            "k8s_set_image",
+            f"restore image {old}",
+            deployment=deployment,
+            namespace=namespace,
+            container=container,
+            image=old,
+            context=context,
+        ),
+        expected_effect=f"rolling update to {image}",
+    )
+    return action_result(
+        verb=f"set image {image}",
+        effect=effect,
+        dry_run=dry_run,
+        data={"previous_image": old, "image": image},
+    )
+
+
+Quantity = str | None  # e.g. 500m, 1Gi; "" removes the field
+
+
+@tool(risk="write", tags=("kubernetes", "action"))
+@expected_errors
+def k8s_set_resources(
+    deps: ToolDeps,
+    deployment: str,
+    namespace: str,
+    container: str,
+    cpu_request: Quantity = None,
+    cpu_limit: Quantity = None,
+    memory_request: Quantity = None,
+    memory_limit: Quantity = None,
+    context: Context = None,
+    *,
+    dry_run: bool = False,
+) -> ToolResult:
+    """Set container CPU/memory requests/limits (500m, 1Gi; "" unsets).
+    Example: k8s_set_resources(deployment="api", namespace="ns", container="api", memory_limit="1Gi")"""
+    kube = Kube(deps, context)
+    dep = kube.get("deployment", deployment, namespace)
+    c = _container(dep, container)
+    wanted = {
+        ("requests", "cpu"): cpu_request,
+        ("limits", "cpu"): cpu_limit,
+        ("requests", "memory"): memory_request,
+        ("limits", "memory"): memory_limit,
+    }
+    res = c.setdefault("resources", {})
+    before = {k: (res.get(k[0]) or {}).get(k[1]) for k in wanted}
+    changes = {k: v for k, v in wanted.items() if v is not None and (v or None) != before[k]}
+    base = _deployment_effect(dep, context)
+    if not changes:
+        return action_result(
+            verb="set resources",
+            effect=ActionEffect(**base, changed=False, pods_disrupted=0),
+            dry_run=dry_run,
+        )
+    for (section, name), value in changes.items():
+        if value:
+            res.setdefault(section, {})[name] = value
+        else:
+            res.get(section, {}).pop(name, None)
+    _patch_containers(kube, dep, dry_run)
+    arg = {
+        ("requests", "cpu"): "cpu_request",
+        ("limits", "cpu"): "cpu_limit",
+        ("requests", "memory"): "memory_request",
+        ("limits", "memory"): "memory_limit",
+    }
+    effect = ActionEffect(
+        **base,
+        pods_disrupted=rolling_disruption(dep),
+        diff="\n".join(
+            f"container {container} {s}.{n}: {before[(s, n)] or '<unset>'} -> {v or '<unset>'}"
+            for (s, n), v in changes.items()
+        ),
+        undo=undo(
+            "k8s_set_resources",
+            "restore the previous resources",
+            deployment=deployment,
+            namespace=namespace,
+            container=container,
+            context=context,
+            **{arg[k]: before[k] or "" for k in changes},
+        ),
+        expected_effect="pods replaced with the new resources in a rolling update",
+    )
+    return action_result(verb="set resources", effect=effect, dry_run=dry_run)
+
+
+@tool(risk="write", tags=("kubernetes", "action"))
+@expected_errors
+def k8s_patch_configmap(
+    deps: ToolDeps,
+    name: str,
+    namespace: str,
+    key: str,
+    value: Annotated[str | None, Field(description="null deletes")],
+    context: Context = None,
+    *,
+    dry_run: bool = False,
+) -> ToolResult:
+    """Set one ConfigMap key (null deletes it); pods see it after a restart.
+    Example: k8s_patch_configmap(name="api-config", namespace="ns", key="POOL_SIZE", value="20")"""
+    kube = Kube(deps, context)
+    cm = kube.get("configmap", name, namespace)
+    old = (cm.get("data") or {}).get(key)
+    base = {"target": target_of(cm, "ConfigMap", context), "pods_disrupted": 0}
+    if old == value:
+        return action_result(verb=f"set {key}", effect=ActionEffect(**base, changed=False), dry_run=dry_run)
+    kube.patch("configmap", name, namespace, {"data": {key: value}}, dry_run=dry_run)
+    effect = ActionEffect(
+        **base,
+        diff=yaml_diff(
+            {key: old} if old is not None else {},
+            {key: value} if value is not None else {},
+            f"configmap/{name} data",
+        ),
+        undo=Undo(
+            tool="k8s_patch_configmap",
+            args={
+                "name": name,
+                "namespace": namespace,
+                "key": key,
+                "value": old,
+                **({"context": context} if context else {}),
+            },
+            description=f"restore {key}" if old is not None else f"delete {key} again",
+        ),
+        expected_effect="workloads read the new value after their next restart (k8s_rollout_restart)",
+    )
+    return action_result(verb=f"set {key}", effect=effect, dry_run=dry_run)
+
+
+@tool(risk="write", tags=("kubernetes", "action"))
+@expected_errors
+def k8s_patch_service(
+    deps: ToolDeps,
+    name: str,
+    namespace: str,
+    selector: dict[str, str] | None = None,
+    target_port: int | None = None,
+    context: Context = None,
+    *,
+    dry_run: bool = False,
+) -> ToolResult:
+    """Replace a Service's selector and/or targetPort (fixes no endpoints).
+    Example: k8s_patch_service(name="api", namespace="ns", selector={"app": "api"})"""
+    kube = Kube(deps, context)
+    svc = kube.get("service", name, namespace)
+    spec = svc.get("spec", {})
+    old_sel, ports = spec.get("selector") or {}, spec.get("ports") or []
+    old_port = ports[0].get("targetPort", ports[0].get("port")) if ports else None
+    patch: Obj = {"spec": {}}
+    diff = []
+    if selector is not None and selector != old_sel:
+        patch["spec"]["selector"] = {**dict.fromkeys(old_sel), **selector}  # null removes old keys
+        diff.append(f"service/{name} selector: {old_sel} -> {selector}")
+    if (
+        target_port is not None
+        and ports
+        and any(p.get("targetPort", p.get("port")) != target_port for p in ports)
+    ):
+        patch["spec"]["ports"] = [{**p, "targetPort": target_port} for p in ports]
+        diff.append(f"service/{name} targetPort: {old_port} -> {target_port}")
+    matching = (
+        kube.list(
+            "pod", namespace, label_selector=",".join(f"{k}={v}" for k, v in (selector or old_sel).items())
+        )
+        if (selector or old_sel)
+        else []
+    )
+    base = {"target": target_of(svc, "Service", context), "pods_disrupted": 0, "pods_total": len(matching)}
+    if not diff:
+        return action_result(
+            verb="patch service", effect=ActionEffect(**base, changed=False), dry_run=dry_run
+        )
+    kube.patch("service", name, namespace, patch, dry_run=dry_run)
+    effect = ActionEffect(
+        **base,
+        diff="\n".join(diff),
+        undo=undo(
+            "k8s_patch_service",
+            "restore the previous selector/port",
+            name=name,
+            namespace=namespace,
+            context=context,
+            selector=old_sel if "selector" in patch["spec"] else None,
+            target_port=old_port if "ports" in patch["spec"] else None,
+        ),
+        expected_effect=f"{len(matching)} pods match the service's selector after the change",
+    )
+    return action_result(
+        verb="patch service", effect=effect, dry_run=dry_run, data={"matching_pods": len(matching)}
+    )
+
+
+@tool(risk="write", tags=("kubernetes", "action"))
+@expected_errors
+def k8s_cordon(
+    deps: ToolDeps, node: str, uncordon: bool = False, context: Context = None, *, dry_run: bool = False
+) -> ToolResult:
+    """Cordon a node (or uncordon=True); running pods stay.
+    Example: k8s_cordon(node="node-2")"""
+    kube = Kube(deps, context)
+    obj = kube.get("node", node)
+    was = bool(obj.get("spec", {}).get("unschedulable"))
+    want = not uncordon
+    pods = [
+        p
+        for p in kube.list("pod", None, field_selector=f"spec.nodeName={node}")
+        if p.get("spec", {}).get("nodeName") == node
+    ]
+    base = {"target": target_of(obj, "Node", context), "pods_total": len(pods), "pods_disrupted": 0}
+    verb = "uncordon" if uncordon else "cordon"
+    if was == want:
+        return action_result(verb=verb, effect=ActionEffect(**base, changed=False), dry_run=dry_run)
+    kube.patch("node", node, None, {"spec": {"unschedulable": want}}, dry_run=dry_run)
+    effect = ActionEffect(
+        **base,
+        diff=f"node/{node} spec.unschedulable: {was} -> {want}",
+        undo=undo(
+            "k8s_cordon", "uncordon" if want else "cordon again", node=node, uncordon=want, context=context
+        ),
+        expected_effect="no new pods scheduled on the node; running pods keep running"
+        if want
+        else "the node accepts new pods again",
+    )
+    return action_result(verb=verb, effect=effect, dry_run=dry_run)
+
+
+@tool(risk="destructive", tags=("kubernetes", "action"))
+@expected_errors
+def k8s_delete_pod(
+    deps: ToolDeps, pod: str, namespace: str, context: Context = None, *, dry_run: bool = False
+) -> ToolResult:
+    """Delete one pod; its controller recreates it.
+    Example: k8s_delete_pod(pod="api-7d9f-x2k", namespace="ns")"""
+    kube = Kube(deps, context)
+    try:
+        obj = kube.get("pod", pod, namespace)
+    except NotFound:
+        effect = ActionEffect(
+            target=Target(kind="Pod", name=pod, namespace=namespace, context=context),
+            changed=False,
+            pods_disrupted=0,
+        )
+        return action_result(verb="delete (already gone)", effect=effect, dry_run=dry_run)
+    owner = (obj["metadata"].get("ownerReferences") or [{}])[0]
+    siblings = _siblings(kube, obj)
+    kube.delete("pod", pod, namespace, dry_run=dry_run)
+    effect = ActionEffect(
+        target=target_of(obj, "Pod", context),
+        pods_total=len(siblings),
+        pods_disrupted=1,
+        diff=f"pod/{pod}: deleted",
+        undo=None,
+        expected_effect=f"{owner.get('kind', 'nothing')} {owner.get('name', '')} recreates the pod"
+        if owner
+        else "the pod is gone for good: it has no controller",
+    )
+    return action_result(verb="delete pod", effect=effect, dry_run=dry_run)
+
+
+def _siblings(kube: Kube, pod: Obj) -> list[Obj]:
+    labels = pod["metadata"].get("labels") or {}
+    selector = ",".join(f"{k}={v}" for k, v in labels.items() if k != "pod-template-hash")
+    try:
+        return kube.list("pod", pod["metadata"]["namespace"], label_selector=selector or None) or [pod]
+    except ToolError:
+        return [pod]
+
+
+__all__ = ["deployment_pods"]

@@ -1,0 +1,49 @@
+"""Argument types shared by the Kubernetes tools, and small helpers over the client."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BeforeValidator
+
+from tools.errors import ToolError
+from tools.kubernetes.client import ALIASES, Kube, Obj
+
+KindName = Literal[
+    "pod", "deployment", "replicaset", "statefulset", "daemonset", "service", "endpoints",
+    "configmap", "secret", "hpa", "node",
+]  # fmt: skip
+
+
+def _normalize_kind(value: Any) -> Any:
+    """Accept 'Deployment', 'deploy', 'pods', 'HorizontalPodAutoscaler' for the Literal."""
+    if not isinstance(value, str):
+        return value
+    key = value.strip().lower()
+    key = ALIASES.get(key, key)
+    return "hpa" if key == "horizontalpodautoscaler" else key
+
+
+Kind = Annotated[KindName, BeforeValidator(_normalize_kind)]
+Context = str | None  # kubeconfig context (cluster); None = the default one
+
+
+def deployment_pods(kube: Kube, deployment: Obj) -> list[Obj]:
+    """The pods a deployment's selector matches."""
+    selector = deployment.get("spec", {}).get("selector", {}).get("matchLabels") or {}
+    label_selector = ",".join(f"{k}={v}" for k, v in selector.items())
+    ns = deployment["metadata"].get("namespace")
+    return kube.list("pod", ns, label_selector=label_selector or None)
+
+
+def find_hpa(kube: Kube, namespace: str, deployment: str) -> Obj | None:
+    """The HPA whose scale target is the deployment, if any (None also when HPAs are not served)."""
+    try:
+        hpas = kube.list("hpa", namespace)
+    except ToolError:  # an API without autoscaling/v2 simply has no HPAs for us
+        return None
+    for hpa in hpas:
+        ref = hpa.get("spec", {}).get("scaleTargetRef", {})
+        if ref.get("kind") == "Deployment" and ref.get("name") == deployment:
+            return hpa
+    return None
