@@ -90,7 +90,11 @@ def _write(out: Path, rows: list[dict[str, Any]], batch: int) -> dict[str, Any]:
         "embedder": "hashing-1024",
         "store": "chromadb PersistentClient (HNSW, cosine)",
         "insert_batch": batch,
-        "machine": {"python": platform.python_version(), "cpus": os.cpu_count(), "platform": platform.platform()},
+        "machine": {
+            "python": platform.python_version(),
+            "cpus": os.cpu_count(),
+            "platform": platform.platform(),
+        },
         "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "results": rows,
     }
