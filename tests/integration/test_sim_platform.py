@@ -53,7 +53,11 @@ def test_endpoints_list_the_ready_pods_on_the_target_port(cluster: SimCluster) -
 def test_revision_history_has_an_older_good_replicaset(cluster: SimCluster) -> None:
     deployment = cluster.get("deployments", "predictor")
     assert deployment["metadata"]["annotations"][REVISION] == "2"
-    owned = [rs for rs in cluster.store.list("replicasets", PRODUCTION) if owner_uid(rs) == deployment["metadata"]["uid"]]
+    owned = [
+        rs
+        for rs in cluster.store.list("replicasets", PRODUCTION)
+        if owner_uid(rs) == deployment["metadata"]["uid"]
+    ]
     by_revision = {rs["metadata"]["annotations"][REVISION]: rs for rs in owned}
     assert by_revision["1"]["spec"]["template"]["spec"]["containers"][0]["image"] == PREVIOUS["predictor"]
     assert by_revision["1"]["spec"]["replicas"] == 0

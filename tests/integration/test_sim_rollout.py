@@ -78,8 +78,10 @@ def test_undo_reuses_the_previous_replicaset_with_a_new_revision() -> None:
 
     _undo(cluster, "predictor", "2")
     assert cluster.run_until(
-        lambda: cluster.get("deployments", "predictor")["status"].get("updatedReplicas") == 3
-        and cluster.get("deployments", "predictor")["status"].get("replicas") == 3,
+        lambda: (
+            cluster.get("deployments", "predictor")["status"].get("updatedReplicas") == 3
+            and cluster.get("deployments", "predictor")["status"].get("replicas") == 3
+        ),
         60,
     )
     sets = _replica_sets(cluster, "predictor")
@@ -118,8 +120,10 @@ def test_restarted_at_annotation_rolls_the_pods() -> None:
 
     cluster.mutate("deployments", "cache", restart)
     assert cluster.run_until(
-        lambda: {p["metadata"]["name"] for p in cluster.pods(app="cache")}.isdisjoint(old_pods)
-        and cluster.get("deployments", "cache")["status"].get("availableReplicas") == 1,
+        lambda: (
+            {p["metadata"]["name"] for p in cluster.pods(app="cache")}.isdisjoint(old_pods)
+            and cluster.get("deployments", "cache")["status"].get("availableReplicas") == 1
+        ),
         60,
     )
     assert _replica_sets(cluster, "cache")["3"]["spec"]["replicas"] == 1
