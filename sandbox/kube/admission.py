@@ -128,7 +128,8 @@ def validate(res: Resource, obj: Obj) -> None:
     meta = obj.get("metadata") or {}
     name = str(meta.get("name", ""))
     causes = _validate_meta(res, meta)
-    spec = obj.get("spec") if isinstance(obj.get("spec"), dict) else {}
+    raw_spec = obj.get("spec")
+    spec: Obj = raw_spec if isinstance(raw_spec, dict) else {}
     if res.plural in ("deployments", "replicasets"):
         causes += _validate_workload(spec)
     elif res.plural == "pods":

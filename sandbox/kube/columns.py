@@ -85,11 +85,10 @@ def _pod_row(pod: Obj, age: AgeFn) -> list[Any]:
 
 def _last_restart(pod: Obj) -> str | None:
     finished = [
-        ((cs.get("lastState") or {}).get("terminated") or {}).get("finishedAt")
+        str(((cs.get("lastState") or {}).get("terminated") or {}).get("finishedAt") or "")
         for cs in (pod.get("status") or {}).get("containerStatuses") or []
     ]
-    finished = [f for f in finished if f]
-    return max(finished) if finished else None
+    return max((f for f in finished if f), default=None)
 
 
 # --- workloads ---------------------------------------------------------------------------------

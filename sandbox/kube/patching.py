@@ -117,14 +117,14 @@ def _list_key(field: str, items: list[Any]) -> str | None:
     return MERGE_KEYS.get(field)
 
 
-def _merge_list(field: str, current: Any, patch: list[Any]) -> list[Any]:
-    current = current if isinstance(current, list) else []
+def _merge_list(field: str, existing: Any, patch: list[Any]) -> list[Any]:
+    current: list[Any] = existing if isinstance(existing, list) else []
     if field in MERGED_SCALAR_LISTS:
         return current + [v for v in patch if v not in current]
     key = _list_key(field, patch + current)
     if key is None:
         return [_strip_directives(v) for v in patch if not _is_delete(v)]
-    result = copy.deepcopy(current)
+    result: list[Any] = copy.deepcopy(current)
     for item in patch:
         if not isinstance(item, dict):
             raise bad_request(f"strategic merge patch: items of {field!r} must be objects keyed by {key!r}")

@@ -118,16 +118,25 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
         except Exception as exc:  # a bug must not kill the connection thread silently
             log.warning("kube api: %s %s failed", method, self.path, exc_info=True)
-            err = ApiError(
+            failure = ApiError(
                 500,
                 "InternalError",
                 f"an error on the server ({type(exc).__name__}: {exc}) has prevented the request from succeeding",
             )
-            self._send_json(500, err.status())
+            self._send_json(500, failure.status())
 
     def _read_body(self) -> bytes:
+        try:
+            return self._read_raw_body()
+        except ValueError as exc:
+            self.close_connection = True  # the framing is broken: the rest of the stream is garbage
+            raise bad_request(
+                f"the request body is malformed ({exc}): send Content-Length or valid chunks"
+            ) from None
+
+    def _read_raw_body(self) -> bytes:
         if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
-            chunks = []
+            chunks: list[bytes] = []
             while True:
                 size = int(self.rfile.readline().strip().split(b";")[0] or b"0", 16)
                 if size == 0:

@@ -141,7 +141,7 @@ def _pick_container(pod: Obj, wanted: str) -> str:
     if default in names:
         return str(default)
     if len(names) == 1:
-        return names[0]
+        return str(names[0])
     raise bad_request(
         f"a container name must be specified for pod {pod_name}, choose one of: [{' '.join(names)}]"
     )

@@ -14,7 +14,7 @@ import queue
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from typing import Any
 
 from sandbox.kube.errors import gone
@@ -64,17 +64,16 @@ class WatchHub:
         matches: Matcher,
         resource_version: str | None,
         deadline: float,
-    ) -> Iterator[Event]:
+    ) -> Generator[Event, None, None]:
         """Events for one watch request until ``deadline`` (monotonic seconds) or server shutdown.
 
         ``resource_version`` empty or "0": synthetic ADDED for what exists now, then changes.
         Otherwise: every change after that version (410 Expired when it is too old to replay).
         """
         q: queue.Queue[Change] = queue.Queue()
-        since = self._parse_rv(resource_version)
-        fresh = since is None
-        if fresh:
-            since = self._store.resource_version
+        requested = self._parse_rv(resource_version)
+        fresh = requested is None
+        since = self._store.resource_version if requested is None else requested
         with self._lock:
             if since < self._oldest_rv:
                 raise gone(f"too old resource version: {since} ({self._oldest_rv})")
