@@ -235,16 +235,36 @@ def strip_hash(template: Mapping[str, Any]) -> Obj:
     return clean
 
 
+def canonical(value: Any) -> Any:
+    """``value`` without empty fields (None, {}, []), so a defaulted and a raw template compare equal."""
+    if isinstance(value, dict):
+        out = {k: canonical(v) for k, v in value.items()}
+        return {k: v for k, v in out.items() if v is not None and v != {} and v != []}
+    if isinstance(value, list):
+        return [canonical(v) for v in value]
+    return value
+
+
 def same_template(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
-    """Whether two pod templates are equal apart from the ``pod-template-hash`` label (no copies)."""
-    meta_a, meta_b = a.get("metadata") or {}, b.get("metadata") or {}
-    labels_a = {k: v for k, v in (meta_a.get("labels") or {}).items() if k != HASH_LABEL}
-    labels_b = {k: v for k, v in (meta_b.get("labels") or {}).items() if k != HASH_LABEL}
-    rest_a = {k: v for k, v in meta_a.items() if k != "labels" and v}
-    rest_b = {k: v for k, v in meta_b.items() if k != "labels" and v}
-    body_a = {k: v for k, v in a.items() if k != "metadata"}
-    body_b = {k: v for k, v in b.items() if k != "metadata"}
-    return labels_a == labels_b and rest_a == rest_b and body_a == body_b
+    """Whether two pod templates are equal apart from the ``pod-template-hash`` label and empty fields.
+
+    The API server defaults templates it stores (``securityContext: {}``, ``resources: {}``); the
+    controller's ReplicaSets may have been written without those, so empties do not count.
+    """
+    images_a = [c.get("image") for c in (a.get("spec") or {}).get("containers") or []]
+    images_b = [c.get("image") for c in (b.get("spec") or {}).get("containers") or []]
+    if images_a != images_b:
+        return False
+    labels_a = {k: v for k, v in ((a.get("metadata") or {}).get("labels") or {}).items() if k != HASH_LABEL}
+    labels_b = {k: v for k, v in ((b.get("metadata") or {}).get("labels") or {}).items() if k != HASH_LABEL}
+    if labels_a != labels_b:
+        return False
+    if a.get("spec") == b.get("spec") and {**(a.get("metadata") or {}), "labels": None} == {
+        **(b.get("metadata") or {}),
+        "labels": None,
+    }:
+        return True
+    return bool(canonical(strip_hash(a)) == canonical(strip_hash(b)))
 
 
 def ref(obj: Mapping[str, Any], default_api: str = "v1") -> Obj:
