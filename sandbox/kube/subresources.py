@@ -5,12 +5,14 @@ Pod logs come from a pluggable provider the simulation supplies::
     log_provider(namespace, pod, container, previous, since_seconds, tail_lines) -> list[str]
 
 Lines may start with an RFC 3339 timestamp and a space (the format of ``kubectl logs --timestamps``);
-the timestamp is stripped unless the request asks for ``timestamps=true``.
+the timestamp is stripped unless the request asks for ``timestamps=true``. A provider that takes a
+``timestamps`` keyword is called with ``timestamps=True`` when the request asks for them.
 """
 
 from __future__ import annotations
 
 import copy
+import inspect
 import re
 from collections.abc import Callable
 from typing import Any
@@ -117,14 +119,25 @@ def pod_logs(api: KubeApi, provider: LogProvider, namespace: str, name: str, que
     previous = query.get("previous", "false").lower() == "true"
     since = _int_param(query, "sinceSeconds")
     tail = _int_param(query, "tailLines")
-    lines = list(provider(namespace, name, container, previous, since, tail))
+    timestamps = query.get("timestamps", "false").lower() == "true"
+    if timestamps and _takes_timestamps(provider):
+        lines = list(provider(namespace, name, container, previous, since, tail, timestamps=True))  # type: ignore[call-arg]
+    else:
+        lines = list(provider(namespace, name, container, previous, since, tail))
     if tail is not None:
         lines = lines[-tail:] if tail > 0 else []
-    if query.get("timestamps", "false").lower() != "true":
+    if not timestamps:
         lines = [_TIMESTAMP.sub("", line, count=1) for line in lines]
     text = "".join(line if line.endswith("\n") else line + "\n" for line in lines)
     limit = _int_param(query, "limitBytes")
     return text[:limit] if limit is not None else text
+
+
+def _takes_timestamps(provider: LogProvider) -> bool:
+    try:
+        return "timestamps" in inspect.signature(provider).parameters
+    except (TypeError, ValueError):  # builtins and some callables have no signature
+        return False
 
 
 def _pick_container(pod: Obj, wanted: str) -> str:

@@ -8,9 +8,12 @@ from typing import Any
 
 import httpx
 import pytest
-from kube_fixtures import NS, World, world_fixture  # noqa: F401
+from kube_fixtures import NS, World, seed, world_fixture  # noqa: F401
 from kubernetes import client, config, watch
 from kubernetes.client.rest import ApiException
+
+from sandbox.kube import start_kube_api
+from sandbox.kube.store import Store
 
 
 @pytest.fixture
@@ -328,3 +331,28 @@ def test_malformed_requests_get_400_and_the_server_keeps_serving(world: World) -
     assert httpx.get(f"{world.server.url}/api/v1/namespaces/{NS}/bogus").status_code == 404
     assert httpx.get(f"{world.server.url}/openapi/v2").status_code == 404
     assert httpx.get(url).json()["kind"] == "ConfigMapList"
+
+
+def test_log_provider_with_a_timestamps_keyword_is_asked_for_them() -> None:
+    calls: list[bool] = []
+
+    def provider(
+        namespace: str,
+        pod: str,
+        container: str | None = None,
+        previous: bool = False,
+        since_seconds: int | None = None,
+        tail_lines: int | None = None,
+        *,
+        timestamps: bool = False,
+    ) -> list[str]:
+        calls.append(timestamps)
+        return [("2026-01-01T00:00:00.123456789Z " if timestamps else "") + f"hello from {pod}"]
+
+    store = Store()
+    seed(store)
+    with start_kube_api(store, log_provider=provider) as server:
+        url = f"{server.url}/api/v1/namespaces/{NS}/pods/api-h2-0/log"
+        stamped, plain = httpx.get(f"{url}?timestamps=true").text, httpx.get(url).text
+    assert stamped == "2026-01-01T00:00:00.123456789Z hello from api-h2-0\n"
+    assert plain == "hello from api-h2-0\n" and calls == [True, False]
