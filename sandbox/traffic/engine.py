@@ -11,7 +11,7 @@ Load levels are sized against the image catalog (``cpu_per_rps``) and the platfo
 limits and HPAs: at baseline the predictor HPA rests below its maximum (3-4 pods at ~70% of the
 CPU request), while a 4x surge on api-gateway or predictor needs more than the HPA maximum of 5
 predictor pods can give, so CPU saturates at the limit and the excess times out. That is why the
-production edge sees ~220-260 requests/s with a gentle (±6%) daily swing.
+production edge sees ~210-240 requests/s with a gentle (±6%) daily swing.
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ from sandbox.traffic.world import PodView, World, snapshot
 
 EDGE_SERVICE = "api-gateway"
 FEED_SERVICE = "queue"
-BASE_RPS = {"market-predictor": 240.0, "market-predictor-staging": 4.0}
+BASE_RPS = {"market-predictor": 225.0, "market-predictor-staging": 4.0}
 BASE_FEED = {"market-predictor": 30.0, "market-predictor-staging": 1.5}
 OTHER_RPS = 2.0
 DAILY_AMPLITUDE = 0.06

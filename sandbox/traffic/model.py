@@ -75,7 +75,7 @@ def bucket_shares(mean_s: float, bounds: tuple[float, ...]) -> list[float]:
 class SmoothNoise:
     """Multiplicative noise around 1.0 that wanders (AR(1)) instead of jumping every tick."""
 
-    def __init__(self, sigma: float = 0.03, keep: float = 0.8) -> None:
+    def __init__(self, sigma: float = 0.02, keep: float = 0.8) -> None:
         self._sigma = sigma
         self._keep = keep
         self._value = 0.0
