@@ -12,6 +12,7 @@ import logging
 import random
 import threading
 import time
+from collections.abc import Callable
 
 from sandbox.kube.store import Store
 from sandbox.sim.container_logs import ContainerLogger
@@ -63,20 +64,33 @@ class Simulation:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
+    def _steps(self) -> tuple[Callable[[], None], ...]:
+        """Every controller's pass, in the order a change flows through a cluster."""
+        return (
+            self.hpa.sync,
+            self.deployments.sync,
+            self.replicasets.sync,
+            self.nodes.sync,
+            self.scheduler.sync,
+            self.kubelet.sync,
+            self.endpoints.sync,
+            self.gc.sync,
+        )
+
     def tick(self) -> None:
-        """One pass of every controller, in the order a change flows through a cluster."""
+        """One pass of every controller; an error propagates (tests want to see it)."""
         with self._tick_lock:
-            for step in (
-                self.hpa.sync,
-                self.deployments.sync,
-                self.replicasets.sync,
-                self.nodes.sync,
-                self.scheduler.sync,
-                self.kubelet.sync,
-                self.endpoints.sync,
-                self.gc.sync,
-            ):
+            for step in self._steps():
                 step()
+
+    def _tick_isolated(self) -> None:
+        """One pass where a failing controller is logged and the others still run (background use)."""
+        with self._tick_lock:
+            for step in self._steps():
+                try:
+                    step()
+                except Exception:  # one controller's bug must not stop the cluster; retried next tick
+                    log.exception("simulation step %s failed; retrying on the next tick", step.__qualname__)
 
     def settle(self, ticks: int = 5) -> None:
         """Several passes in a row: lets a change propagate through every controller."""
@@ -100,8 +114,5 @@ class Simulation:
 
     def _loop(self) -> None:
         while not self._stop.is_set():
-            try:
-                self.tick()
-            except Exception:  # a bug in one pass must not stop the cluster; it is logged and retried
-                log.exception("simulation pass failed; retrying on the next tick")
+            self._tick_isolated()
             self._stop.wait(self.interval_s)
