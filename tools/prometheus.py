@@ -11,9 +11,10 @@ import json
 import math
 import re
 from datetime import UTC, datetime, timedelta
-from typing import Any, Literal
+from typing import Any, Literal, NoReturn
 
 import requests
+import urllib3
 from prometheus_api_client import PrometheusConnect
 from prometheus_api_client.exceptions import PrometheusApiClientException
 from urllib3.util.retry import Retry
@@ -60,18 +61,34 @@ def _call(prom: PrometheusConnect, what: str, fn: Any, *args: Any, **kwargs: Any
     """Run a client call, turning transport and API errors into ToolErrors."""
     try:
         return fn(*args, **kwargs)
-    except requests.exceptions.Timeout as exc:
+    except requests.exceptions.RequestException as exc:
+        _raise_transport(prom, what, exc)
+    except PrometheusApiClientException as exc:
+        raise ToolError(_api_error(str(exc), what)) from exc
+
+
+def _is_timeout(exc: BaseException) -> bool:
+    """True for a timeout, also when urllib3's retry wrapped it in a ConnectionError."""
+    if isinstance(exc, requests.exceptions.Timeout):
+        return True
+    reason = getattr(exc.args[0], "reason", None) if exc.args else None
+    if isinstance(reason, urllib3.exceptions.NewConnectionError):  # refused: a subclass of timeout in urllib3
+        return False
+    return isinstance(reason, urllib3.exceptions.TimeoutError)
+
+
+def _raise_transport(
+    prom: PrometheusConnect, what: str, exc: requests.exceptions.RequestException
+) -> NoReturn:
+    if _is_timeout(exc):
         raise BackendUnavailable(
             f"Prometheus at {prom.url} did not answer {what} within the timeout ({exc.__class__.__name__}); "
             "try a shorter range or a cheaper query, or check the server's load."
         ) from exc
-    except requests.exceptions.RequestException as exc:
-        raise BackendUnavailable(
-            f"cannot reach Prometheus at {prom.url} ({exc.__class__.__name__}); "
-            "check that it is running and that DEVOPS_AGENT_PROMETHEUS_URL points at it."
-        ) from exc
-    except PrometheusApiClientException as exc:
-        raise ToolError(_api_error(str(exc), what)) from exc
+    raise BackendUnavailable(
+        f"cannot reach Prometheus at {prom.url} ({exc.__class__.__name__}); "
+        "check that it is running and that DEVOPS_AGENT_PROMETHEUS_URL points at it."
+    ) from exc
 
 
 def _api_error(message: str, what: str) -> str:

@@ -58,7 +58,7 @@ _PATTERNS: list[tuple[re.Pattern[str], Replacement]] = [
     # Bare bearer tokens.
     (re.compile(r"(?i)\b(bearer\s+)(?!\*\*\*\*)[A-Za-z0-9\-._~+/]{8,}=*"), f"\\1{MASK}"),
     # user:password@ in URLs.
-    (re.compile(r"\b([a-zA-Z][a-zA-Z0-9+.-]*://[^/\s:@]+):([^/\s@]+)@"), f"\\1:{MASK}@"),
+    (re.compile(r"\b([a-zA-Z][a-zA-Z0-9+.-]*://[^/\s:@]*):([^/\s@]+)@"), f"\\1:{MASK}@"),
     # JSON Web Tokens.
     (re.compile(r"\beyJ[A-Za-z0-9_-]{5,}\.eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]+"), MASK),
     # AWS access key ids.
