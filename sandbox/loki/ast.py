@@ -34,12 +34,36 @@ class LineFilter:
 
 @dataclass(frozen=True)
 class JsonParser:
-    """``| json``: every JSON field becomes a label; nested keys joined with ``_``."""
+    """``| json``: every JSON field becomes a label; nested keys joined with ``_``.
+
+    With parameters (``| json lvl="level", code="response.status"``) only those fields are
+    extracted: ``params`` maps each label to its path (object keys and list indexes).
+    """
+
+    params: tuple[tuple[str, tuple[str | int, ...]], ...] = ()
 
 
 @dataclass(frozen=True)
 class LogfmtParser:
-    """``| logfmt``: every ``key=value`` pair becomes a label."""
+    """``| logfmt``: every ``key=value`` pair becomes a label (or only ``params``: label → key)."""
+
+    params: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True)
+class PatternParser:
+    """``| pattern "<ip> - <_> [<ts>] <msg>"``: captures become labels.
+
+    ``parts`` alternate literals and captures: ``("literal", text)`` or ``("capture", name)``
+    (``_`` captures without a label).
+    """
+
+    parts: tuple[tuple[Literal["literal", "capture"], str], ...]
+
+
+@dataclass(frozen=True)
+class Decolorize:
+    """``| decolorize``: strip ANSI colour codes from the line."""
 
 
 @dataclass(frozen=True)
@@ -99,6 +123,13 @@ class LineFormat:
 
 
 @dataclass(frozen=True)
+class LabelFormat:
+    """``| label_format dst=src, dst2="{{.a}}-{{.b}}"``: rename (``src`` given) or render a template."""
+
+    ops: tuple[tuple[str, str | None, tuple[tuple[Literal["text", "label", "line"], str], ...]], ...]
+
+
+@dataclass(frozen=True)
 class DropLabels:
     names: tuple[str, ...]
 
@@ -113,6 +144,9 @@ Stage = (
     | JsonParser
     | LogfmtParser
     | RegexpParser
+    | PatternParser
+    | Decolorize
+    | LabelFormat
     | LabelFilterStage
     | LineFormat
     | DropLabels
@@ -129,21 +163,60 @@ class LogQuery:
     stages: tuple[Stage, ...] = ()
 
 
-RangeFunc = Literal["count_over_time", "rate", "bytes_over_time", "bytes_rate"]
+RangeFunc = Literal[
+    "count_over_time",
+    "rate",
+    "bytes_over_time",
+    "bytes_rate",
+    "absent_over_time",
+    "sum_over_time",
+    "avg_over_time",
+    "max_over_time",
+    "min_over_time",
+    "first_over_time",
+    "last_over_time",
+    "stddev_over_time",
+    "stdvar_over_time",
+    "quantile_over_time",
+]
+# Functions over an unwrapped label's values (rate works with or without unwrap).
+UNWRAP_FUNCS = frozenset(
+    {"sum_over_time", "avg_over_time", "max_over_time", "min_over_time", "first_over_time",
+     "last_over_time", "stddev_over_time", "stdvar_over_time", "quantile_over_time"}
+)  # fmt: skip
 VectorOp = Literal[
     "sum", "avg", "max", "min", "count", "stddev", "stdvar", "topk", "bottomk", "sort", "sort_desc"
 ]
-BinaryOperator = Literal["+", "-", "*", "/", "%", "^", "==", "!=", ">", ">=", "<", "<="]
+BinaryOperator = Literal[
+    "+", "-", "*", "/", "%", "^", "==", "!=", ">", ">=", "<", "<=", "and", "or", "unless"
+]  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Unwrap:
+    """``| unwrap latency`` (``conversion``: ``""``, ``"duration"`` → seconds, or ``"bytes"``),
+    with the label filters that follow it (``| unwrap latency | __error__=""``)."""
+
+    label: str
+    conversion: Literal["", "duration", "bytes"] = ""
+    post_filters: tuple[LabelFilterStage, ...] = ()
 
 
 @dataclass(frozen=True)
 class RangeAggregation:
-    """``rate({app="api"} |= "error" [5m] offset 1m)``: one sample per line in each window."""
+    """``rate({app="api"} |= "error" [5m] offset 1m)``: one sample per line in each window.
+
+    With ``unwrap`` the samples are that label's values; ``param`` is quantile_over_time's φ;
+    ``grouping`` (unwrapped functions only) merges series before the window is aggregated.
+    """
 
     func: RangeFunc
     query: LogQuery
     range_ns: int
     offset_ns: int = 0
+    unwrap: Unwrap | None = None
+    param: float | None = None
+    grouping: Grouping | None = None
 
 
 @dataclass(frozen=True)
@@ -170,6 +243,21 @@ class NumberLiteral:
 
 
 @dataclass(frozen=True)
+class VectorLiteral:
+    """``vector(0)``: one series without labels holding ``value`` at every step."""
+
+    value: float
+
+
+@dataclass(frozen=True)
+class VectorMatching:
+    """``on (a, b)`` (``on=True``) or ``ignoring (a, b)`` on a binary operator between vectors."""
+
+    on: bool
+    labels: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class BinaryOp:
     """``lhs op rhs``; with ``return_bool`` a comparison yields 0/1 instead of filtering."""
 
@@ -177,7 +265,8 @@ class BinaryOp:
     lhs: MetricExpr
     rhs: MetricExpr
     return_bool: bool = False
+    matching: VectorMatching | None = None
 
 
-MetricExpr = RangeAggregation | VectorAggregation | NumberLiteral | BinaryOp
+MetricExpr = RangeAggregation | VectorAggregation | NumberLiteral | VectorLiteral | BinaryOp
 Expr = LogQuery | MetricExpr

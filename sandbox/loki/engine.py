@@ -14,19 +14,18 @@ from __future__ import annotations
 
 import heapq
 import time
-from bisect import bisect_right
 from collections import Counter, defaultdict
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from itertools import accumulate
 from typing import Literal
 
 from sandbox.logs import Labels, LogStore
 from sandbox.loki import ast
-from sandbox.loki.errors import LimitError, PipelineError
+from sandbox.loki.errors import LimitError, LokiError, PipelineError
 from sandbox.loki.logql import parse
-from sandbox.loki.metrics import LabelKey, Vector, binary_op, vector_aggregation
-from sandbox.loki.pipeline import ERROR, compile_pipeline
+from sandbox.loki.metrics import LabelKey, Vector, binary_op, group_key, vector_aggregation
+from sandbox.loki.pipeline import ERROR, compile_pipeline, compile_unwrap
+from sandbox.loki.windows import absent_steps, window_values
 
 Direction = Literal["forward", "backward"]
 INSTANT_LOG_LOOKBACK_NS = 3600 * 1_000_000_000
@@ -167,28 +166,43 @@ class Engine:
     def _eval(self, expr: ast.MetricExpr, steps: list[int], stats: Stats) -> Vector | float:
         if isinstance(expr, ast.NumberLiteral):
             return expr.value
+        if isinstance(expr, ast.VectorLiteral):
+            return {(): dict.fromkeys(range(len(steps)), expr.value)}
         if isinstance(expr, ast.RangeAggregation):
-            return self._range_aggregation(expr, steps, stats, hints=None)
+            return self._range_aggregation(expr, steps, stats, outer=None)
         if isinstance(expr, ast.VectorAggregation):
             if isinstance(expr.inner, ast.RangeAggregation):
-                hints = _label_hints(expr.grouping, expr.inner.query.stages)
-                inner: Vector | float = self._range_aggregation(expr.inner, steps, stats, hints)
+                inner: Vector | float = self._range_aggregation(expr.inner, steps, stats, expr.grouping)
             else:
                 inner = self._eval(expr.inner, steps, stats)
             if isinstance(inner, float):
-                raise PipelineError("expected a vector, got a scalar", str(inner))
+                raise LokiError(f"{expr.op}: expected a vector expression, got the scalar {inner}")
             return self._check_series(vector_aggregation(expr, inner))
         lhs = self._eval(expr.lhs, steps, stats)
         rhs = self._eval(expr.rhs, steps, stats)
         return binary_op(expr, lhs, rhs)
 
     def _range_aggregation(
-        self, node: ast.RangeAggregation, steps: list[int], stats: Stats, hints: frozenset[str] | None
+        self, node: ast.RangeAggregation, steps: list[int], stats: Stats, outer: ast.Grouping | None
     ) -> Vector:
+        samples = self._samples(node, steps, stats, _label_hints(node, outer))
+        if node.func == "absent_over_time":
+            stamps = [ts for points in samples.values() for ts, _ in points]
+            labels = tuple(sorted((m.name, m.value) for m in node.query.matchers if m.op == "="))
+            absent = absent_steps(node, stamps, steps)
+            return {labels: absent} if absent else {}
+        vector = {key: window_values(node, points, steps) for key, points in samples.items()}
+        return self._check_series({key: points for key, points in vector.items() if points})
+
+    def _samples(
+        self, node: ast.RangeAggregation, steps: list[int], stats: Stats, hints: frozenset[str] | None
+    ) -> dict[LabelKey, list[tuple[int, float]]]:
+        """Run the pipeline over every line that can fall in a window: ``(ts, value)`` per series."""
         pipeline = compile_pipeline(node.query.stages, hints)
+        unwrap = compile_unwrap(node.unwrap) if node.unwrap else None
         lo = steps[0] - node.offset_ns - node.range_ns
         hi = steps[-1] - node.offset_ns
-        samples: dict[LabelKey, list[tuple[int, int]]] = defaultdict(list)
+        samples: dict[LabelKey, list[tuple[int, float]]] = defaultdict(list)
         for labels, entries in self.store.select(lo + 1, hi + 1, node.query.matchers):
             base_key = _key(labels)
             for ts, line in entries:
@@ -198,13 +212,20 @@ class Engine:
                 if out is None:
                     continue
                 new_line, new_labels = out
+                value = float(len(new_line.encode()))
+                if unwrap is not None:
+                    unwrapped = unwrap(new_labels)
+                    if unwrapped is None:
+                        continue
+                    value, new_labels = unwrapped
                 if ERROR in new_labels:
                     raise PipelineError(new_labels[ERROR], _format_labels(new_labels))
                 stats.post_filter_lines += 1
                 key = base_key if new_labels is labels else _key(new_labels)
-                samples[key].append((ts, len(new_line.encode())))
-        vector = {key: _windows(node, points, steps) for key, points in samples.items()}
-        return self._check_series(vector)
+                if node.grouping is not None:
+                    key = group_key(key, node.grouping)
+                samples[key].append((ts, value))
+        return samples
 
     def _check_series(self, vector: Vector) -> Vector:
         per_step = Counter(i for points in vector.values() for i in points)
@@ -217,40 +238,35 @@ class Engine:
         return vector
 
 
-def _windows(node: ast.RangeAggregation, points: list[tuple[int, int]], steps: list[int]) -> dict[int, float]:
-    """The aggregated value at each step whose window holds at least one sample."""
-    points.sort()
-    stamps = [ts for ts, _ in points]
-    cumulative = [0, *accumulate(size for _, size in points)]
-    seconds = node.range_ns / 1e9
-    out: dict[int, float] = {}
-    for i, t in enumerate(steps):
-        end = t - node.offset_ns
-        first = bisect_right(stamps, end - node.range_ns)
-        last = bisect_right(stamps, end)
-        if last == first:
-            continue
-        if node.func in ("count_over_time", "rate"):
-            value = float(last - first)
-        else:
-            value = float(cumulative[last] - cumulative[first])
-        out[i] = value / seconds if node.func in ("rate", "bytes_rate") else value
-    return out
-
-
-def _label_hints(grouping: ast.Grouping | None, stages: tuple[ast.Stage, ...]) -> frozenset[str] | None:
-    """Labels a ``by (...)`` aggregation can need from the parsers (Loki's parser label hints)."""
+def _label_hints(node: ast.RangeAggregation, outer: ast.Grouping | None) -> frozenset[str] | None:
+    """The labels the parsers need to extract when a ``by (...)`` grouping bounds what can matter
+    (Loki's parser label hints): the grouping's, and those later stages read."""
+    grouping = node.grouping or outer
     if grouping is None or grouping.without:
         return None
     needed = set(grouping.labels)
-    for stage in stages:
-        if isinstance(stage, ast.LabelFilterStage):
-            needed |= _filter_labels(stage.expr)
-        elif isinstance(stage, ast.LineFormat):
-            needed |= {name for kind, name in stage.parts if kind == "label"}
-        elif isinstance(stage, ast.KeepLabels):
-            needed |= set(stage.names)
+    for stage in node.query.stages:
+        needed |= _stage_labels(stage)
+    if node.unwrap is not None:
+        needed.add(node.unwrap.label)
+        for stage in node.unwrap.post_filters:
+            needed |= _stage_labels(stage)
     return frozenset(needed)
+
+
+def _stage_labels(stage: ast.Stage) -> set[str]:
+    if isinstance(stage, ast.LabelFilterStage):
+        return _filter_labels(stage.expr)
+    if isinstance(stage, ast.LineFormat):
+        return {name for kind, name in stage.parts if kind == "label"}
+    if isinstance(stage, ast.LabelFormat):
+        names: set[str] = set()
+        for _, src, parts in stage.ops:
+            names |= {src} if src is not None else {name for kind, name in parts if kind == "label"}
+        return names
+    if isinstance(stage, ast.KeepLabels):
+        return set(stage.names)
+    return set()
 
 
 def _filter_labels(expr: ast.LabelFilter) -> set[str]:

@@ -27,10 +27,11 @@ class ParseError(LokiError):
 def unsupported(feature: str, line: int = 0, col: int = 0) -> ParseError:
     """The query is valid LogQL, but the sandbox's Loki stand-in does not implement ``feature``."""
     return ParseError(
-        f"{feature} is not supported by the sandbox Loki stand-in; supported: stream selectors, "
-        "line filters, json, logfmt, regexp, label filters, line_format, drop, keep, "
-        "count_over_time, rate, bytes_over_time, bytes_rate, sum/avg/min/max/count/stddev/stdvar/"
-        "topk/bottomk/sort/sort_desc with by/without, and arithmetic or comparison operators",
+        f"{feature} is not supported by the sandbox Loki stand-in; it supports stream selectors, "
+        "line filters, the json/logfmt/regexp/pattern parsers, label filters, line_format, "
+        "label_format, drop, keep, decolorize, unwrap, the *_over_time and rate functions, "
+        "vector aggregations with by/without, and arithmetic, comparison and set operators "
+        "with on/ignoring",
         line,
         col,
     )

@@ -32,7 +32,7 @@ def vector_aggregation(node: ast.VectorAggregation, inner: Vector) -> Vector:
     for i, samples in by_step.items():
         groups: dict[LabelKey, list[tuple[LabelKey, float]]] = defaultdict(list)
         for key, value in samples:
-            groups[_group_key(key, node.grouping)].append((key, value))
+            groups[group_key(key, node.grouping)].append((key, value))
         for group, members in groups.items():
             if node.op in ("topk", "bottomk"):
                 assert node.param is not None
@@ -44,7 +44,8 @@ def vector_aggregation(node: ast.VectorAggregation, inner: Vector) -> Vector:
     return dict(out)
 
 
-def _group_key(key: LabelKey, grouping: ast.Grouping | None) -> LabelKey:
+def group_key(key: LabelKey, grouping: ast.Grouping | None) -> LabelKey:
+    """The label set a series falls into under ``by``/``without`` (none: one group)."""
     if grouping is None:
         return ()
     names = set(grouping.labels)
@@ -66,8 +67,12 @@ _AGGREGATORS: dict[str, Callable[[list[float]], float]] = {
 
 # ---------------------------------------------------------------- binary operators
 def binary_op(node: ast.BinaryOp, lhs: Vector | float, rhs: Vector | float) -> Vector | float:
-    """``lhs op rhs`` with PromQL semantics (one-to-one matching on identical label sets)."""
+    """``lhs op rhs`` with PromQL semantics (one-to-one matching, ``on``/``ignoring``, set ops)."""
     compare = node.op in _COMPARISONS
+    if node.op in _SET_OPS:
+        if isinstance(lhs, float) or isinstance(rhs, float):
+            raise LokiError(f"set operator {node.op} not allowed in binary scalar expression")
+        return _set_operation(node, lhs, rhs)
     if isinstance(lhs, float) and isinstance(rhs, float):
         if compare and not node.return_bool:
             raise LokiError("comparisons between scalars must use BOOL modifier")
@@ -77,20 +82,76 @@ def binary_op(node: ast.BinaryOp, lhs: Vector | float, rhs: Vector | float) -> V
         return _vector_scalar(node, lhs, lambda v: (v, rhs))
     if isinstance(lhs, float):
         return _vector_scalar(node, rhs, lambda v: (lhs, v))
-    out: Vector = {}
-    for key, left_points in lhs.items():
-        right_points = rhs.get(key)
-        if right_points is None:
+    return _one_to_one(node, lhs, rhs)
+
+
+_SET_OPS = frozenset({"and", "or", "unless"})
+
+
+def _signature(key: LabelKey, matching: ast.VectorMatching | None) -> LabelKey:
+    if matching is None:
+        return key
+    names = set(matching.labels)
+    return tuple((k, v) for k, v in key if (k in names) == matching.on)
+
+
+def _one_to_one(node: ast.BinaryOp, lhs: Vector, rhs: Vector) -> Vector:
+    right = _by_signature(rhs, node.matching, "right")
+    left = _by_signature(lhs, node.matching, "left")
+    out: Vector = defaultdict(dict)
+    # The result keeps the matching labels: all of them, the on(...) ones, or all but ignoring(...).
+    for (sig, i), (_, left_value) in left.items():
+        match = right.get((sig, i))
+        if match is None:
             continue
-        points: dict[int, float] = {}
-        for i, left in left_points.items():
-            if i in right_points:
-                result = _combine(node, left, right_points[i], left)
-                if result is not None:
-                    points[i] = result
-        if points:
-            out[key] = points
-    return out
+        result = _combine(node, left_value, match[1], left_value)
+        if result is not None:
+            out[sig][i] = result
+    return dict(out)
+
+
+def _by_signature(
+    vector: Vector, matching: ast.VectorMatching | None, side: str
+) -> dict[tuple[LabelKey, int], tuple[LabelKey, float]]:
+    found: dict[tuple[LabelKey, int], tuple[LabelKey, float]] = {}
+    for key, points in vector.items():
+        sig = _signature(key, matching)
+        for i, value in points.items():
+            if (sig, i) in found:
+                raise LokiError(
+                    f"found duplicate series for the match group {_text(sig)} on the {side} hand-side of "
+                    "the operation; many-to-many matching not allowed: matching labels must be unique on "
+                    "one side (use on(...) or ignoring(...) with labels that tell the series apart)"
+                )
+            found[(sig, i)] = (key, value)
+    return found
+
+
+def _set_operation(node: ast.BinaryOp, lhs: Vector, rhs: Vector) -> Vector:
+    right_sigs: dict[int, set[LabelKey]] = defaultdict(set)
+    for key, points in rhs.items():
+        for i in points:
+            right_sigs[i].add(_signature(key, node.matching))
+    out: Vector = defaultdict(dict)
+    left_sigs: dict[int, set[LabelKey]] = defaultdict(set)
+    for key, points in lhs.items():
+        sig = _signature(key, node.matching)
+        for i, value in points.items():
+            left_sigs[i].add(sig)
+            present = sig in right_sigs[i]
+            if node.op == "or" or (node.op == "and") == present:
+                out[key][i] = value
+    if node.op == "or":
+        for key, points in rhs.items():
+            sig = _signature(key, node.matching)
+            for i, value in points.items():
+                if sig not in left_sigs[i]:
+                    out[key][i] = value
+    return dict(out)
+
+
+def _text(key: LabelKey) -> str:
+    return "{" + ", ".join(f'{k}="{v}"' for k, v in key) + "}"
 
 
 def _vector_scalar(

@@ -11,14 +11,19 @@ except one on ``__error__`` itself.
 
 from __future__ import annotations
 
-import functools
-import json
 import operator
 import re
 from collections.abc import Callable, Collection, Mapping
-from typing import Any
 
 from sandbox.loki import ast
+from sandbox.loki.extract import (
+    Extractor,
+    json_extractor,
+    logfmt_extractor,
+    pattern_extractor,
+    regexp_extractor,
+    sanitize_label_name,
+)
 from sandbox.loki.templates import render
 from sandbox.loki.units import try_parse_bytes, try_parse_duration_ns
 
@@ -28,7 +33,7 @@ Pipeline = Callable[[str, Labels], tuple[str, Labels] | None]
 
 ERROR = "__error__"
 ERROR_DETAILS = "__error_details__"
-_INVALID_LABEL_CHARS = re.compile(r"[^A-Za-z0-9_]")
+_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 _COMPARE: dict[str, Callable[[float, float], bool]] = {
     "==": operator.eq,
     "!=": operator.ne,
@@ -63,21 +68,64 @@ def _compile_stage(stage: ast.Stage, hints: Collection[str] | None) -> StageFn:
     if isinstance(stage, ast.LineFilter):
         return _line_filter(stage)
     if isinstance(stage, ast.JsonParser):
-        return _parser_stage(_parse_json, "JSONParserErr", hints)
+        return _parser_stage(json_extractor(stage.params), "JSONParserErr", hints)
     if isinstance(stage, ast.LogfmtParser):
-        return _parser_stage(_parse_logfmt, "LogfmtParserErr", hints)
+        return _parser_stage(logfmt_extractor(stage.params), "LogfmtParserErr", hints)
     if isinstance(stage, ast.RegexpParser):
-        return _parser_stage(_regexp_extractor(stage.regex), "RegexpParserErr", hints)
+        return _parser_stage(regexp_extractor(stage.regex), "RegexpParserErr", hints)
+    if isinstance(stage, ast.PatternParser):
+        return _parser_stage(pattern_extractor(stage.parts), "PatternParserErr", hints)
     if isinstance(stage, ast.LabelFilterStage):
         return _label_filter_stage(_label_filter(stage.expr))
     if isinstance(stage, ast.LineFormat):
         parts = stage.parts
         return lambda line, labels, base: (render(parts, line, labels), labels)
+    if isinstance(stage, ast.LabelFormat):
+        return _label_format(stage)
+    if isinstance(stage, ast.Decolorize):
+        return lambda line, labels, base: (_ANSI.sub("", line), labels)
     if isinstance(stage, ast.DropLabels):
         dropped = frozenset(stage.names)
         return lambda line, labels, base: (line, {k: v for k, v in labels.items() if k not in dropped})
     kept = frozenset(stage.names)
     return lambda line, labels, base: (line, {k: v for k, v in labels.items() if k in kept})
+
+
+def _label_format(stage: ast.LabelFormat) -> StageFn:
+    """Renames (``dst=src`` moves the value) and templates, all read from the labels before."""
+
+    def run(line: str, labels: Labels, base: Labels) -> tuple[str, Labels] | None:
+        out = dict(labels)
+        for dst, src, parts in stage.ops:
+            if src is not None:
+                out[dst] = labels.get(src, "")
+                if src not in (op[0] for op in stage.ops):
+                    out.pop(src, None)
+            else:
+                out[dst] = render(parts, line, labels)
+        return line, out
+
+    return run
+
+
+def compile_unwrap(unwrap: ast.Unwrap) -> Callable[[Labels], tuple[float, dict[str, str]] | None]:
+    """``| unwrap x [| filters]``: the sample value and the labels without ``x``; ``None`` when a
+    post-unwrap filter drops the line. A value that does not convert sets ``SampleExtractionErr``."""
+    convert = _CONVERTERS[unwrap.conversion or "number"]
+    filters = [_label_filter(f.expr) for f in unwrap.post_filters]
+
+    def run(labels: Labels) -> tuple[float, dict[str, str]] | None:
+        out = dict(labels)
+        raw = out.pop(unwrap.label, "")
+        value = convert(raw)
+        if value is None and ERROR not in out:
+            out[ERROR] = "SampleExtractionErr"
+            out[ERROR_DETAILS] = f"cannot convert {raw!r} of label {unwrap.label!r} to a number"
+        if not all(f(out) for f in filters):
+            return None
+        return (value if value is not None else 0.0), out
+
+    return run
 
 
 # ---------------------------------------------------------------- line filters
@@ -97,9 +145,6 @@ def _line_filter(stage: ast.LineFilter) -> StageFn:
 
 
 # ---------------------------------------------------------------- parsers
-Extractor = Callable[[str], tuple[list[tuple[str, str]], str | None]]
-
-
 def _parser_stage(extract: Extractor, error_name: str, hints: Collection[str] | None) -> StageFn:
     """Wrap an extractor ``line -> (pairs, error)``: sanitize names, avoid clashes, set errors."""
 
@@ -118,97 +163,6 @@ def _parser_stage(extract: Extractor, error_name: str, hints: Collection[str] | 
         return line, out
 
     return run
-
-
-@functools.lru_cache(maxsize=4096)
-def sanitize_label_name(key: str) -> str:
-    """A valid Prometheus label name: invalid characters become ``_``, a leading digit gets ``_``."""
-    name = _INVALID_LABEL_CHARS.sub("_", key)
-    if not name or name[0].isdigit():
-        name = "_" + name
-    return name
-
-
-# Numbers stay as written (Loki keeps the raw bytes); one decoder, built once.
-_JSON = json.JSONDecoder(parse_float=str, parse_int=str, parse_constant=str)
-
-
-def _parse_json(line: str) -> tuple[list[tuple[str, str]], str | None]:
-    try:
-        obj = _JSON.decode(line)
-    except ValueError as exc:
-        return [], f"{exc.__class__.__name__}: {exc}"
-    if not isinstance(obj, dict):
-        return [], "Value looks like a JSON value, but not an object"
-    pairs: list[tuple[str, str]] = []
-    _flatten(obj, "", pairs)
-    return pairs, None
-
-
-def _flatten(obj: dict[str, Any], prefix: str, out: list[tuple[str, str]]) -> None:
-    for key, value in obj.items():
-        name = f"{prefix}_{key}" if prefix else key
-        if isinstance(value, dict):
-            _flatten(value, name, out)
-        elif isinstance(value, list):
-            continue  # Loki's json parser skips arrays
-        elif isinstance(value, bool):
-            out.append((name, "true" if value else "false"))
-        elif value is None:
-            out.append((name, ""))
-        else:
-            out.append((name, str(value)))
-
-
-def _parse_logfmt(line: str) -> tuple[list[tuple[str, str]], str | None]:
-    """Lenient logfmt (Loki's default): ``k=v``, ``k="quoted \\" value"``, bare ``k``."""
-    pairs: list[tuple[str, str]] = []
-    i, n = 0, len(line)
-    while i < n:
-        while i < n and line[i] <= " ":
-            i += 1
-        start = i
-        while i < n and line[i] > " " and line[i] not in '="':
-            i += 1
-        key = line[start:i]
-        if i < n and line[i] == "=":
-            value, i = _logfmt_value(line, i + 1)
-            if key:
-                pairs.append((key, value))
-        elif key:
-            pairs.append((key, ""))
-        elif i < n:
-            i += 1  # stray quote or '=': skip it
-    return pairs, None
-
-
-def _logfmt_value(line: str, i: int) -> tuple[str, int]:
-    n = len(line)
-    if i < n and line[i] == '"':
-        out: list[str] = []
-        i += 1
-        while i < n and line[i] != '"':
-            if line[i] == "\\" and i + 1 < n:
-                i += 1
-                out.append({"n": "\n", "t": "\t", "r": "\r"}.get(line[i], line[i]))
-            else:
-                out.append(line[i])
-            i += 1
-        return "".join(out), i + 1
-    start = i
-    while i < n and line[i] > " ":
-        i += 1
-    return line[start:i], i
-
-
-def _regexp_extractor(regex: re.Pattern[str]) -> Extractor:
-    def extract(line: str) -> tuple[list[tuple[str, str]], str | None]:
-        m = regex.search(line)
-        if m is None:
-            return [], None
-        return [(k, v) for k, v in m.groupdict().items() if v is not None], None
-
-    return extract
 
 
 # ---------------------------------------------------------------- label filters

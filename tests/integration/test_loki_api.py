@@ -184,8 +184,12 @@ def test_push_then_query(client: httpx.Client) -> None:
     ("query", "body_start"),
     [
         ('{app="api"', "parse error at line 1, col 11: syntax error: unexpected $end"),
-        ('{app="api"} | unwrap x', "parse error at line 1, col 15: the 'unwrap' stage is not supported"),
-        ('count_over_time({app="api"} | pattern "<_>" [5m])', "parse error at line 1, col 31: the 'pattern'"),
+        ('{app="api"} | unpack', "parse error at line 1, col 15: the 'unpack' stage is not supported"),
+        (
+            'rate_counter({app="api"} | logfmt | unwrap n [5m])',
+            "parse error at line 1, col 1: the function 'rate_counter'",
+        ),
+        ('sum_over_time({app="api"}[5m])', "parse error : invalid aggregation sum_over_time without unwrap"),
         ('{app=~".*"}', "parse error : queries require at least one regexp or equality matcher"),
         (
             'count_over_time({app="api-gateway", namespace="market-predictor"} | json [10s])',

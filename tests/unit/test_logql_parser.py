@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from sandbox.logs import LabelMatcher
@@ -137,15 +139,15 @@ def test_syntax_errors_read_like_loki(query: str, message: str) -> None:
 @pytest.mark.parametrize(
     ("query", "feature"),
     [
-        ('{app="api"} | logfmt | unwrap latency', "'unwrap'"),
-        ('sum_over_time({app="api"} | logfmt | unwrap latency [5m])', "'sum_over_time'"),
-        ('{app="api"} | pattern "<ip> <_>"', "'pattern'"),
-        ('{app="api"} | label_format lvl=level', "'label_format'"),
+        ('{app="api"} | unpack', "'unpack'"),
+        ('{app="api"} | distinct level', "'distinct'"),
+        ('{app="api"} |= ip("10.0.0.1")', "ip() line filter"),
+        ('{app="api"} | addr = ip("10.0.0.0/8")', "ip() label filter"),
+        ('{app="api"} | logfmt --strict', "logfmt flags"),
         ('{app="api"} | line_format "{{ .msg | upper }}"', "line_format action"),
-        ('{app="api"} | json level="lvl"', "json with parameters"),
-        ('count_over_time({app="api"}[5m]) or vector(0)', "set operator 'or'"),
-        ('sum(rate({a="b"}[1m])) / on (app) sum(rate({a="b"}[1m]))', "vector matching"),
-        ('absent_over_time({app="api"}[5m])', "'absent_over_time'"),
+        ('rate_counter({app="api"} | logfmt | unwrap n [5m])', "'rate_counter'"),
+        ('label_replace(rate({a="b"}[1m]), "x", "$1", "app", "(.*)")', "'label_replace'"),
+        ('sum by (app) (rate({a="b"}[1m])) / on (app) group_left sum(rate({a="b"}[1m]))', "group_left"),
     ],
 )
 def test_unsupported_logql_is_refused_by_name(query: str, feature: str) -> None:
@@ -153,3 +155,67 @@ def test_unsupported_logql_is_refused_by_name(query: str, feature: str) -> None:
         parse(query)
     assert feature in str(err.value)
     assert "not supported by the sandbox Loki stand-in" in str(err.value)
+
+
+@pytest.mark.parametrize(
+    ("query", "message"),
+    [
+        ('sum_over_time({app="api"}[5m])', "parse error : invalid aggregation sum_over_time without unwrap"),
+        (
+            'count_over_time({app="api"} | logfmt | unwrap n [5m])',
+            "invalid aggregation count_over_time with unwrap",
+        ),
+        ('count_over_time({app="api"}[5m]) by (pod)', "grouping not allowed for count_over_time"),
+        ('{app="api"} | logfmt | unwrap n', "syntax error: unexpected |"),
+        ('{app="api"} | pattern "<_> x"', "at least one capture is required"),
+        ('{app="api"} | pattern "<a><b>"', "consecutive captures"),
+        ('{app="api"} | label_format a=b, a=c', "multiple label name 'a' not allowed"),
+        ('{app="api"} | regexp "(a)"', "at least one named capture must be supplied"),
+    ],
+)
+def test_lokis_semantic_rules(query: str, message: str) -> None:
+    with pytest.raises(ParseError, match=re.escape(message)):
+        parse(query)
+
+
+def test_unwrap_with_conversion_and_post_filters() -> None:
+    expr = parse(
+        'quantile_over_time(0.99, {app="api"} | logfmt | unwrap duration(latency) | __error__="" [5m]) by (pod)'
+    )
+    assert isinstance(expr, ast.RangeAggregation)
+    assert expr.param == 0.99
+    assert expr.grouping == ast.Grouping(("pod",))
+    assert expr.unwrap is not None
+    assert (expr.unwrap.label, expr.unwrap.conversion) == ("latency", "duration")
+    assert len(expr.unwrap.post_filters) == 1
+
+
+def test_parser_parameters() -> None:
+    expr = parse(
+        '{app="api"} | json code="response.status", first="servers[0]", ua=`headers["User-Agent"]`, level'
+    )
+    assert isinstance(expr, ast.LogQuery)
+    assert expr.stages == (
+        ast.JsonParser(
+            (
+                ("code", ("response", "status")),
+                ("first", ("servers", 0)),
+                ("ua", ("headers", "User-Agent")),
+                ("level", ("level",)),
+            )
+        ),
+    )
+    logfmt = parse('{app="api"} | logfmt lvl="level", msg')
+    assert isinstance(logfmt, ast.LogQuery)
+    assert logfmt.stages == (ast.LogfmtParser((("lvl", "level"), ("msg", "msg"))),)
+
+
+def test_set_operators_and_vector_matching() -> None:
+    expr = parse(
+        'sum by (app) (rate({a="b"}[1m])) / ignoring (code) sum by (app, code) (rate({a="b"}[1m])) or vector(0)'
+    )
+    assert isinstance(expr, ast.BinaryOp)
+    assert expr.op == "or"
+    assert expr.rhs == ast.VectorLiteral(0.0)
+    assert isinstance(expr.lhs, ast.BinaryOp)
+    assert expr.lhs.matching == ast.VectorMatching(on=False, labels=("code",))
