@@ -121,8 +121,13 @@ class Kubelet:
     def _allocate_ip(self, node: Obj) -> str:
         name = node["metadata"]["name"]
         index = sorted(n["metadata"]["name"] for n in self._store.list("nodes")).index(name) + 1
-        self._ips[name] = self._ips.get(name, 1) % 250 + 1
-        return f"10.244.{index}.{self._ips[name] + 1}"
+        in_use = {record.pod_ip for record in self._pods.values()}
+        for _ in range(254):
+            self._ips[name] = self._ips.get(name, 1) % 253 + 2  # .2 .. .254, wrapping around
+            ip = f"10.244.{index}.{self._ips[name]}"
+            if ip not in in_use:
+                return ip
+        raise RuntimeError(f"node {name} has no free pod IP left in 10.244.{index}.0/24 (254 pods running)")
 
     def _sync_pod(self, pod: Obj, node: Obj) -> None:
         record = self._record(pod, node)
@@ -328,7 +333,7 @@ class Kubelet:
                 inst.name,
             )
             self._logger.shutdown(pod, inst)
-            self._terminated(pod, inst, now, 137, "Error", "")
+            self._terminated(pod, inst, now, 143, "Error", "")
 
     def _terminated(
         self,
