@@ -44,7 +44,7 @@ class LabelMatcher:
     def __post_init__(self) -> None:
         if self.op in ("=~", "!~"):
             try:
-                compiled = re.compile(self.value)
+                compiled = compile_go_regex(self.value)
             except re.error as exc:
                 raise ValueError(
                     f"invalid regex {self.value!r} in matcher for label {self.name!r}: {exc}"
@@ -64,6 +64,14 @@ class LabelMatcher:
 
     def __str__(self) -> str:
         return f"{self.name}{self.op}{_quote(self.value)}"
+
+
+_GO_NAMED_GROUP = re.compile(r"\(\?<(?=[A-Za-z_])")
+
+
+def compile_go_regex(pattern: str) -> re.Pattern[str]:
+    """Compile a Go (RE2) regex with Python's ``re``: ``(?<name>...)`` becomes ``(?P<name>...)``."""
+    return re.compile(_GO_NAMED_GROUP.sub("(?P<", pattern))
 
 
 def _quote(value: str) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import cast
 
-from sandbox.logs import LabelMatcher, MatchOp
+from sandbox.logs import LabelMatcher, MatchOp, compile_go_regex
 from sandbox.loki.errors import ParseError
 from sandbox.loki.lexer import Token, tokenize
 from sandbox.loki.units import parse_duration_ns
@@ -59,7 +59,7 @@ def label_matcher(name: str, op: Token, value: Token) -> LabelMatcher:
 
 def compile_regex(pattern: str, at: Token) -> re.Pattern[str]:
     try:
-        return re.compile(pattern)
+        return compile_go_regex(pattern)
     except re.error as exc:
         raise ParseError(f"error parsing regexp: {exc} in {pattern!r}", at.line, at.col) from exc
 

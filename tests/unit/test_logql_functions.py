@@ -147,3 +147,7 @@ def test_decolorize_strips_ansi_codes() -> None:
     result = Engine(store).range('{app="cache"} | decolorize', T0, END, SECOND)
     assert isinstance(result, StreamsResult)
     assert result.streams[0][1] == [(at(1), "ERROR disk full")]
+
+
+def test_go_style_named_groups_are_accepted(engine: Engine) -> None:
+    assert lines_of(engine, '{app="cache"} | regexp `^(?<first>\\w+)` | first="OOM"') == [line_at(6)]
