@@ -68,6 +68,7 @@ class Traffic:
         self._noise: dict[str, model.SmoothNoise] = {}
         self._base = dict(BASE_RPS if base_rps is None else base_rps)
         self._recorder = Recorder(self.metrics, self._log)
+        self._launched: set[str] = set()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -126,8 +127,9 @@ class _Tick:
 
     def run(self) -> list[PodFlow]:
         shape = self.t.offered_rps(self.ns, self.now)
-        self._edge(shape)
-        self._feed(shape / self.t._base.get(self.ns, OTHER_RPS) if self.ns in self.t._base else 1.0)
+        if self._launched():
+            self._edge(shape)
+            self._feed(shape / self.t._base.get(self.ns, OTHER_RPS) if self.ns in self.t._base else 1.0)
         order = self._order()
         for app in order:
             self._pass1(app)
@@ -145,6 +147,19 @@ class _Tick:
         return [self.flows[p.name] for p in self.apps.get(app, []) if p.name in self.flows]
 
     # --- inputs -------------------------------------------------------------------------------
+    def _launched(self) -> bool:
+        """Clients find a namespace once every Service in it has served at least once (a cold start
+        is not an outage); from then on they keep coming whatever breaks."""
+        if self.ns in self.t._launched:
+            return True
+        services = [s for (ns, _), s in self.world.services.items() if ns == self.ns and s.ports]
+        if services and all(
+            self.world.resolve(self.ns, f"tcp://{s.name}:{s.ports[0].port}").good for s in services
+        ):
+            self.t._launched.add(self.ns)
+            return True
+        return False
+
     def _edge(self, rps: float) -> None:
         svc = self.world.services.get((self.ns, EDGE_SERVICE))
         if svc is None or not svc.ports:
