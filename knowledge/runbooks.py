@@ -5,13 +5,16 @@ it works from an installed wheel) plus extra directories (``DATA_DIR/runbooks``,
 ``knowledge add-runbook`` puts new ones; a runbook there replaces a packaged one with the same id).
 Every problem is a :class:`RunbookError` naming the file and the field.
 
-``match_runbooks()`` picks the runbooks for an incident, best first; ``render_args()`` fills a
-diagnostic's or remediation's argument templates from the incident and the triage findings.
+``match_runbooks()`` picks the runbooks for an incident, best first; ``Runbook.applicable()`` lists
+the remediations whose ``requires``/``unless``/``after`` hold; ``render_args()`` fills argument
+templates (``{namespace}``, ``{finding.KIND.KEY}``, ``{label.NAME}``, with ``|add:N`` / ``|scale:F``
+for numbers) from the incident and the triage findings.
 """
 
 from __future__ import annotations
 
 import difflib
+import math
 import re
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -25,7 +28,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from knowledge.vocabulary import FINDING_KINDS, known_tool_names
 
 _FRONT = re.compile(r"\A---\s*\n(.*?)\n---\s*(?:\n|\Z)(.*)\Z", re.DOTALL)
-_TEMPLATE = re.compile(r"\{([A-Za-z_][\w\-]*(?:\.[\w\-]+)*)\}")
+_TEMPLATE = re.compile(r"\{([A-Za-z_][\w\-]*(?:\.[\w\-]+)*)(\|(?:add|scale):-?\d+(?:\.\d+)?)?\}")
 
 
 class RunbookError(ValueError):
@@ -67,11 +70,17 @@ class Remediation(_Strict):
     args: dict[str, Any] = Field(default_factory=dict)
     requires: list[str] = Field(default_factory=list)
     unless: list[str] = Field(default_factory=list)
+    after: list[str] = Field(
+        default_factory=list, description="Remediation ids of this runbook that must have been applied first."
+    )
     expected: str = ""
 
-    def applies(self, finding_kinds: Collection[str]) -> bool:
-        """Its preconditions hold for these findings."""
-        return set(self.requires) <= set(finding_kinds) and not set(self.unless) & set(finding_kinds)
+    def applies(self, finding_kinds: Collection[str], applied: Collection[str] = ()) -> bool:
+        """Its preconditions hold for these findings, after these remediation ids were applied."""
+        kinds = set(finding_kinds)
+        return (
+            set(self.requires) <= kinds and not set(self.unless) & kinds and set(self.after) <= set(applied)
+        )
 
 
 class Runbook(_Strict):
@@ -90,9 +99,14 @@ class Runbook(_Strict):
         """The learning key of a remediation: ``runbook_id:remediation_id``."""
         return f"{self.id}:{remediation.id}"
 
-    def applicable(self, finding_kinds: Collection[str]) -> list[Remediation]:
-        """Remediations whose preconditions hold, in the runbook's order of preference."""
-        return [r for r in self.remediations if r.applies(finding_kinds)]
+    def applicable(self, finding_kinds: Collection[str], applied: Collection[str] = ()) -> list[Remediation]:
+        """Remediations whose preconditions hold, in order of preference.
+
+        ``applied``: what this incident already applied, as remediation ids or action keys
+        (``runbook_id:remediation_id``); it unlocks remediations with ``after`` and drops the applied ones.
+        """
+        done = {a.split(":", 1)[1] if a.startswith(f"{self.id}:") else a for a in applied}
+        return [r for r in self.remediations if r.id not in done and r.applies(finding_kinds, done)]
 
     def search_text(self) -> str:
         """What is embedded for retrieval: title, fault class, what it matches, the prose."""
@@ -168,6 +182,9 @@ def _check(rb: Runbook, source: str, tools: set[str]) -> None:
         seen.add(r.id)
         kinds(f"{where}.requires", r.requires)
         kinds(f"{where}.unless", r.unless)
+        for j, earlier in enumerate(r.after):
+            if earlier not in seen - {r.id}:
+                fail(f"{where}.after[{j}]", f"{earlier!r} is not an earlier remediation of this runbook")
         _check_templates(r.args, f"{where}.args", set(r.requires), fail)
 
 
@@ -180,7 +197,8 @@ def _check_templates(args: Any, where: str, requires: set[str] | None, fail: Any
         for i, v in enumerate(args):
             _check_templates(v, f"{where}[{i}]", requires, fail)
     elif isinstance(args, str):
-        for name in _TEMPLATE.findall(args):
+        for m in _TEMPLATE.finditer(args):
+            name = m.group(1)
             head, _, rest = name.partition(".")
             if head in ("namespace", "service", "alertname") and not rest:
                 continue
@@ -330,5 +348,19 @@ def _render(value: Any, ctx: TemplateContext) -> Any:
         return value
     whole = _TEMPLATE.fullmatch(value)
     if whole:
-        return ctx.lookup(whole.group(1))
-    return _TEMPLATE.sub(lambda m: str(ctx.lookup(m.group(1))), value)
+        return _filtered(ctx, whole)
+    return _TEMPLATE.sub(lambda m: str(_filtered(ctx, m)), value)
+
+
+def _filtered(ctx: TemplateContext, m: re.Match[str]) -> Any:
+    """The value of a template, through its optional filter: ``|add:N`` or ``|scale:F`` (rounded up)."""
+    value = ctx.lookup(m.group(1))
+    if not m.group(2):
+        return value
+    op, _, operand = m.group(2)[1:].partition(":")
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise TemplateError(f"template {m.group(0)} needs a number, got {value!r}") from None
+    result = number + float(operand) if op == "add" else number * float(operand)
+    return math.ceil(result - 1e-9)

@@ -88,21 +88,29 @@ def known_tool_names() -> set[str]:
 
 FINDING_DATA_KEYS: dict[str, frozenset[str]] = {
     "recent_rollout": frozenset(
-        {"deployment", "revision", "previous_revision", "image", "previous_image", "changed_at"}
+        {"deployment", "revision", "previous_revision", "image", "previous_image", "changed_at", "change"}
     ),
-    "config_changed": frozenset({"name", "key", "previous_value", "deployment"}),
-    "crash_loop": frozenset({"deployment"}),
-    "image_pull_error": frozenset({"deployment"}),
-    "pods_pending": frozenset({"deployment"}),
-    "readiness_failing": frozenset({"deployment"}),
-    "cache_down": frozenset({"deployment"}),
-    "oom_killed": frozenset({"deployment", "container", "suggested_memory_limit"}),
-    "hpa_maxed": frozenset({"deployment", "suggested_replicas"}),
-    "cpu_saturation": frozenset({"deployment", "suggested_replicas"}),
-    "no_endpoints": frozenset({"service", "expected_selector"}),
-    "node_not_ready": frozenset({"node"}),
-    "node_cordoned": frozenset({"node"}),
-    "scaled_to_zero": frozenset({"deployment", "previous_replicas"}),
-    "queue_backlog": frozenset({"queue", "consumer"}),
+    # key and previous_value: requested from triage (a last-known-good value); until then the
+    # remediations that restore a ConfigMap value are not applicable and the planner escalates.
+    "config_changed": frozenset(
+        {"configmap", "deployment", "deployments", "changed_at", "key", "previous_value"}
+    ),
+    "crash_loop": frozenset({"deployment", "pods", "restarts", "reasons", "exit_codes", "container"}),
+    "image_pull_error": frozenset({"deployment", "image", "container", "pods"}),
+    "pods_pending": frozenset({"deployment", "pods", "reason"}),
+    "readiness_failing": frozenset({"deployment", "pods", "not_ready", "probe_message"}),
+    "cache_down": frozenset({"deployment", "service"}),
+    "oom_killed": frozenset({"deployment", "container", "memory_limit", "pods"}),
+    "hpa_maxed": frozenset(
+        {"deployment", "hpa", "current_replicas", "hpa_max", "hpa_min", "desired_replicas"}
+    ),
+    "cpu_saturation": frozenset({"deployment", "cpu_ratio", "current_replicas", "hpa_max", "hpa"}),
+    "no_endpoints": frozenset(
+        {"service", "selector", "matching_pods", "selector_mismatch", "deployment", "expected_selector"}
+    ),
+    "node_not_ready": frozenset({"node", "since", "pods"}),
+    "node_cordoned": frozenset({"node", "pods"}),
+    "scaled_to_zero": frozenset({"deployment"}),
+    "queue_backlog": frozenset({"queue", "consumer", "deployment", "depth", "growth_per_s", "lag_seconds"}),
 }
-"""Finding ``data`` keys triage promises (docs/CONTRACTS.md); the packaged runbooks use only these."""
+"""Finding ``data`` keys triage provides (docs/CONTRACTS.md); the packaged runbooks use only these."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -70,7 +71,7 @@ def test_packaged_runbooks_use_only_existing_tools() -> None:
 
 
 def test_packaged_runbooks_template_only_from_documented_finding_keys() -> None:
-    pattern = re.compile(r"\{finding\.(\w+)\.(\w+)\}")
+    pattern = re.compile(r"\{finding\.(\w+)\.(\w+)(?:\|[^}]*)?\}")
     for rb in load_runbooks():
         text = rb.model_dump_json()
         for kind, key in pattern.findall(text):
@@ -232,19 +233,87 @@ FAULT_SCENARIOS = [
 ]
 
 
+SAMPLE_DATA = {
+    "deployment": "predictor",
+    "consumer": "ingest-worker",
+    "service": "predictor",
+    "configmap": "ingest-worker-config",
+    "key": "POOL_SIZE",
+    "previous_value": "8",
+    "container": "predictor",
+    "hpa_max": 5,
+    "current_replicas": 5,
+    "expected_selector": {"app": "predictor"},
+    "node": "node-b",
+}
+
+
+def _first_change(alert: str, kinds: list[str], drop: frozenset[str] = frozenset()) -> dict[str, Any] | None:
+    """What the planner would propose first: best runbook, first remediation that applies and renders."""
+    findings = [
+        {
+            "kind": k,
+            "data": {
+                key: v
+                for key, v in SAMPLE_DATA.items()
+                if key in FINDING_DATA_KEYS.get(k, ()) and key not in drop
+            },
+        }
+        for k in kinds
+    ]
+    ctx = TemplateContext.build(
+        namespace="market-predictor", service="predictor", alertname=alert, findings=findings
+    )
+    for rb in match_runbooks(load_runbooks(), alert, {}, kinds):
+        for rem in rb.applicable(kinds):
+            try:
+                return {"tool": rem.tool, "args": render_args(rem.args, ctx)}
+            except TemplateError:
+                continue
+    return None
+
+
 @pytest.mark.parametrize(
     ("fault", "alert", "kinds", "tool"), FAULT_SCENARIOS, ids=[s[0] for s in FAULT_SCENARIOS]
 )
 def test_each_sandbox_fault_leads_to_its_accepted_mitigation(
     fault: str, alert: str, kinds: list[str], tool: str
 ) -> None:
-    matched = match_runbooks(load_runbooks(), alert, {}, kinds)
-    first = next(r for rb in matched for r in rb.applicable(kinds))
-    assert first.tool == tool, f"{fault}: {[(rb.id, [r.id for r in rb.applicable(kinds)]) for rb in matched]}"
+    first = _first_change(alert, kinds)
+    assert first is not None and first["tool"] == tool, f"{fault}: {first}"
 
 
-def test_no_runbook_restarts_a_deployment_that_crash_loops_on_bad_config() -> None:
-    kinds = {"crash_loop", "config_changed"}
-    matched = match_runbooks(load_runbooks(), "KubePodCrashLooping", {}, kinds)
-    first = next(r for rb in matched for r in rb.applicable(kinds))
-    assert first.tool != "k8s_rollout_restart"
+def test_scaling_out_steps_above_the_hpa_maximum() -> None:
+    first = _first_change("KubeHpaMaxedOut", ["hpa_maxed", "cpu_saturation"])
+    expected_args = {"deployment": "predictor", "namespace": "market-predictor", "replicas": 9}
+    assert first == {"tool": "k8s_scale", "args": expected_args}
+
+
+def test_without_a_known_good_value_no_runbook_restarts_a_crash_looping_deployment() -> None:
+    kinds = ["crash_loop", "config_changed", "recent_rollout", "high_error_rate"]
+    first = _first_change("KubePodCrashLooping", kinds)
+    assert first is not None and first["tool"] == "k8s_patch_configmap"
+    assert first["args"]["value"] == "8"
+    assert _first_change("KubePodCrashLooping", kinds, drop=frozenset({"key", "previous_value"})) is None
+
+
+def test_after_holds_a_remediation_back_until_the_first_one_was_applied() -> None:
+    rb = next(r for r in load_runbooks() if r.id == "db-connections-exhausted")
+    kinds = {"db_connections_exhausted", "config_changed"}
+    assert [r.id for r in rb.applicable(kinds)] == ["revert-config"]
+    applied = ["db-connections-exhausted:revert-config"]
+    assert [r.id for r in rb.applicable(kinds, applied=applied)] == ["restart-after-revert"]
+
+
+def test_after_must_name_an_earlier_remediation() -> None:
+    text = GOOD.replace("requires: [recent_rollout]", "requires: [recent_rollout]\n    after: [later]")
+    with pytest.raises(RunbookError, match=r"remediations\[0\]\.after\[0\]: 'later' is not an earlier"):
+        parse_runbook(text, "x.md")
+
+
+def test_number_filters_add_and_scale_round_up() -> None:
+    ctx = TemplateContext.build(findings=[{"kind": "hpa_maxed", "data": {"hpa_max": 5, "hpa": "predictor"}}])
+    args = {"a": "{finding.hpa_maxed.hpa_max|add:4}", "b": "{finding.hpa_maxed.hpa_max|scale:1.5}"}
+    assert render_args(args, ctx) == {"a": 9, "b": 8}
+    with pytest.raises(TemplateError, match="needs a number, got 'predictor'"):
+        render_args({"a": "{finding.hpa_maxed.hpa|add:1}"}, ctx)
