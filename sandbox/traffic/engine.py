@@ -167,12 +167,15 @@ class _Tick:
         res = self.world.resolve(self.ns, f"http://{EDGE_SERVICE}:{svc.ports[0].port}")
         for route, weight in _edge_routes():
             x = rps * weight * self.t.control.multiplier(self.ns, EDGE_SERVICE, route)
+            clients = ", ".join(self.t.control.clients(self.ns, EDGE_SERVICE, route))
             reached = 1.0 - (1.0 if res.failure else res.refused_share)
             self.t._recorder.ingress_failure(self.ns, EDGE_SERVICE, route, x * (1.0 - reached), self.dt)
             for pod in res.good:
                 flow = self.flows.get(pod.name)
                 if flow is not None:
                     flow.incoming[route] = flow.incoming.get(route, 0.0) + x * reached / len(res.good)
+                    if clients:
+                        flow.clients[route] = clients
 
     def _feed(self, shape: float) -> None:
         svc = self.world.services.get((self.ns, FEED_SERVICE))
@@ -223,6 +226,8 @@ class _Tick:
             if app != EDGE_SERVICE:
                 for route in list(flow.incoming):
                     flow.incoming[route] *= self.t.control.multiplier(self.ns, app, route)
+                    if clients := ", ".join(self.t.control.clients(self.ns, app, route)):
+                        flow.clients[route] = clients
             flow.settle_cpu()
             for route, rps in flow.incoming.items():
                 self._plan(flow, route, rps * flow.served)

@@ -91,6 +91,7 @@ class PodFlow:
     gates: dict[str, list[float]] = field(default_factory=dict)  # route -> share making each call
     outcome: dict[str, RouteOutcome] = field(default_factory=dict)
     failures: dict[str, list[tuple[Call, Result, float]]] = field(default_factory=dict)
+    clients: dict[str, str] = field(default_factory=dict)  # route -> surge clients (for log lines)
     demand_m: float = 0.0
     limit_m: float | None = None
     served: float = 1.0

@@ -86,7 +86,7 @@ class Recorder:
                 codes[code] = codes.get(code, 0.0) + answered * (1.0 - own) * share
             if http and route not in ("consume", "publish"):
                 self._http(ns, pod.app, route, codes, answered, n - answered, out.mean_s)
-            self._logs(ref, route, codes, fails, answered, out.mean_s)
+            self._logs(ref, route, codes, fails, answered, out.mean_s, flow.clients.get(route, ""))
             for call in flow.calls.get(route, []):
                 self._upstream(ns, pod.app, ref, route, call, dt)
 
@@ -116,10 +116,13 @@ class Recorder:
         fails: list[tuple[Call, Result, float]],
         answered: float,
         mean_s: float,
+        client: str,
     ) -> None:
         latency_ms = round(mean_s * 1000.0, 1)
         if ref.profile is not None and ref.profile.protocol == "http":
-            self.log.event(ref, "access", codes["200"], route=route, code=200, latency_ms=latency_ms)
+            self.log.event(
+                ref, "access", codes["200"], route=route, code=200, latency_ms=latency_ms, client=client
+            )
         self.log.event(
             ref,
             "server_error",
@@ -127,7 +130,9 @@ class Recorder:
             route=route,
             code=500,
         )
-        self.log.event(ref, "overloaded", codes["504"], route=route, code=504, detail="cpu limit reached")
+        self.log.event(
+            ref, "overloaded", codes["504"], route=route, code=504, detail="cpu limit reached", client=client
+        )
         for call, result, share in fails:
             kind = call.detail.get(result, result) if result == "error" else result
             self.log.event(

@@ -162,6 +162,8 @@ def test_surge_saturates_cpu_and_raises_latency(cluster: Cluster) -> None:
     pod = "predictor-7d9f8-00000"
     assert cluster.total(cad, "container_cpu_cfs_throttled_periods_total", pod=pod) > 100
     assert cluster.http("predictor", "504") > 0
+    overloaded = [r for r in _json_lines(cluster, "predictor") if r.get("client") == "batch-backfill"]
+    assert overloaded and any("cpu throttled" in str(r["msg"]) for r in overloaded)
 
 
 def test_queue_without_ready_consumers_grows(cluster: Cluster) -> None:
