@@ -36,9 +36,11 @@ def apply_defaults(res: Resource, obj: Obj) -> Obj:
     obj.setdefault("metadata", {})
     if res.plural == "deployments":
         _default_deployment(obj)
-    elif res.plural == "replicasets":
+    elif res.plural in ("replicasets", "statefulsets"):
         obj.setdefault("spec", {}).setdefault("replicas", 1)
         _default_template(obj["spec"])
+    elif res.plural == "daemonsets":
+        _default_template(obj.setdefault("spec", {}))
     elif res.plural == "pods":
         _default_pod_spec(obj.setdefault("spec", {}))
         obj.setdefault("status", {}).setdefault("phase", "Pending")
@@ -130,7 +132,7 @@ def validate(res: Resource, obj: Obj) -> None:
     causes = _validate_meta(res, meta)
     raw_spec = obj.get("spec")
     spec: Obj = raw_spec if isinstance(raw_spec, dict) else {}
-    if res.plural in ("deployments", "replicasets"):
+    if res.plural in ("deployments", "replicasets", "statefulsets", "daemonsets"):
         causes += _validate_workload(spec)
     elif res.plural == "pods":
         causes += _validate_pod_spec(spec, "spec")

@@ -130,6 +130,30 @@ def _replicaset_row(rs: Obj, age: AgeFn) -> list[Any]:
     ]
 
 
+def _statefulset_row(sts: Obj, age: AgeFn) -> list[Any]:
+    spec, status = sts.get("spec") or {}, sts.get("status") or {}
+    ready = f"{status.get('readyReplicas', 0)}/{spec.get('replicas', 1)}"
+    return [_meta(sts).get("name"), ready, age(_created(sts)), *_wide_workload(sts)[:2]]
+
+
+def _daemonset_row(ds: Obj, age: AgeFn) -> list[Any]:
+    status = ds.get("status") or {}
+    node_selector = (((ds.get("spec") or {}).get("template") or {}).get("spec") or {}).get(
+        "nodeSelector"
+    ) or {}
+    return [
+        _meta(ds).get("name"),
+        status.get("desiredNumberScheduled", 0),
+        status.get("currentNumberScheduled", 0),
+        status.get("numberReady", 0),
+        status.get("updatedNumberScheduled", 0),
+        status.get("numberAvailable", 0),
+        ",".join(f"{k}={v}" for k, v in node_selector.items()) or "<none>",
+        age(_created(ds)),
+        *_wide_workload(ds),
+    ]
+
+
 def _hpa_row(hpa: Obj, age: AgeFn) -> list[Any]:
     spec, status = hpa.get("spec") or {}, hpa.get("status") or {}
     ref = spec.get("scaleTargetRef") or {}
@@ -278,6 +302,17 @@ COLUMNS: dict[str, Columns] = {
         (("Name", "string", 0), ("Desired", "integer", 0), ("Current", "integer", 0), ("Ready", "integer", 0),
          ("Age", "string", 0), *_WIDE),
         _replicaset_row,
+    ),
+    "statefulsets": Columns(
+        (("Name", "string", 0), ("Ready", "string", 0), ("Age", "string", 0), ("Containers", "string", 1),
+         ("Images", "string", 1)),
+        _statefulset_row,
+    ),
+    "daemonsets": Columns(
+        (("Name", "string", 0), ("Desired", "integer", 0), ("Current", "integer", 0), ("Ready", "integer", 0),
+         ("Up-to-date", "integer", 0), ("Available", "integer", 0), ("Node Selector", "string", 0),
+         ("Age", "string", 0), *_WIDE),
+        _daemonset_row,
     ),
     "services": Columns(
         (("Name", "string", 0), ("Type", "string", 0), ("Cluster-IP", "string", 0), ("External-IP", "string", 0),

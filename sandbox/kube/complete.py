@@ -80,6 +80,17 @@ def _workload(obj: Obj) -> None:
         status.setdefault("replicas", 0)
 
 
+def _daemonset(obj: Obj) -> None:
+    spec = obj.setdefault("spec", {})
+    spec.setdefault("selector", {})
+    spec.setdefault("template", {})
+    status = obj.get("status")
+    if isinstance(status, dict):
+        _conditions(status)
+        for key in ("currentNumberScheduled", "desiredNumberScheduled", "numberMisscheduled", "numberReady"):
+            status.setdefault(key, 0)
+
+
 def _node(node: Obj) -> None:
     status = node.get("status")
     if not isinstance(status, dict):
@@ -121,6 +132,8 @@ _FILLERS = {
     "pods": _pod,
     "deployments": _workload,
     "replicasets": _workload,
+    "statefulsets": _workload,
+    "daemonsets": _daemonset,
     "nodes": _node,
     "namespaces": _namespace,
     "events": _event,

@@ -75,6 +75,9 @@ RESOURCES: tuple[Resource, ...] = (
              subresources=("status", "scale")),
     Resource("replicasets", "ReplicaSet", "apps", "v1", short_names=("rs",), categories=("all",),
              subresources=("status", "scale")),
+    Resource("statefulsets", "StatefulSet", "apps", "v1", short_names=("sts",), categories=("all",),
+             subresources=("status", "scale")),
+    Resource("daemonsets", "DaemonSet", "apps", "v1", short_names=("ds",), categories=("all",)),
     Resource("horizontalpodautoscalers", "HorizontalPodAutoscaler", "autoscaling", "v2",
              short_names=("hpa",), categories=("all",)),
 )  # fmt: skip

@@ -41,6 +41,8 @@ def test_discovery(api: client.ApiClient) -> None:
     assert {"pods", "pods/log", "services", "endpoints", "configmaps", "secrets", "events", "nodes"} <= core
     apps = {r.name: r for r in client.AppsV1Api(api).get_api_resources().resources}
     assert apps["deployments/scale"].kind == "Scale" and apps["deployments/scale"].group == "autoscaling"
+    assert client.AppsV1Api(api).list_namespaced_stateful_set(NS).items == []  # served, even if unused
+    assert client.AppsV1Api(api).list_daemon_set_for_all_namespaces().items == []
 
 
 def test_list_with_selectors(api: client.ApiClient) -> None:
