@@ -5,7 +5,8 @@ pods' CPU use (written into the :class:`~sandbox.sim.runtime.Runtime` by the tra
 their CPU requests. Pods without a sample count as 0% when scaling up and 100% when scaling down;
 scale-up is limited to ``max(2 * current, current + 4)`` per step; scale-down is stabilized over
 ``SCALE_DOWN_WINDOW_S`` (30 s in the sandbox; 300 s upstream) unless the HPA's ``behavior`` says
-otherwise; the result is clamped to ``minReplicas``..``maxReplicas``.
+otherwise; the result is clamped to ``minReplicas``..``maxReplicas``. Pods ready for less than
+``INITIAL_READINESS_DELAY_S`` count as not ready (their start-up CPU is noise).
 """
 
 from __future__ import annotations
@@ -19,10 +20,11 @@ from sandbox.sim.events import EventRecorder
 from sandbox.sim.objects import (
     Clock,
     Obj,
-    condition_true,
+    condition,
     is_terminating,
     iso,
     matches_labels,
+    parse_iso,
     pod_requests,
     set_condition,
 )
@@ -32,6 +34,7 @@ from sandbox.sim.view import StoreView
 COMPONENT = "horizontal-pod-autoscaler"
 TOLERANCE = 0.1
 SCALE_DOWN_WINDOW_S = 30.0
+INITIAL_READINESS_DELAY_S = 10.0  # upstream --horizontal-pod-autoscaler-initial-readiness-delay: 30 s
 METRIC_TEXT = "cpu resource utilization (percentage of request)"
 
 
@@ -130,7 +133,7 @@ class HorizontalPodAutoscalerController:
                     None, 0.0, None, f"failed to get cpu utilization: missing request for cpu in pod {name}"
                 )
             name = pod["metadata"]["name"]
-            if condition_true(pod, "Ready") and self._runtime.has_usage(namespace, name):
+            if self._settled(pod) and self._runtime.has_usage(namespace, name):
                 used += self._runtime.usage(namespace, name).cpu_millicores
                 requested += cpu_request
                 measured += 1
@@ -154,6 +157,14 @@ class HorizontalPodAutoscalerController:
         elif abs(ratio - 1.0) > TOLERANCE:
             desired = math.ceil(ratio * measured)
         return Sample(round(utilization), used / measured, desired)
+
+    def _settled(self, pod: Obj) -> bool:
+        """Ready for at least ``INITIAL_READINESS_DELAY_S``: younger samples are start-up noise."""
+        ready = condition(pod, "Ready")
+        if ready is None or ready.get("status") != "True":
+            return False
+        since = parse_iso(ready.get("lastTransitionTime"))
+        return since is None or self._clock() - since >= INITIAL_READINESS_DELAY_S
 
     def _stabilize(self, uid: str, hpa: Obj, current: int, wanted: int, now: float) -> int:
         behavior = (hpa["spec"].get("behavior") or {}).get("scaleDown") or {}
