@@ -28,7 +28,11 @@ class PlannerReasoner:
     def next_step(self, state: AgentState, ctx: ReasonContext) -> Step:
         plan = dict(state.get("plan") or {})
         incident = state.get("incident", {})
-        findings = state.get("findings", [])
+        service = suspect(state.get("findings", []), incident.get("service"))
+        if service and service != incident.get("service"):
+            incident = {**incident, "service": service}
+        findings = focus(state.get("findings", []), service)
+        state = {**state, "incident": incident, "findings": findings}
         if "runbooks" not in plan:
             matched = match_runbooks(
                 list(ctx.runbooks), incident.get("alertname"), incident.get("labels") or {}, _kinds(findings)
@@ -56,6 +60,60 @@ class PlannerReasoner:
 
 
 # --- matching and rendering --------------------------------------------------------------------
+_SERVICE_KEYS = ("deployment", "service", "upstream", "deployments")
+
+
+def _mentions(finding: dict[str, Any], service: str) -> bool:
+    data = finding.get("data") or {}
+    for key in _SERVICE_KEYS:
+        value = data.get(key)
+        if value == service or (isinstance(value, list) and service in value):
+            return True
+    return str(finding.get("target", "")).rsplit("/", 1)[-1] == service
+
+
+def suspect(findings: list[dict[str, Any]], service: str | None, hops: int = 3) -> str | None:
+    """Follow errors downstream: a caller's connection errors towards an upstream that is itself
+    failing point at the upstream (callers inherit their backend's errors)."""
+    for _ in range(hops):
+        if not service:
+            return service
+        upstreams = [
+            str((f.get("data") or {}).get("upstream"))
+            for f in findings
+            if f.get("kind") == "connection_errors"
+            and (f.get("data") or {}).get("deployment") == service
+            and (f.get("data") or {}).get("upstream") not in (None, service)
+        ]
+        failing = [
+            u
+            for u in upstreams
+            if any(
+                g.get("severity") == "critical" and _mentions(g, u) and g.get("kind") != "connection_errors"
+                for g in findings
+            )
+        ]
+        if not failing:
+            return service
+        service = failing[0]
+    return service
+
+
+def focus(findings: list[dict[str, Any]], service: str | None) -> list[dict[str, Any]]:
+    """The findings about the incident's service, when there are symptoms among them; else all.
+
+    Triage covers the whole namespace; a rollout or config change of a neighbour must not decide
+    which remediation applies to this service. Without a service, or when nothing about it is
+    abnormal (the symptom may sit elsewhere), every finding counts.
+    """
+    if not service:
+        return findings
+    mine = [f for f in findings if _mentions(f, service)]
+    if any(f.get("severity") in SYMPTOM_SEVERITIES for f in mine):
+        return mine
+    return findings
+
+
 def _kinds(findings: list[dict[str, Any]]) -> list[str]:
     return [str(f.get("kind")) for f in findings]
 
