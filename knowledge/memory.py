@@ -27,7 +27,7 @@ from pydantic import BaseModel, Field
 from knowledge.embeddings import Embedder, EmbeddingError
 from knowledge.records import IncidentRecord, PastIncident
 from knowledge.runbooks import Runbook
-from knowledge.scoring import Candidate, RecallQuery, rank_candidates
+from knowledge.scoring import Candidate, RecallQuery, rank_candidates, unseen_score_bound
 
 INCIDENTS = "incidents"
 RUNBOOKS = "runbooks"
@@ -207,11 +207,16 @@ class IncidentMemory:
         vector = self._embed([text])[0]
         n = min(total, max(40, k * 10))
         candidates = self._query(vector, n, None)
-        where = query.where()
-        if where is not None:
-            for c in self._query(vector, n, where).values():
-                candidates.setdefault(c.id, c)
         ranked = rank_candidates(list(candidates.values()), query, now=now)
+        where = query.where()
+        # An incident outside the nearest n can still win on metadata: fetch those too, unless the
+        # k-th score already beats anything an unseen incident could reach (exact pruning).
+        if where is not None and len(candidates) == n < total:
+            bound = unseen_score_bound(list(candidates.values()), query)
+            if len(ranked) < k or ranked[k - 1].score < bound:
+                for c in self._query(vector, n, where).values():
+                    candidates.setdefault(c.id, c)
+                ranked = rank_candidates(list(candidates.values()), query, now=now)
         return [p for p in ranked if p.score >= min_score][:k]
 
     def _query(self, vector: list[float], n: int, where: dict[str, Any] | None) -> dict[str, Candidate]:

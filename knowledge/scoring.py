@@ -75,3 +75,13 @@ def rank_candidates(
     scored = [score_candidate(c, query, when) for c in candidates]
     scored.sort(key=lambda p: (-p.score, -p.record.started_at.timestamp(), p.id))
     return scored
+
+
+def unseen_score_bound(candidates: list[Candidate], query: RecallQuery) -> float:
+    """The best score an incident outside these nearest candidates could reach.
+
+    It is no closer than the farthest candidate, and at most gets every boost and full recency.
+    """
+    farthest = max(c.distance for c in candidates)
+    similarity = min(1.0, max(0.0, 1.0 - farthest))
+    return similarity + sum(BOOSTS[k] for k in query.given()) + RECENCY_WEIGHT

@@ -171,3 +171,33 @@ def test_runbooks_are_indexed_and_searchable(memory: IncidentMemory) -> None:
 def test_empty_memory_recalls_nothing(memory: IncidentMemory) -> None:
     assert memory.recall("anything at all") == []
     assert memory.search_runbooks("anything") == []
+
+
+def test_a_metadata_match_outside_the_nearest_neighbours_is_still_found(memory: IncidentMemory) -> None:
+    day_ago = NOW - timedelta(days=1)
+    distractors = [
+        IncidentRecord(
+            id=f"d{i:03d}",
+            title=f"disk pressure evicted pods unrelated{i} thing{i}",
+            started_at=day_ago,
+            service="cache",
+            alertname="Other",
+            fault_class="other",
+        )
+        for i in range(80)
+    ]
+    target = IncidentRecord(
+        id="target",
+        title="disk filled up on node",
+        started_at=day_ago,
+        service="predictor",
+        alertname="KubeNodeDiskPressure",
+        fault_class="disk_pressure",
+    )
+    memory.remember_many([*distractors, target])
+    query = "disk pressure evicted pods on worker nodes"
+    assert "target" not in [h.id for h in memory.recall(query, now=NOW, k=40)]  # text alone misses it
+    hits = memory.recall(
+        query, service="predictor", alertname="KubeNodeDiskPressure", fault_class="disk_pressure", now=NOW
+    )
+    assert hits[0].id == "target"
