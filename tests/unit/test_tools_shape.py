@@ -130,7 +130,7 @@ def test_matrix_ranks_anomalous_series_first_and_counts() -> None:
 
 
 def test_vector_handles_nan_and_sorts() -> None:
-    text, data = shape_vector(
+    text, _data = shape_vector(
         [{"metric": {"a": "x"}, "value": [0, "NaN"]}, {"metric": {"a": "y"}, "value": [0, "2"]}], "q"
     )
     assert text.splitlines()[1].startswith('- {a="y"}: 2')

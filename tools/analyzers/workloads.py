@@ -221,7 +221,10 @@ def _configmaps_used(dep: Obj) -> set[str]:
 def config_changes(snap: Snapshot) -> list[Finding]:
     """ConfigMaps written recently, and restarts without an image change of workloads that read one."""
     out = []
-    updated = {c["name"]: c for c in snap.changes if c.get("kind") == "configmap"}
+    # a configmap created with its workloads is not a change to them; an update after creation is
+    updated = {
+        c["name"]: c for c in snap.changes if c.get("kind") == "configmap" and c.get("summary") == "updated"
+    }
     for name, c in updated.items():
         users = [d["metadata"]["name"] for d in snap.deployments if name in _configmaps_used(d)]
         out.append(Finding(
