@@ -63,9 +63,8 @@ def _field_value(pod: Obj, path: str) -> str:
     return str(values.get(path, ""))
 
 
-def resolve_env(store: StoreView, pod: Obj, container: Mapping[str, Any]) -> dict[str, str]:
-    """The environment the container starts with. Raises ConfigError with the kubelet's message."""
-    namespace = pod["metadata"]["namespace"]
+def _env_from(store: StoreView, namespace: str, container: Mapping[str, Any]) -> dict[str, str]:
+    """Variables from ``envFrom`` (every key of a configmap or secret, with an optional prefix)."""
     env: dict[str, str] = {}
     for source in container.get("envFrom") or []:
         prefix = source.get("prefix", "")
@@ -80,8 +79,19 @@ def resolve_env(store: StoreView, pod: Obj, container: Mapping[str, Any]) -> dic
                     continue
                 raise ConfigError(f'{kind.lower()} "{ref.get("name", "")}" not found')
             for data_key in sorted((obj.get("data") or {}) | (obj.get("stringData") or {})):
-                value = _secret_value(obj, data_key) if kind == "Secret" else obj["data"][data_key]
-                env[prefix + data_key] = str(value)
+                found = (
+                    _secret_value(obj, data_key)
+                    if kind == "Secret"
+                    else (obj.get("data") or {}).get(data_key)
+                )
+                env[prefix + data_key] = str(found)
+    return env
+
+
+def resolve_env(store: StoreView, pod: Obj, container: Mapping[str, Any]) -> dict[str, str]:
+    """The environment the container starts with. Raises ConfigError with the kubelet's message."""
+    namespace = pod["metadata"]["namespace"]
+    env = _env_from(store, namespace, container)
     for var in container.get("env") or []:
         name = var.get("name", "")
         if "value" in var:

@@ -20,8 +20,10 @@ MANAGED = "endpoints.kubernetes.io/last-change-trigger-time"
 
 def _target_port(port: dict[str, Any], pod: Obj) -> int | None:
     target = port.get("targetPort", port.get("port"))
-    if isinstance(target, int) or str(target).isdigit():
-        return int(target)
+    if isinstance(target, int):
+        return target
+    if str(target).isdigit():
+        return int(str(target))
     for container in pod["spec"].get("containers", []):
         for declared in container.get("ports") or []:
             if declared.get("name") == target:
