@@ -93,7 +93,8 @@ class Store:
             if key in self._objs:
                 raise Conflict(f"{resource} {ns}/{name} already exists")
             meta.setdefault("uid", str(uuid.uuid4()))
-            meta.setdefault("creationTimestamp", now_iso())
+            if not meta.get("creationTimestamp"):  # templates carry `creationTimestamp: null`
+                meta["creationTimestamp"] = now_iso()
             meta["generation"] = 1
             self._stamp(obj)
             self._objs[key] = copy.deepcopy(obj)
