@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import json
 import logging
+import select
+import socket
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -17,9 +19,10 @@ from typing import Any
 
 import yaml
 
-from sandbox.kube import openapi, printing, resources, subresources
+from sandbox.kube import printing, subresources
 from sandbox.kube.api import KubeApi
 from sandbox.kube.complete import complete
+from sandbox.kube.discovery import discovery_document
 from sandbox.kube.errors import ApiError, bad_request, method_not_allowed, path_not_found
 from sandbox.kube.routing import Route, int_param, is_true, last, parse_route, query_params, wanted_view
 from sandbox.kube.selectors import object_matcher
@@ -203,24 +206,9 @@ class _Handler(BaseHTTPRequestHandler):
         if path in _HEALTH:
             self._send(200, b"ok", "text/plain; charset=utf-8")
             return
-        parts = [p for p in path.split("/") if p]
-        doc: Obj | None = None
-        if path == "/version":
-            doc = resources.version_info()
-        elif path == "/api":
-            doc = resources.api_versions(f"{self.server.kube.host}:{self.server.kube.port}")
-        elif path == "/apis":
-            doc = resources.api_group_list()
-        elif path == "/api/v1":
-            doc = resources.resource_list("", "v1")
-        elif len(parts) == 2 and parts[0] == "apis" and parts[1] in resources.GROUPS:
-            doc = resources.api_group(parts[1])
-        elif len(parts) == 3 and parts[0] == "apis":
-            doc = resources.resource_list(parts[1], parts[2])
-        elif path.startswith("/openapi/v3"):
-            doc = openapi.document_for(path)
+        doc = discovery_document(path, f"{self.server.kube.host}:{self.server.kube.port}")
         if doc is None:
-            raise path_not_found(path)  # includes /openapi/v2: not served
+            raise path_not_found(path)
         self._send_json(200, doc)
 
     @property
@@ -371,6 +359,7 @@ class _Handler(BaseHTTPRequestHandler):
             matches,
             last(self.params, "resourceVersion"),
             time.monotonic() + seconds,
+            alive=self._peer_connected,
         )
         as_table = wanted_view(self.headers.get("Accept", "")) == "Table"
         include = last(self.params, "includeObject", "Metadata")
@@ -391,6 +380,14 @@ class _Handler(BaseHTTPRequestHandler):
         finally:
             events.close()
         self._chunk(b"")
+
+    def _peer_connected(self) -> bool:
+        """False once the client closed its end (the socket reads as EOF), so an idle watch can end."""
+        try:
+            readable, _, _ = select.select([self.connection], [], [], 0)
+            return not readable or self.connection.recv(1, socket.MSG_PEEK) != b""
+        except (OSError, ValueError):
+            return False
 
     def _chunk(self, data: bytes) -> None:
         self.wfile.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")

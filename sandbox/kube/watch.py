@@ -45,6 +45,12 @@ class WatchHub:
         self.stopped = threading.Event()
         self._unsubscribe = store.subscribe(self._on_change)
 
+    @property
+    def active(self) -> int:
+        """How many watch streams are open."""
+        with self._lock:
+            return len(self._streams)
+
     def close(self) -> None:
         self.stopped.set()
         self._unsubscribe()
@@ -64,8 +70,10 @@ class WatchHub:
         matches: Matcher,
         resource_version: str | None,
         deadline: float,
+        alive: Callable[[], bool] = lambda: True,
     ) -> Generator[Event, None, None]:
-        """Events for one watch request until ``deadline`` (monotonic seconds) or server shutdown.
+        """Events for one watch request until ``deadline`` (monotonic seconds), server shutdown, or
+        ``alive()`` turning false while idle (the client went away).
 
         ``resource_version`` empty or "0": synthetic ADDED for what exists now, then changes.
         Otherwise: every change after that version (410 Expired when it is too old to replay).
@@ -80,7 +88,7 @@ class WatchHub:
             backlog = [c for c in self._history if c.resource_version > since]
             self._streams.append(q)
         try:
-            yield from self._run(resource, namespace, matches, fresh, backlog, q, deadline)
+            yield from self._run(resource, namespace, matches, fresh, backlog, q, deadline, alive)
         finally:
             with self._lock:
                 self._streams.remove(q)
@@ -103,6 +111,7 @@ class WatchHub:
         backlog: list[Change],
         q: queue.Queue[Change],
         deadline: float,
+        alive: Callable[[], bool],
     ) -> Iterator[Event]:
         current = self._store.list(resource, namespace)
         shown = {_key(o): int(o["metadata"]["resourceVersion"]) for o in current if matches(o)}
@@ -118,6 +127,8 @@ class WatchHub:
             try:
                 change = q.get(timeout=POLL_SECONDS)
             except queue.Empty:
+                if not alive():
+                    return
                 continue
             yield from self._translate(change, resource, namespace, matches, shown)
 

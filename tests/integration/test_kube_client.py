@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from typing import Any
 
 import httpx
@@ -358,3 +359,29 @@ def test_log_provider_with_a_timestamps_keyword_is_asked_for_them() -> None:
         stamped, plain = httpx.get(f"{url}?timestamps=true").text, httpx.get(url).text
     assert stamped == "2026-01-01T00:00:00.123456789Z hello from api-h2-0\n"
     assert plain == "hello from api-h2-0\n" and calls == [True, False]
+
+
+def _eventually(check: Any, seconds: float = 15) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if check():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def test_an_idle_watch_ends_when_the_client_goes_away(world: World) -> None:
+    hub = world.server.hub
+    url = f"{world.server.url}/api/v1/namespaces/{NS}/pods?watch=true&timeoutSeconds=600"
+    with httpx.stream("GET", url, timeout=30) as response:
+        lines = response.iter_lines()
+        assert json.loads(next(lines))["type"] == "ADDED"  # the existing pods first
+        assert _eventually(lambda: hub.active == 1)
+    assert _eventually(lambda: hub.active == 0)
+
+
+def test_watch_from_a_version_too_old_is_expired(world: World) -> None:
+    url = f"{world.server.url}/api/v1/namespaces/{NS}/pods?watch=true&resourceVersion=1&timeoutSeconds=5"
+    with httpx.stream("GET", url, timeout=30) as response:
+        event = json.loads(next(response.iter_lines()))
+    assert event["type"] == "ERROR" and event["object"]["code"] == 410
