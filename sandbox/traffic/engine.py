@@ -16,6 +16,7 @@ production edge sees ~210-240 requests/s with a gentle (±6%) daily swing.
 
 from __future__ import annotations
 
+import logging
 import random
 import threading
 import time
@@ -31,6 +32,8 @@ from sandbox.traffic.flow import Call, PodFlow, spread, upstream_kind
 from sandbox.traffic.recorder import Recorder
 from sandbox.traffic.state import MetricState, QueueState
 from sandbox.traffic.world import PodView, World, snapshot
+
+log = logging.getLogger(__name__)
 
 EDGE_SERVICE = "api-gateway"
 FEED_SERVICE = "queue"
@@ -92,7 +95,10 @@ class Traffic:
         last = self._clock()
         while not self._stop.wait(interval_s):
             now = self._clock()
-            self.tick(min(max(now - last, 0.05), 5.0))
+            try:
+                self.tick(min(max(now - last, 0.05), 5.0))
+            except Exception:  # one bad object must not stop all traffic: log it, try next second
+                log.exception("traffic tick failed; retrying next tick")
             last = now
 
     # --- one step -----------------------------------------------------------------------------

@@ -122,8 +122,11 @@ class World:
 def parse_url(url: str) -> tuple[str, int]:
     """``(host, port)`` of a dependency URL such as ``http://predictor:8000`` or ``cache:6379``."""
     text = url.strip()
-    parsed = urlsplit(text if "://" in text else f"tcp://{text}")
-    host = parsed.hostname or ""
+    try:
+        parsed = urlsplit(text if "://" in text else f"tcp://{text}")
+        host = parsed.hostname or ""
+    except ValueError:  # a malformed URL resolves nowhere: the caller sees "no such host"
+        return text, 0
     try:
         port = parsed.port
     except ValueError:

@@ -200,3 +200,16 @@ def test_pool_sum_over_max_connections_exhausts_the_database(cluster: Cluster) -
     cluster.set_env("feature-store", MAX_CONNECTIONS="100")
     cluster.run(2)
     assert cluster.total(fs, "db_connections_in_use") == 31
+
+
+def test_odd_objects_degrade_traffic_instead_of_stopping_it(cluster: Cluster) -> None:
+    cluster.patch_service("cache", lambda s: s["spec"].update(ports=[]))
+    cluster.patch_service("predictor", lambda s: s["spec"]["ports"][0].update(targetPort="no-such-port"))
+    cluster.patch_service("queue", lambda s: s["spec"].update(selector=None))
+    cluster.set_env("feature-store", MAX_CONNECTIONS="lots")
+    cluster.set_env("ingest-worker", POOL_SIZE="-", QUEUE_URL="amqp://[broken")
+    cluster.set_env("api-gateway", PREDICTOR_URL="http://predictor.other-namespace:8000")
+    cluster.run(5)
+    assert _upstream(cluster, "api-gateway", "predictor", "error") > 0  # no such host
+    assert _upstream(cluster, "api-gateway", "cache", "timeout") > 0  # port not on the service
+    assert any("no such host" in line for line in cluster.lines("api-gateway"))
