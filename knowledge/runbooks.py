@@ -307,13 +307,29 @@ class TemplateContext:
         labels: Mapping[str, str] | None = None,
         findings: Iterable[Any] = (),
     ) -> TemplateContext:
-        """From triage findings (objects or dicts with ``kind`` and ``data``); the first of a kind wins."""
+        """From triage findings (objects or dicts with ``kind``, ``severity`` and ``data``).
+
+        When several findings share a kind, the one on a workload that also shows a symptom (a
+        warning or critical finding of another kind) wins, then the newest change, then triage's order:
+        with every deployment rolled out in the last hour, the rollout to suspect is the one of the
+        deployment that is failing, and the latest one.
+        """
+        rows = [_finding_row(f) for f in findings]
+        symptomatic = {
+            (kind, dep)
+            for kind, sev, data in rows
+            if sev != "info"
+            for dep in [data.get("deployment")]
+            if dep
+        }
         by_kind: dict[str, dict[str, Any]] = {}
-        for f in findings:
-            kind = f.get("kind") if isinstance(f, Mapping) else getattr(f, "kind", None)
-            data = f.get("data") if isinstance(f, Mapping) else getattr(f, "data", None)
-            if isinstance(kind, str) and kind not in by_kind:
-                by_kind[kind] = dict(data or {})
+        best: dict[str, tuple[bool, str]] = {}
+        for kind, _, data in rows:
+            dep = data.get("deployment")
+            related = any(d == dep and k != kind for k, d in symptomatic)
+            key = (related, str(data.get("changed_at") or ""))
+            if kind not in best or key > best[kind]:
+                best[kind], by_kind[kind] = key, data
         return cls(namespace, service, alertname, dict(labels or {}), by_kind)
 
     def lookup(self, name: str) -> Any:
@@ -332,6 +348,15 @@ class TemplateContext:
         if value is None or value == "":
             raise TemplateError(f"template {{{name}}} has no value for this incident")
         return value
+
+
+def _finding_row(f: Any) -> tuple[str, str, dict[str, Any]]:
+    """(kind, severity, data) of a finding object or dict."""
+
+    def get(key: str) -> Any:
+        return f.get(key) if isinstance(f, Mapping) else getattr(f, key, None)
+
+    return str(get("kind") or ""), str(get("severity") or "warning"), dict(get("data") or {})
 
 
 def render_args(args: Mapping[str, Any], context: TemplateContext) -> dict[str, Any]:

@@ -317,3 +317,28 @@ def test_number_filters_add_and_scale_round_up() -> None:
     assert render_args(args, ctx) == {"a": 9, "b": 8}
     with pytest.raises(TemplateError, match="needs a number, got 'predictor'"):
         render_args({"a": "{finding.hpa_maxed.hpa|add:1}"}, ctx)
+
+
+def test_the_rollout_to_suspect_is_on_the_failing_workload_then_the_newest() -> None:
+    findings = [
+        {
+            "kind": "recent_rollout",
+            "severity": "info",
+            "data": {"deployment": "api-gateway", "changed_at": "2026-01-01T10:09:00Z"},
+        },
+        {
+            "kind": "recent_rollout",
+            "severity": "info",
+            "data": {"deployment": "predictor", "changed_at": "2026-01-01T10:00:00Z"},
+        },
+        {
+            "kind": "recent_rollout",
+            "severity": "info",
+            "data": {"deployment": "cache", "changed_at": "2026-01-01T10:05:00Z"},
+        },
+        {"kind": "high_error_rate", "severity": "critical", "data": {"deployment": "predictor"}},
+    ]
+    pick = render_args({"d": "{finding.recent_rollout.deployment}"}, TemplateContext.build(findings=findings))
+    assert pick == {"d": "predictor"}
+    without_symptom = TemplateContext.build(findings=findings[:3])
+    assert render_args({"d": "{finding.recent_rollout.deployment}"}, without_symptom) == {"d": "api-gateway"}
