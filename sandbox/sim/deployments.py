@@ -14,6 +14,7 @@ import contextlib
 import copy
 
 from sandbox.kube.store import Conflict, NotFound
+from sandbox.sim.deployment_status import progressed, rollout_conditions
 from sandbox.sim.events import EventRecorder
 from sandbox.sim.objects import (
     CHANGE_CAUSE,
@@ -23,17 +24,15 @@ from sandbox.sim.objects import (
     Clock,
     Obj,
     int_or_percent,
-    iso,
     owner_ref,
     owner_uid,
-    parse_iso,
     same_template,
-    set_condition,
     template_hash,
 )
 from sandbox.sim.view import StoreView
 
 COMPONENT = "deployment-controller"
+DESIRED_REPLICAS = "deployment.kubernetes.io/desired-replicas"
 
 
 def _revision(rs: Obj) -> int:
@@ -45,6 +44,11 @@ def _revision(rs: Obj) -> int:
 
 def _replicas(rs: Obj) -> int:
     return int(rs.get("spec", {}).get("replicas", 0) or 0)
+
+
+def _desired_annotation(rs: Obj) -> int | None:
+    value = (rs["metadata"].get("annotations") or {}).get(DESIRED_REPLICAS)
+    return int(value) if value is not None and str(value).isdigit() else None
 
 
 def _available(rs: Obj) -> int:
@@ -134,7 +138,7 @@ class DeploymentController:
         annotations = deployment["metadata"].get("annotations") or {}
         desired = deployment["spec"].get("replicas", 1)
         out = {
-            "deployment.kubernetes.io/desired-replicas": str(desired),
+            DESIRED_REPLICAS: str(desired),
             "deployment.kubernetes.io/max-replicas": str(desired + self._surge(deployment, desired)),
         }
         if CHANGE_CAUSE in annotations:
@@ -177,6 +181,10 @@ class DeploymentController:
 
     def _rolling(self, deployment: Obj, new_rs: Obj, old: list[Obj], desired: int) -> None:
         active_old = [rs for rs in old if _replicas(rs) > 0]
+        active = [rs for rs in [new_rs, *active_old] if _replicas(rs) > 0]
+        if len(active) > 1 and any(_desired_annotation(rs) != desired for rs in active):
+            self._proportional(deployment, active, desired)
+            return
         if not active_old:
             if _replicas(new_rs) != desired:
                 self._scale(deployment, new_rs, desired)
@@ -216,6 +224,34 @@ class DeploymentController:
             if step > 0:
                 spare -= step
                 rs.update(self._scale(deployment, rs, _replicas(rs) - step))
+
+    def _proportional(self, deployment: Obj, active: list[Obj], desired: int) -> None:
+        """A scale in the middle of a rollout: every active ReplicaSet grows or shrinks in proportion."""
+        allowed = desired + self._surge(deployment, desired)
+        total = sum(_replicas(rs) for rs in active)
+        to_add = allowed - total
+        ordered = sorted(active, key=lambda rs: (-_replicas(rs), -_revision(rs)))
+        targets: dict[str, int] = {}
+        for rs in ordered:
+            share = int(to_add * _replicas(rs) / total) if total else 0
+            targets[rs["metadata"]["name"]] = max(_replicas(rs) + share, 0)
+        leftover = allowed - sum(targets.values())
+        first = ordered[0]["metadata"]["name"]
+        targets[first] = max(targets[first] + leftover, 0)
+        for rs in ordered:
+            scaled = self._scale(deployment, rs, targets[rs["metadata"]["name"]])
+            if _desired_annotation(scaled) != desired:
+                self._annotate(deployment, scaled)
+
+    def _annotate(self, deployment: Obj, rs: Obj) -> None:
+        annotations = {k: v for k, v in self._rs_annotations(deployment).items() if k != CHANGE_CAUSE}
+        meta = rs["metadata"]
+        self._store.mutate(
+            "replicasets",
+            meta["namespace"],
+            meta["name"],
+            lambda o: o["metadata"].setdefault("annotations", {}).update(annotations),
+        )
 
     def _recreate(self, deployment: Obj, new_rs: Obj, old: list[Obj], desired: int) -> None:
         active_old = [rs for rs in old if _replicas(rs) > 0]
@@ -282,7 +318,16 @@ class DeploymentController:
         now = self._clock()
         status = deployment.get("status") or {}
         previous = {k: int(status.get(k, 0) or 0) for k in counts}
-        conditions = self._conditions(deployment, new_now, desired, counts, previous != counts, created, now)
+        min_available = desired - self._max_unavailable(deployment, desired)
+        conditions = rollout_conditions(
+            deployment,
+            new_now["metadata"]["name"],
+            (desired, min_available),
+            counts,
+            progressed(previous, counts) or created,
+            created,
+            now,
+        )
         target = {
             **{k: v for k, v in status.items() if k in ("collisionCount",)},
             "observedGeneration": meta.get("generation", 1),
@@ -298,89 +343,3 @@ class DeploymentController:
             obj["metadata"].setdefault("annotations", {})[REVISION] = revision
 
         self._store.mutate("deployments", meta["namespace"], meta["name"], write)
-
-    def _conditions(
-        self,
-        deployment: Obj,
-        new_rs: Obj,
-        desired: int,
-        counts: dict[str, int],
-        progressed: bool,
-        created: bool,
-        now: float,
-    ) -> list[Obj]:
-        stamp = iso(now)
-        conditions: list[Obj] = list((deployment.get("status") or {}).get("conditions") or [])
-        min_available = desired - self._max_unavailable(deployment, desired)
-        if counts["availableReplicas"] >= min_available:
-            available = ("True", "MinimumReplicasAvailable", "Deployment has minimum availability.")
-        else:
-            available = (
-                "False",
-                "MinimumReplicasUnavailable",
-                "Deployment does not have minimum availability.",
-            )
-        before = next((c for c in conditions if c.get("type") == "Available"), None)
-        kept = (
-            before is not None
-            and before.get("status") == available[0]
-            and before.get("reason") == available[1]
-        )
-        conditions = set_condition(
-            conditions,
-            {
-                "type": "Available",
-                "status": available[0],
-                "reason": available[1],
-                "message": available[2],
-                "lastUpdateTime": before.get("lastUpdateTime", stamp) if kept and before else stamp,
-            },
-            stamp,
-        )
-        rs_name = new_rs["metadata"]["name"]
-        complete = (
-            counts["updatedReplicas"] == desired
-            and counts["replicas"] == desired
-            and counts["availableReplicas"] >= desired
-        )
-        old = next((c for c in conditions if c.get("type") == "Progressing"), None)
-        if created:
-            progressing = ("True", "NewReplicaSetCreated", f'Created new replica set "{rs_name}"')
-        elif complete:
-            progressing = (
-                "True",
-                "NewReplicaSetAvailable",
-                f'ReplicaSet "{rs_name}" has successfully progressed.',
-            )
-        elif progressed or old is None:
-            progressing = ("True", "ReplicaSetUpdated", f'ReplicaSet "{rs_name}" is progressing.')
-        else:
-            deadline = float(deployment["spec"].get("progressDeadlineSeconds", 600))
-            since = parse_iso(old.get("lastUpdateTime")) or now
-            if old.get("reason") == "ProgressDeadlineExceeded" or now - since > deadline:
-                progressing = (
-                    "False",
-                    "ProgressDeadlineExceeded",
-                    f'ReplicaSet "{rs_name}" has timed out progressing.',
-                )
-            else:
-                return conditions
-        same = (
-            old is not None and old.get("reason") == progressing[1] and old.get("message") == progressing[2]
-        )
-        update_time = (
-            old.get("lastUpdateTime", stamp)
-            if same and old is not None and not (progressed or created)
-            else stamp
-        )
-        return set_condition(
-            conditions,
-            {
-                "type": "Progressing",
-                "status": progressing[0],
-                "reason": progressing[1],
-                "message": progressing[2],
-                "lastUpdateTime": update_time,
-            },
-            stamp,
-        )

@@ -159,3 +159,15 @@ def test_deleted_pod_is_replaced() -> None:
     cluster.store.delete("pods", cluster.namespace, victim)
     assert cluster.run_until(lambda: len(cluster.endpoints("predictor")[0]) == 3, 30)
     assert victim not in {p["metadata"]["name"] for p in cluster.pods(app="predictor")}
+
+
+def test_scaling_in_the_middle_of_a_stuck_rollout_grows_the_old_replicaset_too() -> None:
+    cluster = SimCluster.seeded()
+    cluster.mutate("deployments", "predictor", _set_image(f"{REGISTRY}/predictor:9.9.9"))
+    cluster.run(5)
+    cluster.mutate("deployments", "predictor", lambda d: d["spec"].__setitem__("replicas", 5))
+    cluster.run(15)
+    sets = _replica_sets(cluster, "predictor")
+    assert sets["2"]["spec"]["replicas"] >= 4  # proportional scaling: the serving set grows
+    assert len(cluster.endpoints("predictor")[0]) >= 4
+    assert sets["2"]["spec"]["replicas"] + sets["3"]["spec"]["replicas"] <= 5 + 2  # within maxSurge
