@@ -8,14 +8,11 @@ stopped. Lines go to a :class:`~sandbox.sim.runtime.LogSink` with the labels pro
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
 
 from sandbox.images import render
+from sandbox.sim.kubelet_status import Instance
 from sandbox.sim.objects import Clock, Obj
 from sandbox.sim.runtime import LogSink
-
-if TYPE_CHECKING:
-    from sandbox.sim.kubelet import Instance
 
 
 def log_labels(pod: Obj, container: str) -> dict[str, str]:

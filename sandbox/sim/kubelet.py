@@ -15,60 +15,22 @@ Pods on a node whose Ready condition is not True are left alone: that kubelet is
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from sandbox.images import ImageProfile, get_profile, memory_mib, not_found_message
+from sandbox.images import get_profile, memory_mib, not_found_message
 from sandbox.kube.store import Conflict, NotFound
 from sandbox.sim.container_logs import ContainerLogger
-from sandbox.sim.containers import ConfigError, Crash, command_problem, probe, resolve_env, start_crash
+from sandbox.sim.containers import ConfigError, command_problem, probe, resolve_env, start_crash
 from sandbox.sim.events import EventRecorder
-from sandbox.sim.kubelet_status import pod_status
+from sandbox.sim.kubelet_status import BACKOFF_BASE_S, Instance, PodRecord, pod_status
 from sandbox.sim.objects import Clock, Obj, condition_true, container_resources, is_terminating, iso
 from sandbox.sim.runtime import ContainerRuntime, Runtime
 from sandbox.sim.view import StoreView
 
 COMPONENT = "kubelet"
-BACKOFF_BASE_S = 5.0
 BACKOFF_CAP_S = 40.0
 BACKOFF_RESET_S = 120.0
 CONFIG_RETRY_S = 2.0
-
-Phase = Literal["pull", "pull_backoff", "create", "running", "backoff"]
-
-
-@dataclass
-class Instance:
-    """The kubelet's private record of one container across its restarts."""
-
-    name: str
-    image: str
-    phase: Phase = "pull"
-    profile: ImageProfile | None = None
-    waiting: tuple[str, str] | None = ("ContainerCreating", "")
-    restart_count: int = 0
-    started_at: float | None = None
-    ever_started: bool = False
-    container_id: str = ""
-    crash: Crash | None = None
-    env: dict[str, str] = field(default_factory=dict)
-    last_terminated: dict[str, Any] | None = None
-    next_at: float = 0.0
-    backoff_s: float = BACKOFF_BASE_S
-    pull_backoff_s: float = BACKOFF_BASE_S
-    ready: bool = False
-    ready_probe_at: float = 0.0
-    ready_failures: int = 0
-    live_probe_at: float = 0.0
-    live_failures: int = 0
-
-
-@dataclass
-class PodRecord:
-    uid: str
-    pod_ip: str
-    start_time: str
-    containers: dict[str, Instance] = field(default_factory=dict)
 
 
 class Kubelet:

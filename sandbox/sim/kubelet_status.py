@@ -1,14 +1,51 @@
-"""The pod status a kubelet reports, built from its private record of the pod's containers."""
+"""The kubelet's private records of pods and containers, and the pod status it reports from them."""
 
 from __future__ import annotations
 
 import hashlib
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass, field
+from typing import Any, Literal
 
+from sandbox.images import ImageProfile
+from sandbox.sim.containers import Crash
 from sandbox.sim.objects import Obj, iso, set_condition
 
-if TYPE_CHECKING:
-    from sandbox.sim.kubelet import Instance, PodRecord
+BACKOFF_BASE_S = 5.0
+Phase = Literal["pull", "pull_backoff", "create", "running", "backoff"]
+
+
+@dataclass
+class Instance:
+    """The kubelet's private record of one container across its restarts."""
+
+    name: str
+    image: str
+    phase: Phase = "pull"
+    profile: ImageProfile | None = None
+    waiting: tuple[str, str] | None = ("ContainerCreating", "")
+    restart_count: int = 0
+    started_at: float | None = None
+    ever_started: bool = False
+    container_id: str = ""
+    crash: Crash | None = None
+    env: dict[str, str] = field(default_factory=dict)
+    last_terminated: dict[str, Any] | None = None
+    next_at: float = 0.0
+    backoff_s: float = BACKOFF_BASE_S
+    pull_backoff_s: float = BACKOFF_BASE_S
+    ready: bool = False
+    ready_probe_at: float = 0.0
+    ready_failures: int = 0
+    live_probe_at: float = 0.0
+    live_failures: int = 0
+
+
+@dataclass
+class PodRecord:
+    uid: str
+    pod_ip: str
+    start_time: str
+    containers: dict[str, Instance] = field(default_factory=dict)
 
 
 def _image_id(image: str) -> str:
