@@ -24,6 +24,7 @@ from sandbox.kube.api import KubeApi
 from sandbox.kube.complete import complete
 from sandbox.kube.discovery import discovery_document
 from sandbox.kube.errors import ApiError, bad_request, method_not_allowed, path_not_found
+from sandbox.kube.protobuf import decode_delete_options
 from sandbox.kube.routing import Route, int_param, is_true, last, parse_route, query_params, wanted_view
 from sandbox.kube.selectors import object_matcher
 from sandbox.kube.store import Store
@@ -154,6 +155,8 @@ class _Handler(BaseHTTPRequestHandler):
         if not body:
             return None
         content_type = self.headers.get("Content-Type", "")
+        if "protobuf" in content_type and self.command == "DELETE":
+            return decode_delete_options(body)  # kubectl drain deletes pods through a typed client
         if "protobuf" in content_type or "cbor" in content_type:
             raise ApiError(
                 415,
