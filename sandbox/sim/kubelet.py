@@ -228,6 +228,9 @@ class Kubelet:
         inst.ready, inst.ready_failures, inst.live_failures = False, 0, 0
         inst.ready_probe_at = now + float((spec.get("readinessProbe") or {}).get("initialDelaySeconds", 0))
         inst.live_probe_at = now + float((spec.get("livenessProbe") or {}).get("initialDelaySeconds", 0))
+        startup = spec.get("startupProbe")
+        inst.startup_ok, inst.startup_failures = not startup, 0
+        inst.startup_probe_at = now + float((startup or {}).get("initialDelaySeconds", 0))
         self._logger.started(pod, inst, node["metadata"]["name"], now)
 
     def _run(self, pod: Obj, spec: Obj, inst: Instance, record: PodRecord, now: float) -> None:
@@ -249,8 +252,31 @@ class Kubelet:
         if uptime >= BACKOFF_RESET_S:
             inst.backoff_s = BACKOFF_BASE_S
         listening = uptime >= inst.profile.startup_s
+        if not inst.startup_ok:
+            self._startup(pod, spec, inst, record, listening, now)
+            if not inst.startup_ok:
+                return  # readiness and liveness wait for the startup probe
         self._readiness(pod, spec, inst, record, listening, now)
         self._liveness(pod, spec, inst, record, listening, now)
+
+    def _startup(
+        self, pod: Obj, spec: Obj, inst: Instance, record: PodRecord, listening: bool, now: float
+    ) -> None:
+        config = spec.get("startupProbe") or {}
+        if now < inst.startup_probe_at:
+            return
+        inst.startup_probe_at = now + float(config.get("periodSeconds", 10))
+        assert inst.profile is not None
+        failure = probe(config, spec, inst.profile, listening, record.pod_ip)
+        if failure is None:
+            inst.startup_ok = True
+            inst.ready_probe_at = max(inst.ready_probe_at, now)
+            inst.live_probe_at = max(inst.live_probe_at, now)
+            return
+        inst.startup_failures += 1
+        self._event(pod, "Warning", "Unhealthy", f"Startup probe failed: {failure}", inst.name)
+        if inst.startup_failures >= int(config.get("failureThreshold", 3)):
+            self._probe_kill(pod, inst, now, "startup")
 
     def _readiness(
         self, pod: Obj, spec: Obj, inst: Instance, record: PodRecord, listening: bool, now: float
@@ -287,15 +313,14 @@ class Kubelet:
         inst.live_failures += 1
         self._event(pod, "Warning", "Unhealthy", f"Liveness probe failed: {failure}", inst.name)
         if inst.live_failures >= int(config.get("failureThreshold", 3)):
-            self._event(
-                pod,
-                "Normal",
-                "Killing",
-                f"Container {inst.name} failed liveness probe, will be restarted",
-                inst.name,
-            )
-            self._logger.shutdown(pod, inst)
-            self._terminated(pod, inst, now, 143, "Error", "")
+            self._probe_kill(pod, inst, now, "liveness")
+
+    def _probe_kill(self, pod: Obj, inst: Instance, now: float, kind: str) -> None:
+        """The kubelet stops a container whose liveness or startup probe failed too often."""
+        message = f"Container {inst.name} failed {kind} probe, will be restarted"
+        self._event(pod, "Normal", "Killing", message, inst.name)
+        self._logger.shutdown(pod, inst)
+        self._terminated(pod, inst, now, 143, "Error", "")
 
     def _terminated(
         self,

@@ -38,6 +38,9 @@ class Instance:
     ready_failures: int = 0
     live_probe_at: float = 0.0
     live_failures: int = 0
+    startup_ok: bool = False
+    startup_probe_at: float = 0.0
+    startup_failures: int = 0
 
 
 @dataclass
@@ -67,7 +70,7 @@ def container_status(spec: Obj, inst: Instance) -> Obj:
         "image": spec.get("image", inst.image),
         "imageID": _image_id(inst.image) if inst.profile is not None else "",
         "ready": running and inst.ready,
-        "started": running,
+        "started": running and inst.startup_ok,
         "restartCount": inst.restart_count,
         "state": state,
         "lastState": {"terminated": dict(inst.last_terminated)} if inst.last_terminated else {},

@@ -203,3 +203,30 @@ def test_wrong_password_in_secret_is_only_seen_by_the_runtime_env() -> None:
     )
     feature_store = [c for c in cluster.sim.runtime.containers(PRODUCTION) if c.app == "feature-store"]
     assert feature_store[0].env["DB_PASSWORD"] != "rotated"  # it only reads it at its own start
+
+
+def test_startup_probe_gates_readiness_and_kills_a_container_that_never_starts() -> None:
+    cluster = SimCluster.seeded()
+
+    def startup(c: dict) -> None:
+        c["startupProbe"] = {"tcpSocket": {"port": 7000}, "periodSeconds": 2, "failureThreshold": 3}
+
+    cluster.mutate("deployments", "queue", _container(startup))
+    cluster.run(10)
+    pod = next(p for p in cluster.pods(app="queue") if p["spec"]["containers"][0].get("startupProbe"))
+    name = pod["metadata"]["name"]
+    assert cluster.run_until(
+        lambda: container_status(cluster.get("pods", name)).get("restartCount", 0) > 0, 30
+    )
+    assert not condition_true(cluster.get("pods", name), "Ready")
+    assert any("failed startup probe" in e["message"] for e in cluster.events("Killing", name))
+    assert any("Startup probe failed" in e["message"] for e in cluster.events("Unhealthy", name))
+    # Pointing the startup probe at the port the broker listens on (the natural fix) brings it up.
+    cluster.mutate(
+        "deployments",
+        "queue",
+        _container(lambda c: c["startupProbe"]["tcpSocket"].__setitem__("port", "amqp")),
+    )
+    assert cluster.run_until(lambda: len(cluster.endpoints("queue")[0]) == 1, 60)
+    pod = cluster.pods(app="queue")[0]
+    assert container_status(pod)["started"] is True and container_status(pod)["restartCount"] == 0
