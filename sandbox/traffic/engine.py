@@ -40,6 +40,7 @@ FEED_SERVICE = "queue"
 BASE_RPS = {"market-predictor": 225.0, "market-predictor-staging": 4.0}
 BASE_FEED = {"market-predictor": 30.0, "market-predictor-staging": 1.5}
 OTHER_RPS = 2.0
+OTHER_FEED = 0.5
 DAILY_AMPLITUDE = 0.06
 ROUTE_WEIGHTS = {"predict": 0.8, "health": 0.05}
 # Predictions are computed per request; other read routes (quotes) are answered from the cache first.
@@ -69,9 +70,9 @@ class Traffic:
         self._rng = random.Random(seed)
         self._log = RequestLog(logs, self._rng)
         self._noise: dict[str, model.SmoothNoise] = {}
-        self._base = dict(BASE_RPS if base_rps is None else base_rps)
-        self._recorder = Recorder(self.metrics, self._log)
-        self._launched: set[str] = set()
+        self.base_rps = dict(BASE_RPS if base_rps is None else base_rps)
+        self.recorder = Recorder(self.metrics, self._log)
+        self.launched: set[str] = set()  # namespaces clients have found
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -110,14 +111,15 @@ class Traffic:
         all_flows: list[PodFlow] = []
         for ns in namespaces:
             all_flows.extend(_Tick(self, world, ns, now, dt).run())
-        self._recorder.usage(self.runtime, world, all_flows, now, dt)
+        self.recorder.usage(self.runtime, world, all_flows, now, dt)
         self._log.flush(now, dt)
 
-    def offered_rps(self, namespace: str, now: float) -> float:
-        """External requests/s at the edge of ``namespace`` now (before surges)."""
+    def load_factor(self, namespace: str, now: float) -> float:
+        """Today's shape times wandering noise: scales every external load of ``namespace`` now.
+
+        Call once per namespace and tick (it advances the noise)."""
         noise = self._noise.setdefault(namespace, model.SmoothNoise())
-        base = self._base.get(namespace, OTHER_RPS)
-        return base * model.daily_shape(now, DAILY_AMPLITUDE) * noise.step(self._rng.gauss(0.0, 1.0))
+        return model.daily_shape(now, DAILY_AMPLITUDE) * noise.step(self._rng.gauss(0.0, 1.0))
 
 
 class _Tick:
@@ -132,17 +134,17 @@ class _Tick:
         self.consumed: dict[str, float] = {}
 
     def run(self) -> list[PodFlow]:
-        shape = self.t.offered_rps(self.ns, self.now)
+        factor = self.t.load_factor(self.ns, self.now)
         if self._launched():
-            self._edge(shape)
-            self._feed(shape / self.t._base.get(self.ns, OTHER_RPS) if self.ns in self.t._base else 1.0)
+            self._edge(self.t.base_rps.get(self.ns, OTHER_RPS) * factor)
+            self._feed(BASE_FEED.get(self.ns, OTHER_FEED) * factor)
         order = self._order()
         for app in order:
             self._pass1(app)
         for app in reversed(order):
             for flow in self._app_flows(app):
-                self.t._recorder.settle(flow)
-        rec = self.t._recorder
+                self.t.recorder.settle(flow)
+        rec = self.t.recorder
         for flow in self.flows.values():
             rec.record(self.ns, flow, self.dt, self.now)
         rec.pools(self.ns, self.pools)
@@ -156,17 +158,18 @@ class _Tick:
     def _launched(self) -> bool:
         """Clients find a namespace once every Service in it has served at least once (a cold start
         is not an outage); from then on they keep coming whatever breaks."""
-        if self.ns in self.t._launched:
+        if self.ns in self.t.launched:
             return True
         services = [s for (ns, _), s in self.world.services.items() if ns == self.ns and s.ports]
         if services and all(
             self.world.resolve(self.ns, f"tcp://{s.name}:{s.ports[0].port}").good for s in services
         ):
-            self.t._launched.add(self.ns)
+            self.t.launched.add(self.ns)
             return True
         return False
 
     def _edge(self, rps: float) -> None:
+        """External clients send ``rps`` (times any surge) to the edge Service, split by route."""
         svc = self.world.services.get((self.ns, EDGE_SERVICE))
         if svc is None or not svc.ports:
             return
@@ -175,7 +178,7 @@ class _Tick:
             x = rps * weight * self.t.control.multiplier(self.ns, EDGE_SERVICE, route)
             clients = ", ".join(self.t.control.clients(self.ns, EDGE_SERVICE, route))
             reached = 1.0 - (1.0 if res.failure else res.refused_share)
-            self.t._recorder.ingress_failure(self.ns, EDGE_SERVICE, route, x * (1.0 - reached), self.dt)
+            self.t.recorder.ingress_failure(self.ns, EDGE_SERVICE, route, x * (1.0 - reached), self.dt)
             for pod in res.good:
                 flow = self.flows.get(pod.name)
                 if flow is not None:
@@ -183,11 +186,11 @@ class _Tick:
                     if clients:
                         flow.clients[route] = clients
 
-    def _feed(self, shape: float) -> None:
+    def _feed(self, rate: float) -> None:
+        """The market-data feed publishes ``rate`` messages/s to the queue Service, if it can."""
         svc = self.world.services.get((self.ns, FEED_SERVICE))
         if svc is None or not svc.ports:
             return
-        rate = BASE_FEED.get(self.ns, 0.5) * shape
         res = self.world.resolve(self.ns, f"amqp://{FEED_SERVICE}:{svc.ports[0].port}")
         if not res.good:
             self.published[FEED_SERVICE] = 0.0
@@ -286,7 +289,7 @@ class _Tick:
             capacity = backends.consumer_capacity(flow.pod, self.now) * reach
             by_queue.setdefault(queue, []).append((flow, capacity))
             if backends.is_stalled(flow.pod, self.now):
-                self.t._recorder.stalled(flow.pod, self.dt)
+                self.t.recorder.stalled(flow.pod, self.dt)
             self._queue_state(queue, flow.pod)
         for queue, items in by_queue.items():
             state = self._queue_state(queue, None)
