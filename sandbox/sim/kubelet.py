@@ -150,6 +150,8 @@ class Kubelet:
             self._pull(pod, inst, node, now)
         if inst.phase == "backoff" and now >= inst.next_at:
             inst.phase = "create"
+            message = f'Container image "{inst.image}" already present on machine'
+            self._event(pod, "Normal", "Pulled", message, inst.name)
         if inst.phase == "create" and now >= inst.next_at:
             self._create(pod, spec, inst, record, node, now)
         if inst.phase == "running":
