@@ -117,6 +117,7 @@ def pod_logs(api: KubeApi, provider: LogProvider, namespace: str, name: str, que
     pod = api.get(by_plural("pods"), namespace, name)
     container = _pick_container(pod, query.get("container", ""))
     previous = query.get("previous", "false").lower() == "true"
+    _check_started(pod, container, previous)
     since = _int_param(query, "sinceSeconds")
     tail = _int_param(query, "tailLines")
     timestamps = query.get("timestamps", "false").lower() == "true"
@@ -131,6 +132,25 @@ def pod_logs(api: KubeApi, provider: LogProvider, namespace: str, name: str, que
     text = "".join(line if line.endswith("\n") else line + "\n" for line in lines)
     limit = _int_param(query, "limitBytes")
     return text[:limit] if limit is not None else text
+
+
+def _check_started(pod: Obj, container: str, previous: bool) -> None:
+    """400 as the kubelet answers when there is no log to read: never started, or no previous instance."""
+    status = pod.get("status") or {}
+    statuses = [*(status.get("initContainerStatuses") or []), *(status.get("containerStatuses") or [])]
+    cs: Obj = next((c for c in statuses if c.get("name") == container), {})
+    pod_name = pod["metadata"]["name"]
+    started_before = (
+        bool((cs.get("lastState") or {}).get("terminated")) or int(cs.get("restartCount") or 0) > 0
+    )
+    if previous:
+        if not started_before:
+            raise bad_request(f'previous terminated container "{container}" in pod "{pod_name}" not found')
+        return
+    state = cs.get("state") or {}
+    if not cs or ("waiting" in state and not started_before):
+        reason = (state.get("waiting") or {}).get("reason") or "ContainerCreating"
+        raise bad_request(f'container "{container}" in pod "{pod_name}" is waiting to start: {reason}')
 
 
 def _takes_timestamps(provider: LogProvider) -> bool:

@@ -385,3 +385,24 @@ def test_watch_from_a_version_too_old_is_expired(world: World) -> None:
     with httpx.stream("GET", url, timeout=30) as response:
         event = json.loads(next(response.iter_lines()))
     assert event["type"] == "ERROR" and event["object"]["code"] == 410
+
+
+def test_logs_of_a_container_that_never_ran_are_a_400(world: World, api: client.ApiClient) -> None:
+    core = client.CoreV1Api(api)
+    with pytest.raises(ApiException) as no_previous:
+        core.read_namespaced_pod_log("api-h2-0", NS, previous=True)
+    assert (
+        'previous terminated container "api" in pod "api-h2-0" not found'
+        in _status(no_previous.value)["message"]
+    )
+    world.store.mutate(
+        "pods",
+        NS,
+        "api-h2-0",
+        lambda p: p["status"]["containerStatuses"][0].update(
+            state={"waiting": {"reason": "ImagePullBackOff"}}
+        ),
+    )
+    with pytest.raises(ApiException) as waiting:
+        core.read_namespaced_pod_log("api-h2-0", NS)
+    assert _status(waiting.value)["message"].endswith("is waiting to start: ImagePullBackOff")
