@@ -28,6 +28,7 @@ from pydantic import BaseModel, Field
 from agent.approvals import ApprovalDecision, ApprovalError, ApprovalRequest
 from agent.deps import AgentDeps, build_deps
 from agent.graph import Graph, compile_graph, open_checkpointer
+from agent.nodes.common import close_open_calls
 from agent.nodes.intake import incident_from_alert, incident_from_question
 from agent.settings import Settings
 from agent.state import RunStatus
@@ -56,6 +57,7 @@ class RunOutcome(BaseModel):
 
     incident_id: str
     status: RunStatus
+    title: str = ""
     root_cause: str | None = None
     summary: str = Field("", description="The final answer, or why the run stopped or paused.")
     report: str = ""
@@ -116,6 +118,7 @@ class Runner:
                 "approve or reject it first (`devops-agent approvals list`)"
             )
         if existing and question is not None:
+            self._settle_interrupted(str(thread_id), existing)
             inputs: dict[str, Any] = {"question": question}
             iid = str(thread_id)
         else:
@@ -129,6 +132,27 @@ class Runner:
             iid = incident["id"]
             inputs = {"incident": incident, "question": incident["question"]}
         return self._run(inputs, iid, on_event)
+
+    def _settle_interrupted(self, thread_id: str, values: dict[str, Any]) -> None:
+        """A turn stopped half-way (Ctrl-C, a crash) leaves pending nodes; close it before a new turn."""
+        snapshot = self.graph.get_state(_config(thread_id))
+        if not snapshot.next:
+            return
+        messages = close_open_calls(
+            list(values.get("messages", [])), "not executed: the turn was interrupted"
+        )
+        self.graph.update_state(
+            _config(thread_id),
+            {
+                "messages": messages,
+                "pending_calls": [],
+                "proposed": None,
+                "phase": "done",
+                "status": "aborted",
+                "stop_reason": "interrupted",
+            },
+            as_node="learn",
+        )
 
     # --- resuming --------------------------------------------------------------------------
     def waiting_for(self, incident_id: str) -> str | None:
@@ -246,6 +270,7 @@ class Runner:
         return RunOutcome(
             incident_id=incident_id,
             status=status,
+            title=str(incident.get("title") or ""),
             root_cause=values.get("root_cause"),
             summary=str(summary),
             report=values.get("report") or "",

@@ -98,6 +98,10 @@ def investigate(
 
 def _chat_turn(runner: Runner, thread: str, text: str, printer: EventPrinter) -> None:
     try:
+        pending = runner.outcome(thread) if runner.waiting_for(thread) else None
+        if pending is not None:  # an approval left open (Ctrl-C at the prompt): decide it first
+            console.print("[yellow]this conversation still waits for an approval:[/]")
+            ask_approval(console, runner, pending, whoami(), printer)
         outcome = runner.investigate(text, thread_id=thread, source="chat", on_event=printer)
         printer._end_stream()
         if outcome.status == "awaiting_approval":

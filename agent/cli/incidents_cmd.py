@@ -105,7 +105,9 @@ def show(
         return
     if outcome.report:
         console.print(Markdown(outcome.report))
-    else:
-        console.print(
-            f"{outcome.incident_id}: {outcome.status}. {outcome.summary}", highlight=False, markup=False
-        )
+        return
+    console.print(f"{outcome.incident_id}: {outcome.title}", highlight=False, markup=False)
+    console.print(f"status: {outcome.status}. {outcome.summary}", highlight=False, markup=False)
+    for f in outcome.findings:
+        line = f"- [{f.get('severity')}] {f.get('kind')} {f.get('target')}: {f.get('summary')}"
+        console.print(line, highlight=False, markup=False)

@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qs, urlparse
 
-from agent.nodes.common import Ctx, emit, run_tool
+from agent.nodes.common import Ctx, close_open_calls, emit, run_tool
 from agent.state import RUN_FIELDS_RESET, AgentState
 from tools.redact import redact_obj, redact_text
 
@@ -171,4 +171,7 @@ def intake_incident(state: AgentState, runtime: Ctx) -> dict[str, Any]:
         | {"reasoner": deps.reasoner.name, "question": question},
     )
     emit(runtime, "status", phase="intake", text=f"incident {incident['id']}: {incident.get('title')}")
-    return {**RUN_FIELDS_RESET, "incident": incident, "question": question}
+    messages = close_open_calls(
+        list(state.get("messages", [])), "not executed: the previous turn was interrupted"
+    )
+    return {**RUN_FIELDS_RESET, "incident": incident, "question": question, "messages": messages}

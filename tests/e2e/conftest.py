@@ -80,6 +80,7 @@ def agent_env(tmp_path: Path, kubeconfig: Path, llm: FakeOpenAI) -> dict[str, st
             "DEVOPS_AGENT_VERIFY_INTERVAL_S": "0",
             "DEVOPS_AGENT_DEFAULT_NAMESPACE": NAMESPACE,
             "DEVOPS_AGENT_HTTP_TIMEOUT_S": "2",
+            "COLUMNS": "250",
         }
     )
     return env

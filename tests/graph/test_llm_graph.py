@@ -230,3 +230,27 @@ def test_secrets_never_reach_the_model(make_runner, llm):
     for secret in ("c3VwZXJzZWNyZXQtdmFsdWU=", "hunter2-db-pass", "sk-abcdef1234567890abcd"):
         assert secret not in sent
     assert json.dumps(llm.requests[0]).count("****") >= 1
+
+
+def test_chat_turns_share_the_thread_and_survive_an_interrupted_turn(make_runner, llm, cluster):
+    runner = llm_runner(make_runner, llm)
+    llm.add(reply("Root cause: checkout v2."))
+    first = runner.investigate("what is wrong with checkout?", source="chat", thread_id="chat-1")
+    assert first.incident_id == "chat-1"
+
+    def interrupt_on_tool(event):
+        if event.kind == "tool_started" and event.data.get("tool") == "prometheus_query":
+            raise KeyboardInterrupt
+
+    llm.add(reply(tool_calls=[call("prometheus_query", {"query": "errors"})]))
+    with pytest.raises(KeyboardInterrupt):
+        runner.investigate("how bad is it?", thread_id="chat-1", source="chat", on_event=interrupt_on_tool)
+    llm.add(reply("Root cause: still checkout v2."))
+    third = runner.investigate("and now?", thread_id="chat-1", source="chat")
+    assert third.root_cause == "still checkout v2."
+    msgs = llm.requests[-1]["messages"]
+    users = [m["content"] for m in msgs if m["role"] == "user"]
+    assert len(users) == 3 and "and now?" in users[-1]
+    calls = [c["id"] for m in msgs if m["role"] == "assistant" for c in m.get("tool_calls") or []]
+    answered = {m["tool_call_id"] for m in msgs if m["role"] == "tool"}
+    assert set(calls) <= answered  # the interrupted call was closed, the conversation stays valid

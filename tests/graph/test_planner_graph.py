@@ -56,3 +56,24 @@ def test_no_runbook_match_reports_without_acting(make_runner, cluster):
     assert out.status == "no_action_needed"
     assert cluster.applied == []
     assert "No runbook matches" in out.summary
+
+
+def test_the_incident_is_remembered_and_the_outcome_counted(make_runner, cluster):
+    runner = make_runner(policy=POLICY_AUTO)
+    out = runner.investigate("checkout is throwing 500s")
+    record = runner.deps.memory.get(out.incident_id)
+    assert record is not None, runner.deps.knowledge.note
+    assert record.actions[0].outcome == "fixed" and record.actions[0].action_key == "shop-bad-deploy:rollback"
+    assert record.status == "resolved" and "rollout" in record.root_cause.lower()
+    stats = runner.deps.stats.stats_for(record.signature)
+    assert stats["shop-bad-deploy:rollback"].fixed == 1
+
+
+def test_recall_brings_back_the_past_incident(make_runner, cluster):
+    runner = make_runner(policy=POLICY_AUTO)
+    first = runner.investigate("checkout is throwing 500s")
+    cluster.deployments["checkout"].images.append("shop/checkout:v2")  # the bad image again
+    second = runner.investigate("checkout is throwing 500s again")
+    recalled = runner.state(second.incident_id)["recalled"]
+    assert [r["id"] for r in recalled] == [first.incident_id]
+    assert "k8s_rollback" in recalled[0]["summary"]
