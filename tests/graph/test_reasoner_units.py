@@ -1,0 +1,67 @@
+"""Pure pieces of the reasoners: answer parsing, argument parsing, the planner's focus."""
+
+from __future__ import annotations
+
+from agent.reasoners.llm import _parse_call, _step_from, root_cause_of
+from agent.reasoners.planner import focus, suspect
+
+
+def f(kind, target, severity="warning", **data):
+    return {"kind": kind, "target": target, "severity": severity, "summary": kind, "data": data}
+
+
+def test_root_cause_line_is_found_in_markdown():
+    assert root_cause_of("## Findings\n**Root cause:** predictor v2 is bad\nmore") == "predictor v2 is bad"
+    assert root_cause_of("- root cause: cache down") == "cache down"
+    assert root_cause_of("nothing to see") is None
+
+
+def test_arguments_must_be_a_json_object():
+    assert _parse_call({"id": "1", "name": "t", "arguments": '{"a": 1}'}).args == {"a": 1}
+    assert _parse_call({"id": "1", "name": "t", "arguments": ""}).args == {}
+    bad = _parse_call({"id": "1", "name": "t", "arguments": "[1, 2]"})
+    assert bad.args is None and "JSON object" in (bad.args_error or "")
+    broken = _parse_call({"id": "1", "name": "t", "arguments": '{"a": '})
+    assert broken.args is None and "not valid JSON" in (broken.args_error or "")
+
+
+def test_a_message_without_tool_calls_is_the_final_answer():
+    step = _step_from("Root cause: x", [], 12)
+    assert step.kind == "finish" and step.root_cause == "x" and step.tokens == 12
+    step = _step_from("", [{"id": "c1", "name": "k8s_get", "arguments": "{}"}], 3)
+    assert step.kind == "call_tools" and step.message["tool_calls"][0]["id"] == "c1"
+
+
+FINDINGS = [
+    f(
+        "high_error_rate",
+        "Service/ns/api-gateway",
+        "critical",
+        deployment="api-gateway",
+        service="api-gateway",
+    ),
+    f("connection_errors", "Service/ns/predictor", deployment="api-gateway", upstream="predictor"),
+    f("high_error_rate", "Service/ns/predictor", "critical", deployment="predictor", service="predictor"),
+    f("recent_rollout", "Deployment/ns/predictor", "info", deployment="predictor"),
+    f("recent_rollout", "Deployment/ns/api-gateway", "info", deployment="api-gateway"),
+    f("config_changed", "ConfigMap/ns/cache-config", deployment="cache", deployments=["cache"]),
+]
+
+
+def test_errors_are_followed_to_the_failing_upstream():
+    assert suspect(FINDINGS, "api-gateway") == "predictor"
+    assert suspect(FINDINGS, "predictor") == "predictor"
+    assert suspect(FINDINGS, None) is None
+    healthy_upstream = [
+        x for x in FINDINGS if x["target"] != "Service/ns/predictor" or x["kind"] != "high_error_rate"
+    ]
+    assert suspect(healthy_upstream, "api-gateway") == "api-gateway"
+
+
+def test_focus_keeps_the_service_and_drops_neighbours():
+    kept = focus(FINDINGS, "predictor")
+    assert [x["kind"] for x in kept] == ["connection_errors", "high_error_rate", "recent_rollout"]
+    assert all(x["target"].endswith("/predictor") for x in kept)
+    assert all(x["kind"] != "config_changed" for x in kept)
+    assert focus(FINDINGS, "cache") == FINDINGS  # nothing abnormal about cache itself: keep everything
+    assert focus(FINDINGS, None) == FINDINGS
