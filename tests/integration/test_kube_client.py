@@ -406,3 +406,32 @@ def test_logs_of_a_container_that_never_ran_are_a_400(world: World, api: client.
     with pytest.raises(ApiException) as waiting:
         core.read_namespaced_pod_log("api-h2-0", NS)
     assert _status(waiting.value)["message"].endswith("is waiting to start: ImagePullBackOff")
+
+
+def test_replace_scale_with_a_stale_version_conflicts(api: client.ApiClient) -> None:
+    apps = client.AppsV1Api(api)
+    scale = apps.read_namespaced_deployment_scale("api", NS)
+    scale.spec.replicas = 3
+    apps.replace_namespaced_deployment_scale("api", NS, scale)
+    assert apps.read_namespaced_deployment("api", NS).spec.replicas == 3
+    scale.spec.replicas = 6  # scale still carries the resourceVersion from before the first update
+    with pytest.raises(ApiException) as conflict:
+        apps.replace_namespaced_deployment_scale("api", NS, scale)
+    assert conflict.value.status == 409 and apps.read_namespaced_deployment("api", NS).spec.replicas == 3
+
+
+def test_table_negotiation(world: World) -> None:
+    url = f"{world.server.url}/api/v1/namespaces/{NS}/pods"
+    accept = "application/json;as=Table;v=v1;g=meta.k8s.io,application/json"
+    table = httpx.get(url, params={"includeObject": "Object"}, headers={"Accept": accept}).json()
+    assert table["kind"] == "Table" and [c["name"] for c in table["columnDefinitions"]][:3] == [
+        "Name",
+        "Ready",
+        "Status",
+    ]
+    assert [r["object"]["kind"] for r in table["rows"]] == ["Pod", "Pod"]
+    metadata = httpx.get(
+        url, headers={"Accept": "application/json;as=PartialObjectMetadataList;v=v1;g=meta.k8s.io"}
+    )
+    assert metadata.json()["kind"] == "PartialObjectMetadataList"
+    assert httpx.get(url, headers={"Accept": "application/json"}).json()["kind"] == "PodList"
