@@ -1,7 +1,8 @@
 """The garbage collector: dependents whose controlling owner is gone are deleted.
 
 A ReplicaSet whose Deployment was deleted (or re-created with a new uid) goes, and so do pods whose
-ReplicaSet is gone, like the background cascading deletion of a real cluster.
+ReplicaSet is gone, like the background cascading deletion of a real cluster. Pods bound to a node
+that no longer exists are deleted outright, as the pod garbage collector does.
 """
 
 from __future__ import annotations
@@ -27,7 +28,11 @@ class GarbageCollector:
             if uid is not None and uid not in owners and _owner_kind(rs) == "Deployment":
                 self._delete("replicasets", rs)
         replica_sets = {rs["metadata"]["uid"] for rs in self._store.list("replicasets")}
+        nodes = {n["metadata"]["name"] for n in self._store.list("nodes")}
         for pod in self._store.list("pods"):
+            if pod["spec"].get("nodeName") and pod["spec"]["nodeName"] not in nodes:
+                self._delete("pods", pod)
+                continue
             uid = owner_uid(pod)
             if (
                 uid is not None

@@ -123,3 +123,19 @@ def test_not_ready_node_is_tainted_and_its_pods_move_after_the_toleration() -> N
     cluster.run(3)
     assert not cluster.store.get("nodes", "", "node-a")["spec"].get("taints")
     assert not any(cluster.store.try_get("pods", cluster.namespace, name) for name in victims)
+
+
+def test_pods_of_a_deleted_node_are_replaced_elsewhere() -> None:
+    cluster = SimCluster.seeded()
+    victims = {p["metadata"]["name"] for p in cluster.pods() if p["spec"]["nodeName"] == "node-c"}
+    cluster.store.delete("nodes", "", "node-c")
+    cluster.run(3)
+    assert not any(cluster.store.try_get("pods", cluster.namespace, name) for name in victims)
+    assert cluster.run_until(
+        lambda: all(
+            d["status"].get("availableReplicas") == d["spec"]["replicas"]
+            for d in cluster.store.list("deployments")
+        ),
+        60,
+    )
+    assert {p["spec"]["nodeName"] for p in cluster.pods()} <= {"node-a", "node-b"}
