@@ -260,6 +260,8 @@ def up(
         progress("stopping the remains of a previous sandbox")
         down(directory)
     (directory / "logs").mkdir(parents=True, exist_ok=True)
+    for stale in ("prom-data", "am-data"):  # a fresh start must not see a previous run's series
+        shutil.rmtree(directory / stale, ignore_errors=True)
     started: dict[str, int] = {}
     try:
         return _start_all(

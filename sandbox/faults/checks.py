@@ -105,7 +105,8 @@ def error_ratio_below(
     sel = f'namespace="{namespace}",service="{service}"'
     ratio = prom_value(
         prom_url,
-        f'sum(rate(http_requests_total{{{sel},code=~"5.."}}[{window}])) / sum(rate(http_requests_total{{{sel}}}[{window}]))',
+        f'(sum(rate(http_requests_total{{{sel},code=~"5.."}}[{window}])) or vector(0))'
+        f" / sum(rate(http_requests_total{{{sel}}}[{window}]))",
     )
     if ratio is None:
         return False, f"no request metrics for {namespace}/{service} in the last {window}"
