@@ -17,18 +17,12 @@ from typing import Any
 
 from agent.nodes.common import Ctx, add_action, answer_call, current_action, emit, incident_id, run_tool
 from agent.nodes.triage import findings_of, triage_args
+from agent.reasoners.base import is_symptom
 from agent.state import AgentState
-
-CONTEXT_KINDS = frozenset({"recent_rollout", "config_changed", "node_cordoned"})
-"""Finding kinds that describe a change, not a symptom: a rollback is itself a recent rollout."""
 
 
 def symptoms(findings: list[dict[str, Any]]) -> set[tuple[str, str]]:
-    return {
-        (str(f.get("kind")), str(f.get("target")))
-        for f in findings
-        if f.get("severity") in ("warning", "critical") and f.get("kind") not in CONTEXT_KINDS
-    }
+    return {(str(f.get("kind")), str(f.get("target"))) for f in findings if is_symptom(f)}
 
 
 def critical(findings: list[dict[str, Any]]) -> set[tuple[str, str]]:

@@ -17,6 +17,14 @@ from tools.base import Tool
 
 StepKind = Literal["call_tools", "propose", "finish", "abort"]
 
+CHANGE_KINDS = frozenset({"recent_rollout", "config_changed", "node_cordoned"})
+"""Finding kinds that describe a change, not a symptom (a rollback is itself a recent rollout)."""
+
+
+def is_symptom(finding: dict[str, Any]) -> bool:
+    """A warning or critical finding that is not merely a change."""
+    return finding.get("severity") in ("warning", "critical") and finding.get("kind") not in CHANGE_KINDS
+
 
 @dataclass
 class ToolCall:

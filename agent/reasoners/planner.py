@@ -12,12 +12,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from agent.reasoners.base import ReasonContext, Step, ToolCall
+from agent.reasoners.base import ReasonContext, Step, ToolCall, is_symptom
 from agent.state import AgentState
 from knowledge.learning import signature_for
 from knowledge.runbooks import TemplateContext, TemplateError, match_runbooks, render_args
-
-SYMPTOM_SEVERITIES = ("warning", "critical")
 
 
 class PlannerReasoner:
@@ -109,7 +107,7 @@ def focus(findings: list[dict[str, Any]], service: str | None) -> list[dict[str,
     if not service:
         return findings
     mine = [f for f in findings if _mentions(f, service)]
-    if any(f.get("severity") in SYMPTOM_SEVERITIES for f in mine):
+    if any(is_symptom(f) for f in mine):
         return mine
     return findings
 
@@ -191,7 +189,7 @@ def _ranked(
 
 # --- finishing ---------------------------------------------------------------------------------
 def _symptoms(findings: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    return [f for f in findings if f.get("severity") in SYMPTOM_SEVERITIES]
+    return [f for f in findings if is_symptom(f)]
 
 
 def _finding_lines(findings: list[dict[str, Any]]) -> str:
