@@ -344,6 +344,16 @@ class Kubelet:
         }
         if message:
             terminated["message"] = message
+        policy = pod["spec"].get("restartPolicy", "Always")
+        if backoff and (policy == "Never" or (policy == "OnFailure" and code == 0)):
+            inst.phase, inst.final, inst.waiting, inst.ready, inst.crash = (
+                "done",
+                terminated,
+                None,
+                False,
+                None,
+            )
+            return
         inst.last_terminated = terminated
         inst.restart_count += 1
         inst.ready, inst.crash = False, None

@@ -11,7 +11,7 @@ from sandbox.sim.containers import Crash
 from sandbox.sim.objects import Obj, iso, set_condition
 
 BACKOFF_BASE_S = 5.0
-Phase = Literal["pull", "pull_backoff", "create", "running", "backoff"]
+Phase = Literal["pull", "pull_backoff", "create", "running", "backoff", "done"]
 
 
 @dataclass
@@ -39,6 +39,7 @@ class Instance:
     live_probe_at: float = 0.0
     live_failures: int = 0
     startup_ok: bool = False
+    final: dict[str, Any] | None = None  # the last exit, when restartPolicy says not to restart
     startup_probe_at: float = 0.0
     startup_failures: int = 0
 
@@ -62,6 +63,8 @@ def container_status(spec: Obj, inst: Instance) -> Obj:
     state: dict[str, Any]
     if running and inst.started_at is not None:
         state = {"running": {"startedAt": iso(inst.started_at)}}
+    elif inst.phase == "done" and inst.final is not None:
+        state = {"terminated": dict(inst.final)}
     else:
         reason, message = inst.waiting or ("ContainerCreating", "")
         state = {"waiting": {"reason": reason, **({"message": message} if message else {})}}
@@ -85,6 +88,14 @@ def _host_ip(node: Obj) -> str:
         if address.get("type") == "InternalIP":
             return str(address.get("address", ""))
     return ""
+
+
+def _phase(record: PodRecord, started: bool) -> str:
+    """Pending until a container started; Succeeded/Failed once every container exited for good."""
+    finals = [i.final for i in record.containers.values() if i.phase == "done" and i.final is not None]
+    if finals and len(finals) == len(record.containers):
+        return "Succeeded" if all(f["exitCode"] == 0 for f in finals) else "Failed"
+    return "Running" if started else "Pending"
 
 
 def pod_status(pod: Obj, record: PodRecord, node: Obj, now: str) -> Obj:
@@ -123,7 +134,7 @@ def pod_status(pod: Obj, record: PodRecord, node: Obj, now: str) -> Obj:
     host_ip = _host_ip(node)
     status: Obj = {
         **{k: v for k, v in old.items() if k in ("qosClass", "nominatedNodeName")},
-        "phase": "Running" if started else "Pending",
+        "phase": _phase(record, started),
         "conditions": conditions,
         "hostIP": host_ip,
         "hostIPs": [{"ip": host_ip}] if host_ip else [],

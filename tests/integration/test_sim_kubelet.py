@@ -230,3 +230,39 @@ def test_startup_probe_gates_readiness_and_kills_a_container_that_never_starts()
     assert cluster.run_until(lambda: len(cluster.endpoints("queue")[0]) == 1, 60)
     pod = cluster.pods(app="queue")[0]
     assert container_status(pod)["started"] is True and container_status(pod)["restartCount"] == 0
+
+
+def _bare_pod(name: str, policy: str, command: list[str]) -> dict:
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": name, "namespace": PRODUCTION, "labels": {"app": "debug"}},
+        "spec": {
+            "restartPolicy": policy,
+            "containers": [
+                {
+                    "name": "debug",
+                    "image": "registry.local/market-predictor/predictor:1.4.0",
+                    "command": command,
+                }
+            ],
+        },
+        "status": {"phase": "Pending"},
+    }
+
+
+@pytest.mark.parametrize(
+    ("policy", "phase", "restarts"), [("Never", "Failed", 0), ("OnFailure", "Running", 1)]
+)
+def test_restart_policy_decides_whether_a_failed_container_comes_back(
+    policy: str, phase: str, restarts: int
+) -> None:
+    cluster = SimCluster.seeded()
+    cluster.store.create("pods", _bare_pod("debug", policy, ["sh"]))
+    cluster.run(10)
+    pod = cluster.get("pods", "debug")
+    assert pod["status"]["phase"] == phase
+    status = container_status(pod)
+    assert status["restartCount"] >= restarts and (restarts or status["restartCount"] == 0)
+    exit_code = (status["state"].get("terminated") or status["lastState"]["terminated"])["exitCode"]
+    assert exit_code == 127
