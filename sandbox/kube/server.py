@@ -8,6 +8,7 @@ client and ``kubectl`` work against it (see ``write_kubeconfig``).
 
 from __future__ import annotations
 
+import copy
 import json
 import logging
 import select
@@ -373,7 +374,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         try:
             for type_, obj in events:
-                complete(route.res.plural, obj)
+                obj = complete(route.res.plural, copy.deepcopy(obj))  # shared with other watchers: copy
                 shown = printing.table(route.res, [obj], include) if as_table else obj
                 self._chunk(
                     json.dumps({"type": type_, "object": shown}, separators=(",", ":")).encode() + b"\n"

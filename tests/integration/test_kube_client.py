@@ -435,3 +435,39 @@ def test_table_negotiation(world: World) -> None:
     )
     assert metadata.json()["kind"] == "PartialObjectMetadataList"
     assert httpx.get(url, headers={"Accept": "application/json"}).json()["kind"] == "PodList"
+
+
+def test_concurrent_writers_and_watchers_see_every_change_in_order(world: World) -> None:
+    url = f"{world.server.url}/api/v1/namespaces/{NS}/configmaps"
+    rv = httpx.get(url).json()["metadata"]["resourceVersion"]
+    seen: list[list[tuple[str, int]]] = [[] for _ in range(3)]
+
+    def watch_into(bucket: list[tuple[str, int]]) -> None:
+        params = {"watch": "true", "resourceVersion": rv, "timeoutSeconds": "30", "labelSelector": "batch=1"}
+        with httpx.stream("GET", url, params=params, timeout=40) as response:
+            for line in response.iter_lines():
+                event = json.loads(line)
+                bucket.append(
+                    (event["object"]["metadata"]["name"], int(event["object"]["metadata"]["resourceVersion"]))
+                )
+                if len(bucket) == 40:
+                    return
+
+    def write(prefix: str) -> None:
+        with httpx.Client() as http:
+            for i in range(20):
+                body = {
+                    "metadata": {"name": f"{prefix}-{i}", "labels": {"batch": "1"}},
+                    "data": {"i": str(i)},
+                }
+                assert http.post(url, json=body).status_code == 201
+
+    watchers = [threading.Thread(target=watch_into, args=(bucket,)) for bucket in seen]
+    writers = [threading.Thread(target=write, args=(p,)) for p in ("a", "b")]
+    for t in watchers + writers:
+        t.start()
+    for t in watchers + writers:
+        t.join(timeout=60)
+    for bucket in seen:
+        assert len(bucket) == 40 and len({name for name, _ in bucket}) == 40
+        assert [v for _, v in bucket] == sorted(v for _, v in bucket)
