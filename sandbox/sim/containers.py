@@ -180,6 +180,8 @@ def probe(
             return f'Get "{url}": net/http: HTTP/1.x transport connection broken: malformed HTTP response'
         if path not in (profile.readiness_path, profile.liveness_path):
             return "HTTP probe failed with statuscode: 404"
+        if profile.latency_ms >= 1000.0 * float(spec.get("timeoutSeconds", 1)):
+            return f'Get "{url}": context deadline exceeded (Client.Timeout exceeded while awaiting headers)'
         return None
     if "tcpSocket" in spec or "grpc" in spec:
         raw = (spec.get("tcpSocket") or spec.get("grpc") or {}).get("port")

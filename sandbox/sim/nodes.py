@@ -76,6 +76,15 @@ class NodeLifecycleController:
                 f"Node {node['metadata']['name']} status is now: NodeNotReady",
                 component=COMPONENT,
             )
+        elif not wanted:
+            self._events.record(
+                node,
+                "Normal",
+                "NodeReady",
+                f"Node {node['metadata']['name']} status is now: NodeReady",
+                component="kubelet",
+                host=node["metadata"]["name"],
+            )
 
         def write(obj: Obj) -> None:
             obj.setdefault("spec", {})["taints"] = keep

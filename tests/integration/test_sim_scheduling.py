@@ -122,6 +122,7 @@ def test_not_ready_node_is_tainted_and_its_pods_move_after_the_toleration() -> N
     )
     cluster.run(3)
     assert not cluster.store.get("nodes", "", "node-a")["spec"].get("taints")
+    assert cluster.events("NodeReady", "node-a")
     assert not any(cluster.store.try_get("pods", cluster.namespace, name) for name in victims)
 
 
