@@ -18,7 +18,7 @@ from tools.findings import SEVERITY_ORDER, Finding, FindingKind
 from tools.kubernetes.client import Kube
 from tools.kubernetes.common import Context
 
-__all__ = ["Finding", "FindingKind", "rank", "triage"]
+__all__ = ["Finding", "FindingKind", "correlate", "rank", "triage"]
 
 
 def _related(f: Finding, service: str | None) -> bool:
@@ -26,6 +26,27 @@ def _related(f: Finding, service: str | None) -> bool:
         return False
     values = {str(v) for k, v in f.data.items() if k in ("deployment", "service", "upstream", "consumer")}
     return service in values or f.target.endswith(f"/{service}")
+
+
+CHANGE_KINDS = ("recent_rollout", "config_changed")
+
+
+def correlate(findings: list[Finding]) -> list[Finding]:
+    """A change followed by symptoms on the same workload is raised to a warning and says so."""
+    troubled: dict[str, set[str]] = {}
+    for f in findings:
+        if f.kind not in CHANGE_KINDS and f.severity != "info":
+            for key in ("deployment", "service"):
+                if f.data.get(key):
+                    troubled.setdefault(str(f.data[key]), set()).add(f.kind)
+    out = []
+    for f in findings:
+        symptoms = troubled.get(str(f.data.get("deployment") or ""), set())
+        if f.kind in CHANGE_KINDS and symptoms:
+            f = f.model_copy(update={"severity": "warning" if f.severity == "info" else f.severity,
+                                     "summary": f"{f.summary}; followed by {', '.join(sorted(symptoms))}"})  # fmt: skip
+        out.append(f)
+    return out
 
 
 def rank(findings: list[Finding], service: str | None = None) -> list[Finding]:
@@ -47,7 +68,7 @@ def triage(deps: ToolDeps, namespace: str, service: str | None = None, context: 
     kube = Kube(deps, context)
     snap = take_snapshot(kube, namespace)
     signal_findings, notes = analyze_signals(deps, snap)
-    findings = rank(analyze_workloads(snap) + signal_findings, service)
+    findings = rank(correlate(analyze_workloads(snap) + signal_findings), service)
     notes = snap.notes + notes
     head = f"{len(findings)} findings in {namespace}" + (f" (service {service} first)" if service else "")
     lines = [head]

@@ -26,6 +26,10 @@ class Snapshot:
     hpas: list[Obj] = field(default_factory=list)
     nodes: list[Obj] = field(default_factory=list)
     events: list[Obj] = field(default_factory=list)
+    configmaps: list[Obj] = field(default_factory=list)
+    crash_logs: dict[str, list[str]] = field(
+        default_factory=dict
+    )  # pod -> last lines of its crashed container
     changes: list[dict[str, Any]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
 
@@ -65,7 +69,7 @@ def take_snapshot(kube: Kube, namespace: str, minutes: int = 60) -> Snapshot:
     for attr, kind, ns in (
         ("pods", "pod", namespace), ("deployments", "deployment", namespace), ("replicasets", "replicaset", namespace),
         ("services", "service", namespace), ("endpoints", "endpoints", namespace), ("hpas", "hpa", namespace),
-        ("events", "event", namespace), ("nodes", "node", None),
+        ("events", "event", namespace), ("configmaps", "configmap", namespace), ("nodes", "node", None),
     ):  # fmt: skip
         try:
             setattr(snap, attr, kube.list(kind, ns))
@@ -75,4 +79,21 @@ def take_snapshot(kube: Kube, namespace: str, minutes: int = 60) -> Snapshot:
             snap.notes.append(f"could not list {kind}s: {exc}")
     with contextlib.suppress(ToolError):
         snap.changes = collect_changes(kube, namespace, minutes)
+    snap.crash_logs = _crash_logs(kube, snap)
     return snap
+
+
+def _crash_logs(kube: Kube, snap: Snapshot, max_pods: int = 3) -> dict[str, list[str]]:
+    """The last lines of the previous container of a few restarting pods: they usually say why."""
+    restarting = [
+        p
+        for p in snap.pods
+        if any(int(cs.get("restartCount") or 0) for cs in p.get("status", {}).get("containerStatuses") or [])
+    ]
+    out: dict[str, list[str]] = {}
+    for pod in restarting[:max_pods]:
+        name = pod["metadata"]["name"]
+        with contextlib.suppress(ToolError):
+            text = kube.pod_log(name, snap.namespace, tailLines=5, previous="true")
+            out[name] = [line for line in text.splitlines() if line.strip()][-3:]
+    return out

@@ -63,12 +63,22 @@ def crash_loops(snap: Snapshot) -> list[Finding]:
             (cs.get("name") for p in pods for cs in _statuses(p) if int(cs.get("restartCount") or 0)), None
         )
         restarts = sum(pod_restarts(p) for p in pods)
+        last_log = next(
+            (
+                snap.crash_logs[p["metadata"]["name"]][-1]
+                for p in pods
+                if snap.crash_logs.get(p["metadata"]["name"])
+            ),
+            "",
+        )
         out.append(Finding(
             kind="crash_loop", target=_target(snap, "Deployment", dep), severity="critical",
-            summary=f"{len(pods)} pods crash-looping ({restarts} restarts; last termination {', '.join(reasons) or 'unknown'})",
-            evidence=[f"pod {p['metadata']['name']}: {pod_phase(p)}, {pod_restarts(p)} restarts (k8s_describe kind=pod)" for p in pods[:3]],
+            summary=f"{len(pods)} pods crash-looping ({restarts} restarts; last termination {', '.join(reasons) or 'unknown'})"
+            + (f"; last log line: {last_log[:200]}" if last_log else ""),
+            evidence=[f"pod {p['metadata']['name']}: {pod_phase(p)}, {pod_restarts(p)} restarts (k8s_describe kind=pod)" for p in pods[:3]]
+            + ([f"k8s_pod_logs(pod={pods[0]['metadata']['name']!r}, previous=True): {last_log[:200]}"] if last_log else []),
             data={"deployment": dep, "namespace": snap.namespace, "pods": [p["metadata"]["name"] for p in pods], "restarts": restarts,
-                  "reasons": reasons, "exit_codes": exit_codes, "container": container},
+                  "reasons": reasons, "exit_codes": exit_codes, "container": container, "last_log": last_log},
         ))  # fmt: skip
     return out
 
@@ -238,14 +248,37 @@ def config_changes(snap: Snapshot) -> list[Finding]:
         if dep is None or c.get("change") not in ("restart", "template"):
             continue
         for cm in sorted(_configmaps_used(dep) - updated.keys()):
+            key, value, line = _key_in_crash_logs(snap, c["deployment"], cm)
             out.append(Finding(
-                kind="config_changed", target=f"ConfigMap/{snap.namespace}/{cm}", severity="info",
-                summary=f"deployment {c['deployment']} was restarted at {c['changed_at']} without an image change; it reads configmap {cm}, "
-                "whose values may have changed just before (the API keeps no history of configmap edits)",
-                evidence=[f"rollout of {c['deployment']}: {c['summary']} (recent_changes)", f"deployment {c['deployment']} reads configmap {cm}"],
-                data={"configmap": cm, "namespace": snap.namespace, "deployments": [c["deployment"]], "deployment": c["deployment"], "changed_at": c["changed_at"]},
+                kind="config_changed", target=f"ConfigMap/{snap.namespace}/{cm}", severity="warning" if key else "info",
+                summary=f"deployment {c['deployment']} was restarted at {c['changed_at']} without an image change; it reads configmap {cm}"
+                + (f", and its crash log names {key}={value}" if key else ", whose values may have changed just before (the API keeps no history of configmap edits)"),
+                evidence=[f"rollout of {c['deployment']}: {c['summary']} (recent_changes)", f"deployment {c['deployment']} reads configmap {cm}"]
+                + ([f"crash log: {line[:200]}"] if key else []),
+                data={"configmap": cm, "namespace": snap.namespace, "deployments": [c["deployment"]], "deployment": c["deployment"],
+                      "changed_at": c["changed_at"], "key": key, "value": value},
             ))  # fmt: skip
     return out
+
+
+def _key_in_crash_logs(snap: Snapshot, deployment: str, configmap: str) -> tuple[str | None, str | None, str]:
+    """A key of the configmap that the deployment's crash logs mention (with its current value)."""
+    cm = next((c for c in snap.configmaps if c["metadata"]["name"] == configmap), None)
+    if cm is None:
+        return None, None, ""
+    for pod, lines in snap.crash_logs.items():
+        if (
+            snap.deployment_of(
+                next((p for p in snap.pods if p["metadata"]["name"] == pod), {"metadata": {"name": pod}})
+            )
+            != deployment
+        ):
+            continue
+        for line in reversed(lines):
+            for key, value in (cm.get("data") or {}).items():
+                if key in line:
+                    return key, value, line
+    return None, None, ""
 
 
 def scaled_to_zero(snap: Snapshot) -> list[Finding]:
