@@ -9,17 +9,19 @@ import yaml
 
 
 def kubeconfig(url: str, context: str = "sandbox", namespace: str = "market-predictor") -> dict[str, object]:
-    """The kubeconfig document: cluster ``sandbox`` over plain HTTP, a user with a dummy token."""
+    """The kubeconfig document: plain HTTP, a user with a dummy token (the stand-in checks none).
+
+    The cluster is named after the context (``sandbox`` by default) and the user ``<context>-admin``,
+    so the kubeconfigs of several sandboxes can be merged (``KUBECONFIG=a:b``) without clashing.
+    """
+    user = f"{context}-admin"
     return {
         "apiVersion": "v1",
         "kind": "Config",
-        "clusters": [{"name": "sandbox", "cluster": {"server": url}}],
-        "users": [{"name": "sandbox-admin", "user": {"token": "sandbox-not-a-secret"}}],
+        "clusters": [{"name": context, "cluster": {"server": url}}],
+        "users": [{"name": user, "user": {"token": "sandbox-not-a-secret"}}],
         "contexts": [
-            {
-                "name": context,
-                "context": {"cluster": "sandbox", "user": "sandbox-admin", "namespace": namespace},
-            }
+            {"name": context, "context": {"cluster": context, "user": user, "namespace": namespace}}
         ],
         "current-context": context,
         "preferences": {},

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import shutil
+import subprocess
 import threading
 import time
 from typing import Any
@@ -13,7 +16,7 @@ from kube_fixtures import NS, World, seed, world_fixture  # noqa: F401
 from kubernetes import client, config, watch
 from kubernetes.client.rest import ApiException
 
-from sandbox.kube import start_kube_api
+from sandbox.kube import start_kube_api, write_kubeconfig
 from sandbox.kube.store import Store
 
 
@@ -471,3 +474,23 @@ def test_concurrent_writers_and_watchers_see_every_change_in_order(world: World)
     for bucket in seen:
         assert len(bucket) == 40 and len({name for name, _ in bucket}) == 40
         assert [v for _, v in bucket] == sorted(v for _, v in bucket)
+
+
+def test_kubeconfigs_of_two_sandboxes_merge(world: World, tmp_path: Any) -> None:
+    store = Store()
+    with start_kube_api(store) as other:
+        second = write_kubeconfig(tmp_path / "second", other.url, context="staging", namespace="default")
+        merged = f"{world.kubeconfig}:{second}"
+        contexts, _ = config.list_kube_config_contexts(config_file=str(world.kubeconfig))
+        assert [c["name"] for c in contexts] == ["sandbox"]
+        if shutil.which("kubectl"):
+            out = subprocess.run(
+                ["kubectl", "config", "view", "-o", "jsonpath={.clusters[*].cluster.server}"],
+                env={**os.environ, "KUBECONFIG": merged},
+                capture_output=True,
+                text=True,
+                check=True,
+            ).stdout.split()
+            assert sorted(out) == sorted([world.server.url, other.url])
+        staging = config.new_client_from_config(config_file=str(second), context="staging")
+        assert client.CoreV1Api(staging).list_namespaced_pod("default").items == []
