@@ -36,6 +36,7 @@ class KubeApi:
 
     # --- reads ---------------------------------------------------------------------------------
     def get(self, res: Resource, namespace: str, name: str) -> Obj:
+        """One object; 404 NotFound naming the resource as the API server does."""
         try:
             return self.store.get(res.plural, self._ns(res, namespace), name)
         except NotFound:
@@ -59,6 +60,7 @@ class KubeApi:
 
     # --- writes --------------------------------------------------------------------------------
     def create(self, res: Resource, namespace: str, body: Any, dry_run: bool = False) -> Obj:
+        """POST: default, validate and store a new object (409 AlreadyExists when the name is taken)."""
         obj = self._prepare_new(res, namespace, body)
         admission.apply_defaults(res, obj)
         admission.validate(res, obj)
@@ -110,8 +112,9 @@ class KubeApi:
             old = self.get(res, namespace, name)
             new = apply_patch(content_type, old, patch)
             new = self._keep_identity(res, old, new, status)
-            rv = str(new["metadata"].get("resourceVersion") or "")
-            if rv != old["metadata"]["resourceVersion"]:
+            current = old["metadata"]["resourceVersion"]
+            rv = str(new["metadata"].get("resourceVersion") or current)  # a patch may state a precondition
+            if rv != current:
                 raise conflict(
                     res,
                     name,

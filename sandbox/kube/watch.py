@@ -44,6 +44,8 @@ class WatchHub:
         self._streams: list[queue.Queue[Change]] = []
         self.stopped = threading.Event()
         self._unsubscribe = store.subscribe(self._on_change)
+        with self._lock:  # changes between the first read and subscribing are not in the ring
+            self._oldest_rv = max(self._oldest_rv, store.resource_version)
 
     @property
     def active(self) -> int:
