@@ -7,6 +7,7 @@ when they cannot open, the run carries on and says ``memory unavailable: <reason
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -33,12 +34,16 @@ class MemorySeam:
         self._memory: Any | None = None
         self._stats: Any | None = None
         self._opened = False
+        self._lock = threading.Lock()
         self.note: str | None = None
 
     def _open(self) -> None:
-        if self._opened:
-            return
-        self._opened = True
+        with self._lock:  # serve runs investigations in threads: open once, and let the others wait
+            if not self._opened:
+                self._open_now()
+                self._opened = True
+
+    def _open_now(self) -> None:
         s = self._settings
         try:
             from knowledge.embeddings import make_embedder
