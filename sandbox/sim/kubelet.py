@@ -144,7 +144,8 @@ class Kubelet:
                     inst.name,
                 )
                 self._terminated(pod, inst, now, 0, "Completed", "", backoff=False)
-            inst.image, inst.phase = spec.get("image", ""), "pull"
+            inst.image, inst.phase, inst.next_at = spec.get("image", ""), "pull", now
+            inst.pull_backoff_s = BACKOFF_BASE_S
             self._pull_started(pod, inst, node, now)
         if inst.phase in ("pull", "pull_backoff"):
             self._pull(pod, inst, node, now)

@@ -266,3 +266,16 @@ def test_restart_policy_decides_whether_a_failed_container_comes_back(
     assert status["restartCount"] >= restarts and (restarts or status["restartCount"] == 0)
     exit_code = (status["state"].get("terminated") or status["lastState"]["terminated"])["exitCode"]
     assert exit_code == 127
+
+
+def test_patching_a_stuck_pods_image_pulls_the_new_one_at_once() -> None:
+    cluster = SimCluster.seeded()
+    cluster.store.create("pods", _bare_pod("debug", "Always", ["rabbitmq-server"]))
+    cluster.mutate("pods", "debug", lambda p: p["spec"]["containers"][0].__setitem__("image", "busybox:1.36"))
+    cluster.run(8)
+    assert waiting_reason(cluster.get("pods", "debug")) == "ImagePullBackOff"
+    good = "registry.local/market-predictor/queue:3.12.6"
+    cluster.mutate("pods", "debug", lambda p: p["spec"]["containers"][0].__setitem__("image", good))
+    cluster.run(1)
+    status = container_status(cluster.get("pods", "debug"))
+    assert "running" in status["state"] and status["image"] == good
