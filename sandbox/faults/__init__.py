@@ -26,27 +26,28 @@ from typing import Any
 from kubernetes import client as k8s
 
 from sandbox.control import ControlClient
-from sandbox.faults import catalog as _c
-from sandbox.faults.catalog import NAMESPACE, Fault, Surge
+from sandbox.faults import services as _s
+from sandbox.faults import workloads as _w
 from sandbox.faults.changes import apply_change, apply_undo
+from sandbox.faults.model import NAMESPACE, NODES, Fault, Surge
 
 Builder = Callable[[str, str], Fault]
 
 # name -> (builder, default target, targets it supports (None: any deployment/service/node name))
 _REGISTRY: dict[str, tuple[Builder, str, tuple[str, ...] | None]] = {
-    "bad-deploy": (_c.bad_deploy, "predictor", tuple(_c.BAD_TAGS)),
-    "crashloop-config": (_c.crashloop_config, "predictor", tuple(_c.CRASH_CONFIG)),
-    "image-pull": (_c.image_pull, "api-gateway", None),
-    "memory-leak": (_c.memory_leak, "predictor", ("predictor",)),
-    "traffic-surge": (_c.traffic_surge, "predictor", ("predictor", "api-gateway")),
-    "pending-pod": (_c.pending_pod, "ingest-worker", None),
-    "selector-mismatch": (_c.selector_mismatch, "predictor", None),
-    "db-connections": (_c.db_connections, "ingest-worker", ("ingest-worker",)),
-    "cache-down": (_c.cache_down, "cache", ("cache",)),
-    "queue-stalled": (_c.queue_stalled, "ingest-worker", ("ingest-worker",)),
-    "readiness-probe": (_c.readiness_probe, "api-gateway", ("api-gateway", "predictor", "ingest-worker")),
-    "node-not-ready": (_c.node_not_ready, "node-b", _c.NODES),
-    "none": (_c.no_fault, "", None),
+    "bad-deploy": (_w.bad_deploy, "predictor", tuple(_w.BAD_TAGS)),
+    "crashloop-config": (_w.crashloop_config, "predictor", tuple(_w.CRASH_CONFIG)),
+    "image-pull": (_w.image_pull, "api-gateway", None),
+    "memory-leak": (_w.memory_leak, "predictor", ("predictor",)),
+    "traffic-surge": (_s.traffic_surge, "predictor", ("predictor", "api-gateway")),
+    "pending-pod": (_w.pending_pod, "ingest-worker", None),
+    "selector-mismatch": (_s.selector_mismatch, "predictor", None),
+    "db-connections": (_s.db_connections, "ingest-worker", ("ingest-worker",)),
+    "cache-down": (_s.cache_down, "cache", ("cache",)),
+    "queue-stalled": (_w.queue_stalled, "ingest-worker", ("ingest-worker",)),
+    "readiness-probe": (_w.readiness_probe, "api-gateway", ("api-gateway", "predictor", "ingest-worker")),
+    "node-not-ready": (_s.node_not_ready, "node-b", NODES),
+    "none": (_s.no_fault, "", None),
 }
 FAULT_NAMES: tuple[str, ...] = tuple(_REGISTRY)
 
@@ -89,7 +90,14 @@ def inject(api: k8s.ApiClient, fault: Fault, control: ControlClient | None = Non
 
     The record is also sent to the control API (when given), which keeps it in the sandbox dir.
     """
-    undo = [apply_change(api, change) for change in fault.changes]
+    undo: list[dict[str, Any]] = []
+    try:
+        for change in fault.changes:
+            undo.append(apply_change(api, change))
+    except Exception:
+        for done in reversed(undo):  # leave nothing half-injected
+            apply_undo(api, done)
+        raise
     if fault.surge is not None:
         if control is None:
             raise ValueError(f"fault {fault.name!r} needs the sandbox control API (a traffic surge)")
