@@ -6,6 +6,7 @@ Unknown) taints with effects NoSchedule and NoExecute, its pods are marked not r
 tolerations for the NoExecute taint expire (``tolerationSeconds``) are marked for deletion. The
 kubelet on that node is gone, so those pods stay Terminating while their ReplicaSets create
 replacements elsewhere, as on a real cluster. When the node is Ready again the taints are removed.
+A cordoned node gets the ``node.kubernetes.io/unschedulable:NoSchedule`` taint, as upstream.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from sandbox.sim.view import StoreView
 COMPONENT = "node-controller"
 NOT_READY = "node.kubernetes.io/not-ready"
 UNREACHABLE = "node.kubernetes.io/unreachable"
+UNSCHEDULABLE = "node.kubernetes.io/unschedulable"
 
 
 def _wanted_taints(node: Obj) -> tuple[str, ...]:
@@ -43,6 +45,7 @@ class NodeLifecycleController:
         pods = self._store.list("pods")
         for node in self._store.list("nodes"):
             try:
+                node = self._cordon_taint(node)
                 node = self._taint(node)
                 if _wanted_taints(node):
                     self._handle_pods(
@@ -50,6 +53,25 @@ class NodeLifecycleController:
                     )
             except (NotFound, Conflict):
                 continue
+
+    def _cordon_taint(self, node: Obj) -> Obj:
+        """A cordoned node (``spec.unschedulable``) carries the unschedulable:NoSchedule taint."""
+        spec = node.get("spec") or {}
+        taints: list[dict[str, Any]] = list(spec.get("taints") or [])
+        has = any(t.get("key") == UNSCHEDULABLE for t in taints)
+        if bool(spec.get("unschedulable")) == has:
+            return node
+        if has:
+            keep = [t for t in taints if t.get("key") != UNSCHEDULABLE]
+        else:
+            keep = [*taints, {"key": UNSCHEDULABLE, "effect": "NoSchedule", "timeAdded": iso(self._clock())}]
+
+        def write(obj: Obj) -> None:
+            obj.setdefault("spec", {})["taints"] = keep
+            if not keep:
+                obj["spec"].pop("taints")
+
+        return self._store.mutate("nodes", "", node["metadata"]["name"], write)
 
     def _taint(self, node: Obj) -> Obj:
         wanted = _wanted_taints(node)

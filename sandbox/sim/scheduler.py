@@ -25,6 +25,7 @@ from sandbox.sim.objects import (
     matches_labels,
     memory_mib,
     pod_requests,
+    quantity,
     set_condition,
 )
 from sandbox.sim.view import StoreView
@@ -134,6 +135,9 @@ class Scheduler:
                 return f"node(s) had untolerated taint {_taint_text(taint)}"
         used_cpu, used_mem = self._used(node["metadata"]["name"], bound)
         alloc = (node.get("status") or {}).get("allocatable") or {}
+        pods_on_node = sum(1 for p in bound if p["spec"].get("nodeName") == node["metadata"]["name"])
+        if "pods" in alloc and pods_on_node + 1 > int(quantity(alloc["pods"])):
+            return "Too many pods"
         if cpu and used_cpu + cpu > cpu_millicores(alloc.get("cpu", "0")):
             return "Insufficient cpu"
         if mem and used_mem + mem > memory_mib(alloc.get("memory", "0")):

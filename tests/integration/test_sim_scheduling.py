@@ -54,9 +54,12 @@ def test_cordoned_nodes_leave_new_pods_pending() -> None:
     assert len(pending) == 2
     message = cluster.events("FailedScheduling", pending[0]["metadata"]["name"])[0]["message"]
     assert "3 node(s) were unschedulable" in message
+    taints = cluster.store.get("nodes", "", "node-b")["spec"]["taints"]
+    assert [(t["key"], t["effect"]) for t in taints] == [("node.kubernetes.io/unschedulable", "NoSchedule")]
     cluster.store.mutate("nodes", "", "node-b", lambda n: n["spec"].pop("unschedulable"))
     assert cluster.run_until(lambda: not _pending(cluster, "ingest-worker"), 30)
     assert {p["spec"]["nodeName"] for p in cluster.pods(app="ingest-worker")} >= {"node-b"}
+    assert not cluster.store.get("nodes", "", "node-b")["spec"].get("taints")  # uncordoned
 
 
 def test_requests_beyond_node_capacity_are_insufficient_cpu() -> None:
@@ -140,3 +143,18 @@ def test_pods_of_a_deleted_node_are_replaced_elsewhere() -> None:
         60,
     )
     assert {p["spec"]["nodeName"] for p in cluster.pods()} <= {"node-a", "node-b"}
+
+
+def test_nodes_full_of_pods_say_too_many_pods() -> None:
+    cluster = SimCluster.seeded()
+    counts = {n: sum(1 for p in cluster.store.list("pods") if p["spec"].get("nodeName") == n) for n in NODES}
+    for node, count in counts.items():
+        cluster.store.mutate(
+            "nodes", "", node, lambda n, c=count: n["status"]["allocatable"].__setitem__("pods", str(c))
+        )
+    cluster.mutate("deployments", "queue", lambda d: d["spec"].__setitem__("replicas", 2))
+    cluster.run(3)
+    pending = _pending(cluster, "queue")
+    assert pending
+    message = cluster.events("FailedScheduling", pending[0]["metadata"]["name"])[0]["message"]
+    assert "3 Too many pods" in message
