@@ -20,6 +20,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import httpx
+
 from sandbox.control import ActiveFaults, ControlHandlers, start_control
 from sandbox.faults import catalog
 from sandbox.kube.kubeconfig import write_kubeconfig
@@ -110,8 +112,10 @@ def _restore(kind: str, live: dict[str, Any], seeded: dict[str, Any]) -> bool:
         k: v for k, v in (meta.get("annotations") or {}).items() if k != "kubernetes.io/change-cause"
     }
     annotations.update(seeded_meta.get("annotations") or {})
-    meta["annotations"] = annotations
-    meta["labels"] = seeded_meta.get("labels") or {}
+    if annotations != (meta.get("annotations") or {}):
+        meta["annotations"] = annotations
+    if (seeded_meta.get("labels") or {}) != (meta.get("labels") or {}):
+        meta["labels"] = seeded_meta.get("labels") or {}
     return json.dumps(live, sort_keys=True) != before
 
 
@@ -167,8 +171,19 @@ class SandboxServer:
     def health(self) -> dict[str, Any]:
         """The control API's health report."""
         ready, detail = self.platform_ready()
-        parts = {"kube": True, "metrics": True, "loki": True, "control": True, "platform": ready}
+        parts = {
+            "kube": _answers(f"{self.kube.url}/healthz"),
+            "metrics": _answers(f"{self.metrics.url}/metrics"),
+            "loki": _answers(f"{self.loki.url}/ready"),
+            "simulation": self.sim_alive(),
+            "platform": ready,
+        }
         return {"healthy": all(parts.values()), "parts": parts, "platform": detail}
+
+    def sim_alive(self) -> bool:
+        """Whether the simulation and traffic threads still run."""
+        threads = {t.name for t in threading.enumerate()}
+        return "traffic" in threads and any("sim" in name for name in threads)
 
     def reset(self) -> dict[str, Any]:
         """Back to the seeded state: objects re-applied, surges cleared, injections forgotten."""
@@ -205,6 +220,13 @@ class SandboxServer:
                 log.exception("stopping %s failed", getattr(stop, "__qualname__", stop))
 
 
+def _answers(url: str) -> bool:
+    try:
+        return httpx.get(url, timeout=2).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
 def _write_json(path: Path, data: dict[str, Any]) -> None:
     tmp = path.with_suffix(".tmp")
     tmp.write_text(json.dumps(data, indent=2))
@@ -220,6 +242,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.add_argument(f"--{name}-port", type=int, default=0, help=f"{name} port (0 = a free port)")
     parser.add_argument("--ready-timeout", type=float, default=90.0, help="seconds to wait for the platform")
     args = parser.parse_args(argv)
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     logging.basicConfig(
         level=os.environ.get("SANDBOX_LOG_LEVEL", "INFO"), format="%(asctime)s %(name)s %(message)s"
     )
