@@ -20,10 +20,11 @@ from typing import Any, Literal
 from sandbox.images import get_profile, memory_mib, not_found_message
 from sandbox.kube.store import Conflict, NotFound
 from sandbox.sim.container_logs import ContainerLogger
-from sandbox.sim.containers import ConfigError, command_problem, probe, resolve_env, start_crash
+from sandbox.sim.containers import ConfigError, command_problem, resolve_env, start_crash
 from sandbox.sim.events import EventRecorder
 from sandbox.sim.kubelet_status import BACKOFF_BASE_S, Instance, PodRecord, pod_status
 from sandbox.sim.objects import Clock, Obj, condition_true, container_resources, is_terminating, iso
+from sandbox.sim.probes import run_probes
 from sandbox.sim.runtime import ContainerRuntime, Runtime
 from sandbox.sim.view import StoreView
 
@@ -254,69 +255,11 @@ class Kubelet:
             return
         if uptime >= BACKOFF_RESET_S:
             inst.backoff_s = BACKOFF_BASE_S
-        listening = uptime >= inst.profile.startup_s
-        if not inst.startup_ok:
-            self._startup(pod, spec, inst, record, listening, now)
-            if not inst.startup_ok:
-                return  # readiness and liveness wait for the startup probe
-        self._readiness(pod, spec, inst, record, listening, now)
-        self._liveness(pod, spec, inst, record, listening, now)
-
-    def _startup(
-        self, pod: Obj, spec: Obj, inst: Instance, record: PodRecord, listening: bool, now: float
-    ) -> None:
-        config = spec.get("startupProbe") or {}
-        if now < inst.startup_probe_at:
-            return
-        inst.startup_probe_at = now + float(config.get("periodSeconds", 10))
-        assert inst.profile is not None
-        failure = probe(config, spec, inst.profile, listening, record.pod_ip)
-        if failure is None:
-            inst.startup_ok = True
-            inst.ready_probe_at = max(inst.ready_probe_at, now)
-            inst.live_probe_at = max(inst.live_probe_at, now)
-            return
-        inst.startup_failures += 1
-        self._event(pod, "Warning", "Unhealthy", f"Startup probe failed: {failure}", inst.name)
-        if inst.startup_failures >= int(config.get("failureThreshold", 3)):
-            self._probe_kill(pod, inst, now, "startup")
-
-    def _readiness(
-        self, pod: Obj, spec: Obj, inst: Instance, record: PodRecord, listening: bool, now: float
-    ) -> None:
-        config = spec.get("readinessProbe")
-        if not config:
-            inst.ready = True
-            return
-        if now < inst.ready_probe_at:
-            return
-        inst.ready_probe_at = now + float(config.get("periodSeconds", 10))
-        assert inst.profile is not None
-        failure = probe(config, spec, inst.profile, listening, record.pod_ip)
-        if failure is None:
-            inst.ready_failures, inst.ready = 0, True
-            return
-        inst.ready_failures += 1
-        if inst.ready_failures >= int(config.get("failureThreshold", 3)) or not inst.ready:
-            inst.ready = False
-        self._event(pod, "Warning", "Unhealthy", f"Readiness probe failed: {failure}", inst.name)
-
-    def _liveness(
-        self, pod: Obj, spec: Obj, inst: Instance, record: PodRecord, listening: bool, now: float
-    ) -> None:
-        config = spec.get("livenessProbe")
-        if not config or now < inst.live_probe_at or inst.phase != "running":
-            return
-        inst.live_probe_at = now + float(config.get("periodSeconds", 10))
-        assert inst.profile is not None
-        failure = probe(config, spec, inst.profile, listening, record.pod_ip)
-        if failure is None:
-            inst.live_failures = 0
-            return
-        inst.live_failures += 1
-        self._event(pod, "Warning", "Unhealthy", f"Liveness probe failed: {failure}", inst.name)
-        if inst.live_failures >= int(config.get("failureThreshold", 3)):
-            self._probe_kill(pod, inst, now, "liveness")
+        outcome = run_probes(spec, inst, record.pod_ip, uptime >= inst.profile.startup_s, now)
+        for message in outcome.unhealthy:
+            self._event(pod, "Warning", "Unhealthy", message, inst.name)
+        if outcome.kill:
+            self._probe_kill(pod, inst, now, outcome.kill)
 
     def _probe_kill(self, pod: Obj, inst: Instance, now: float, kind: str) -> None:
         """The kubelet stops a container whose liveness or startup probe failed too often."""
