@@ -420,7 +420,7 @@ IMAGES: dict[str, ImageProfile] = dict(
         # queue
         _tag(_QUEUE, "3.12.6"),
         _tag(_QUEUE, "3.13.1"),
-        # ingest-worker: 2.2.1 older good, 2.3.0 current good, 2.4.0 stalls after a minute
+        # ingest-worker: 2.2.1 older good, 2.3.0 current good, 2.4.0 stalls 15 s after start
         _tag(_WORKER, "2.2.1"),
         _tag(_WORKER, "2.3.0"),
         _tag(_WORKER, "2.4.0", stall_after_s=15.0),  # stalls fast enough to alert < 60 s
