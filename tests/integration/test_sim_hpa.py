@@ -93,7 +93,7 @@ def test_without_metrics_the_hpa_reports_it_and_does_not_scale() -> None:
 def test_cpu_of_pods_that_just_became_ready_is_ignored() -> None:
     cluster = SimCluster.seeded(settle_s=9)  # predictor pods became ready a few seconds ago
     _load(cluster, "predictor", 1000.0)
-    cluster.run(1)
+    cluster.run(2)
     assert _replicas(cluster, "predictor") == 3
-    cluster.run(10)
+    cluster.run(20)  # a sync after the pods have been ready for the initial readiness delay
     assert _replicas(cluster, "predictor") == 5
