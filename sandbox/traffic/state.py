@@ -88,10 +88,3 @@ class MetricState:
         self.queues: dict[tuple[str, str], QueueState] = {}  # (namespace, queue app) -> state
         self.db: dict[tuple[str, str], DbState] = {}  # (namespace, db app) -> state
         self.containers: dict[PodKey, ContainerUsage] = {}
-
-    def services(self) -> set[tuple[str, str]]:
-        """Every (namespace, service) with app metrics."""
-        with self.lock:
-            keys = {k[:2] for k in self.http} | {k[:2] for k in self.upstream} | {k[:2] for k in self.cache}
-            keys |= set(self.queues) | set(self.db)
-        return keys
