@@ -26,6 +26,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, TypeVar
@@ -190,11 +191,19 @@ class Sandbox:
         resp.raise_for_status()
         return [a for a in resp.json() if name is None or a["labels"].get("alertname") == name]
 
-    def wait_for_alert(self, name: str, timeout: float = 90, **labels: str) -> dict[str, Any]:
-        """Wait until Alertmanager has alert ``name`` (with these labels); returns it."""
+    def wait_for_alert(
+        self, name: str, timeout: float = 90, since: float | None = None, **labels: str
+    ) -> dict[str, Any]:
+        """Wait until Alertmanager has alert ``name`` (with these labels); returns it.
+
+        ``since`` (epoch seconds) ignores alerts that started before it, e.g. left over from an
+        earlier fault.
+        """
 
         def found() -> dict[str, Any] | None:
             for alert in self.alerts(name):
+                if since is not None and _epoch(alert["startsAt"]) < since - 5:
+                    continue
                 if all(alert["labels"].get(k) == v for k, v in labels.items()):
                     return alert
             return None
@@ -226,6 +235,12 @@ class Sandbox:
 
         self.wait_until(ok, timeout, f"the end state of {fault.name} to pass (last: {detail})", interval=2)
         return detail
+
+
+def _epoch(rfc3339: str) -> float:
+    """Alertmanager's timestamps (nanosecond precision, Z) as epoch seconds."""
+    head = rfc3339.rstrip("Z").split(".")[0]
+    return datetime.strptime(head, "%Y-%m-%dT%H:%M:%S").replace(tzinfo=UTC).timestamp()
 
 
 @pytest.fixture(scope="session")

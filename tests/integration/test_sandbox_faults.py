@@ -133,9 +133,10 @@ def test_baseline_raises_no_alert(sandbox: Sandbox) -> None:
 @pytest.mark.parametrize("name", _params())
 def test_fault_alerts_and_its_mitigation_passes(sandbox: Sandbox, name: str) -> None:
     sandbox.reset()
+    injected_at = time.time()
     fault = sandbox.inject(name)
     for alert in fault.expected_alerts:
-        sandbox.wait_for_alert(alert, timeout=90)
+        sandbox.wait_for_alert(alert, timeout=90, since=injected_at)
     if name == "crashloop-config":
         pods = sandbox.wait_until(lambda: _pods_showing("CrashLoopBackOff", sandbox), 60, "CrashLoopBackOff")
         assert "predictor-" in pods
