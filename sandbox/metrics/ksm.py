@@ -30,7 +30,9 @@ class KubeStateCollector(Collector):
         self.store = store
 
     def collect(self) -> Iterator[Metric]:
-        yield from self._pods(self.store.list("pods"))
+        pods = self.store.list("pods")
+        yield from self._pods(pods)
+        yield from self._pod_identity(pods)
         yield from self._deployments(self.store.list("deployments"))
         yield from self._hpas(self.store.list("horizontalpodautoscalers"))
         yield from self._nodes(self.store.list("nodes"))
@@ -88,6 +90,23 @@ class KubeStateCollector(Collector):
                 _resources(requests, [*key, c.get("name", "")], res.get("requests") or {})
         yield from (info, phase, ready, restarts, waiting, terminated, cready, limits, requests)
 
+    def _pod_identity(self, pods: list[Obj]) -> Iterator[Metric]:
+        """Who owns each pod and which image each container runs (to tell versions apart)."""
+        owner = _gauge(
+            "kube_pod_owner", "Information about the pod's owner.", [*POD, "owner_kind", "owner_name"]
+        )
+        info = _gauge(
+            "kube_pod_container_info", "Information about a container in a pod.", [*CONTAINER, "image"]
+        )
+        for pod in pods:
+            meta = pod["metadata"]
+            key = [meta.get("namespace", ""), meta["name"]]
+            for ref in meta.get("ownerReferences") or [{"kind": "<none>", "name": "<none>"}]:
+                owner.add_metric([*key, ref.get("kind", ""), ref.get("name", "")], 1)
+            for c in pod.get("spec", {}).get("containers", []):
+                info.add_metric([*key, c.get("name", ""), c.get("image", "")], 1)
+        yield from (owner, info)
+
     def _deployments(self, deployments: list[Obj]) -> Iterator[Metric]:
         fields = {
             "kube_deployment_spec_replicas": ("spec", "replicas"),
@@ -100,13 +119,20 @@ class KubeStateCollector(Collector):
         }
         families = {name: _gauge(name, f"Deployment {path[1]}.", DEPLOY) for name, path in fields.items()}
         generation = _gauge("kube_deployment_metadata_generation", "Deployment generation.", DEPLOY)
+        condition = _gauge(
+            "kube_deployment_status_condition", "Deployment conditions.", [*DEPLOY, "condition", "status"]
+        )
         for d in deployments:
             key = [d["metadata"].get("namespace", ""), d["metadata"]["name"]]
             for name, (part, field) in fields.items():
                 default = 1 if (part, field) == ("spec", "replicas") else 0
                 families[name].add_metric(key, float((d.get(part) or {}).get(field, default) or 0))
             generation.add_metric(key, float(d["metadata"].get("generation", 1)))
-        yield from (*families.values(), generation)
+            for cond in (d.get("status") or {}).get("conditions") or []:
+                value = str(cond.get("status", "Unknown")).lower()
+                for st in ("true", "false", "unknown"):
+                    condition.add_metric([*key, cond.get("type", ""), st], 1.0 if st == value else 0.0)
+        yield from (*families.values(), generation, condition)
 
     def _hpas(self, hpas: list[Obj]) -> Iterator[Metric]:
         prefix = "kube_horizontalpodautoscaler_"

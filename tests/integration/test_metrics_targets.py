@@ -43,6 +43,7 @@ def _seed_objects(store: Store) -> None:
             "containers": [
                 {
                     "name": "predictor",
+                    "image": "registry.local/market-predictor/predictor:1.5.0",
                     "resources": {"limits": {"cpu": "1", "memory": "768Mi"}, "requests": {"cpu": "500m"}},
                 }
             ],
@@ -67,7 +68,15 @@ def _seed_objects(store: Store) -> None:
         {
             "metadata": {"name": "predictor", "namespace": NS},
             "spec": {"replicas": 3},
-            "status": {"replicas": 3, "availableReplicas": 2, "updatedReplicas": 3, "unavailableReplicas": 1},
+            "status": {
+                "replicas": 3,
+                "availableReplicas": 2,
+                "updatedReplicas": 3,
+                "unavailableReplicas": 1,
+                "conditions": [
+                    {"type": "Progressing", "status": "False", "reason": "ProgressDeadlineExceeded"}
+                ],
+            },
         },
     )
     store.create(
@@ -114,6 +123,13 @@ def test_kube_state_metrics_reflect_the_store() -> None:
     assert _value(ksm, "kube_node_status_condition", node="node-b", condition="Ready", status="false") == 1
     assert _value(ksm, "kube_node_spec_unschedulable", node="node-b") == 1
     assert _value(ksm, "kube_endpoint_address_available", namespace=NS, endpoint="predictor") == 0
+    assert _value(ksm, "kube_pod_owner", owner_kind="ReplicaSet", owner_name="predictor-abc", **pod) == 1
+    assert (
+        _value(ksm, "kube_pod_container_info", image="registry.local/market-predictor/predictor:1.5.0", **pod)
+        == 1
+    )
+    cond = {"condition": "Progressing", "status": "false"}
+    assert _value(ksm, "kube_deployment_status_condition", **dep, **cond) == 1
 
 
 def test_kube_state_metrics_follow_changes_without_restart() -> None:
