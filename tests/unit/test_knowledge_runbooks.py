@@ -214,7 +214,12 @@ FAULT_SCENARIOS = [
     ("memory-leak", "ContainerOOMKilled", ["oom_killed", "recent_rollout", "crash_loop"], "k8s_rollback"),
     ("traffic-surge", "KubeHpaMaxedOut", ["hpa_maxed", "cpu_saturation", "high_latency"], "k8s_scale"),
     ("pending-pod", "KubePodNotReady", ["pods_pending", "recent_rollout"], "k8s_rollback"),
-    ("selector-mismatch", "ServiceNoEndpoints", ["no_endpoints", "connection_errors"], "k8s_patch_service"),
+    (
+        "selector-mismatch",
+        "ServiceNoEndpoints",
+        ["no_endpoints", "connection_errors", "readiness_failing", "recent_rollout"],
+        "k8s_patch_service",
+    ),
     (
         "db-connections",
         "DatabaseConnectionsExhausted",
