@@ -191,6 +191,7 @@ class _Tick:
         svc = self.world.services.get((self.ns, FEED_SERVICE))
         if svc is None or not svc.ports:
             return
+        self._queue_state(FEED_SERVICE, None)  # the backlog exists even before any consumer ran
         res = self.world.resolve(self.ns, f"amqp://{FEED_SERVICE}:{svc.ports[0].port}")
         if not res.good:
             self.published[FEED_SERVICE] = 0.0

@@ -213,3 +213,12 @@ def test_odd_objects_degrade_traffic_instead_of_stopping_it(cluster: Cluster) ->
     assert _upstream(cluster, "api-gateway", "predictor", "error") > 0  # no such host
     assert _upstream(cluster, "api-gateway", "cache", "timeout") > 0  # port not on the service
     assert any("no such host" in line for line in cluster.lines("api-gateway"))
+
+
+def test_backlog_grows_even_if_no_consumer_ever_ran() -> None:
+    c = build()
+    c.run(2)
+    c.remove_pods("ingest-worker")
+    c.traffic.metrics.queues.clear()
+    c.run(20)
+    assert c.total(f"/metrics/app/{NS}/queue", "queue_depth") > 300
