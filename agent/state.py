@@ -107,6 +107,7 @@ class AgentState(TypedDict, total=False):
 
 
 RUN_FIELDS_RESET: dict[str, Any] = {
+    "plan": {},
     "pending_calls": [],
     "proposed": None,
     "dry_run": None,

@@ -30,6 +30,8 @@ def guard_proposed_action(state: AgentState, runtime: Ctx) -> dict[str, Any]:
     if result.status == "error":
         return _refuse(state, proposed, action, evidence, "failed", f"the dry run failed: {result.text}")
     effect = result.effect
+    if effect is not None and not effect.changed:
+        return _already_done(state, runtime, proposed, action, evidence, result.text, effect)
     now = deps.now()
     verdict = guard.guard_action(
         guard.ProposedAction(
@@ -86,6 +88,38 @@ def guard_proposed_action(state: AgentState, runtime: Ctx) -> dict[str, Any]:
         }
     record["approver"] = approved_by or "policy:auto"
     return {**base, "actions": add_action(state, record), "phase": "acting"}
+
+
+def _already_done(
+    state: AgentState,
+    runtime: Ctx,
+    proposed: dict[str, Any],
+    action: dict[str, Any],
+    evidence: list[dict[str, Any]],
+    text: str,
+    effect: ActionEffect,
+) -> dict[str, Any]:
+    """The target is already in the requested state: nothing to approve or apply; verify the signals."""
+    note = "already in the requested state: nothing was applied"
+    runtime.context.audit.append(
+        "decision",
+        incident_id=incident_id(state),
+        data={
+            "tool": proposed["tool"],
+            "args": proposed["args"],
+            "decision": "noop",
+            "reasons": [note, text[:200]],
+        },
+    )
+    emit(runtime, "verdict", tool=proposed["tool"], decision="noop", reasons=[note])
+    record = {
+        **action,
+        "status": "noop",
+        "note": note,
+        "learned": True,
+        "effect": effect.model_dump(mode="json"),
+    }
+    return {"evidence": evidence, "actions": add_action(state, record), "phase": "verifying"}
 
 
 def _refuse(
@@ -145,8 +179,11 @@ def _target_from_args(args: dict[str, Any]) -> Target:
     return Target(kind=kind, name=str(name), namespace=args.get("namespace"), context=args.get("context"))
 
 
-def route_after_guard(state: AgentState) -> Literal["reason", "approve", "act"]:
-    """Denied or failed → reason; needs a human → approve; allowed → act."""
+def route_after_guard(state: AgentState) -> Literal["reason", "approve", "act", "verify"]:
+    """Denied or failed → reason; needs a human → approve; allowed → act; nothing to change → verify."""
     if not state.get("proposed"):
         return "reason"
-    return "approve" if state.get("phase") == "awaiting_approval" else "act"
+    phase = state.get("phase")
+    if phase == "verifying":
+        return "verify"
+    return "approve" if phase == "awaiting_approval" else "act"

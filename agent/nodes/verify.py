@@ -17,7 +17,7 @@ from typing import Any
 
 from agent.nodes.common import Ctx, add_action, answer_call, current_action, emit, incident_id, run_tool
 from agent.nodes.triage import findings_of, triage_args
-from agent.reasoners.base import is_symptom
+from agent.reasoners.base import is_symptom, scoped
 from agent.state import AgentState
 
 
@@ -91,12 +91,27 @@ def judge(before: list[dict[str, Any]], obs: Observation) -> tuple[str, str] | N
     return None
 
 
+def _services(state: AgentState, action: dict[str, Any]) -> list[str | None]:
+    """What the change was about: the incident's service, the planner's suspect, the action's target."""
+    target = ((action.get("effect") or {}).get("target") or {}).get("name")
+    args = action.get("args") or {}
+    plan = state.get("plan") or {}
+    return [
+        state["incident"].get("service"),
+        plan.get("suspect"),
+        target,
+        args.get("deployment"),
+        args.get("name"),
+    ]
+
+
 def verify_action(state: AgentState, runtime: Ctx) -> dict[str, Any]:
     """Poll the signals after the change; undo it if things got worse."""
     deps = runtime.context
     settings = deps.settings
     action = dict(current_action(state) or {})
-    before = state.get("findings", [])
+    services = _services(state, action)
+    before = scoped(state.get("findings", []), services)
     deadline = deps.now() + timedelta(seconds=settings.verify_timeout_s)
     emit(
         runtime,
@@ -107,7 +122,7 @@ def verify_action(state: AgentState, runtime: Ctx) -> dict[str, Any]:
     while True:
         deps.sleep(settings.verify_interval_s)
         obs = observe(runtime, state)
-        verdict = judge(before, obs)
+        verdict = judge(before, Observation(scoped(obs.findings, services), obs.alert_active))
         if verdict is not None:
             outcome, detail = verdict
             break
@@ -123,11 +138,12 @@ def verify_action(state: AgentState, runtime: Ctx) -> dict[str, Any]:
         data={"tool": action.get("tool"), "args": action.get("args"), "outcome": outcome, "detail": detail},
     )
     emit(runtime, "verify", tool=action.get("tool"), outcome=outcome, detail=detail)
-    if outcome == "worse":
+    if outcome == "worse" and action.get("status") != "noop":
         action = _undo(runtime, state, action)
     if outcome == "fixed":
         action["mitigated_at"] = deps.now().isoformat()
-    text = f"applied; verification: {outcome} — {detail}" + (
+    done = "nothing to apply (already in that state)" if action.get("status") == "noop" else "applied"
+    text = f"{done}; verification: {outcome} — {detail}" + (
         f"; {action['undo_note']}" if action.get("undo_note") else ""
     )
     return {

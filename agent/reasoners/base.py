@@ -21,6 +21,32 @@ CHANGE_KINDS = frozenset({"recent_rollout", "config_changed", "node_cordoned"})
 """Finding kinds that describe a change, not a symptom (a rollback is itself a recent rollout)."""
 
 
+_SERVICE_KEYS = ("deployment", "service", "upstream", "deployments")
+
+
+def mentions(finding: dict[str, Any], service: str) -> bool:
+    """The finding is about ``service`` (its target, or a deployment/service/upstream in its data)."""
+    data = finding.get("data") or {}
+    for key in _SERVICE_KEYS:
+        value = data.get(key)
+        if value == service or (isinstance(value, list) and service in value):
+            return True
+    return str(finding.get("target", "")).rsplit("/", 1)[-1] == service
+
+
+def scoped(findings: list[dict[str, Any]], services: Sequence[str | None]) -> list[dict[str, Any]]:
+    """The findings about these services when there are symptoms among them; else all of them.
+
+    Triage covers the whole namespace; a neighbour's rollout, config change or noise must not decide
+    what applies to this service, nor whether a change to it worked.
+    """
+    names = [s for s in services if s]
+    if not names:
+        return findings
+    mine = [f for f in findings if any(mentions(f, s) for s in names)]
+    return mine if any(is_symptom(f) for f in mine) else findings
+
+
 def is_symptom(finding: dict[str, Any]) -> bool:
     """A warning or critical finding that is not merely a change."""
     return finding.get("severity") in ("warning", "critical") and finding.get("kind") not in CHANGE_KINDS

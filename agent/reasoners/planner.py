@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from agent.reasoners.base import ReasonContext, Step, ToolCall, is_symptom
+from agent.reasoners.base import ReasonContext, Step, ToolCall, is_symptom, mentions, scoped
 from agent.state import AgentState
 from knowledge.learning import signature_for
 from knowledge.runbooks import TemplateContext, TemplateError, match_runbooks, render_args
@@ -35,7 +35,7 @@ class PlannerReasoner:
             matched = match_runbooks(
                 list(ctx.runbooks), incident.get("alertname"), incident.get("labels") or {}, _kinds(findings)
             )
-            plan = {"runbooks": [r.id for r in matched], "diagnosed": False, "tried": []}
+            plan = {"runbooks": [r.id for r in matched], "diagnosed": False, "tried": [], "suspect": service}
         runbooks = [r for rid in plan["runbooks"] for r in ctx.runbooks if r.id == rid]
         if not runbooks:
             return _finish_unmatched(incident, findings, plan)
@@ -58,16 +58,8 @@ class PlannerReasoner:
 
 
 # --- matching and rendering --------------------------------------------------------------------
-_SERVICE_KEYS = ("deployment", "service", "upstream", "deployments")
-
-
-def _mentions(finding: dict[str, Any], service: str) -> bool:
-    data = finding.get("data") or {}
-    for key in _SERVICE_KEYS:
-        value = data.get(key)
-        if value == service or (isinstance(value, list) and service in value):
-            return True
-    return str(finding.get("target", "")).rsplit("/", 1)[-1] == service
+def _kinds(findings: list[dict[str, Any]]) -> list[str]:
+    return [str(f.get("kind")) for f in findings]
 
 
 def suspect(findings: list[dict[str, Any]], service: str | None, hops: int = 3) -> str | None:
@@ -87,7 +79,7 @@ def suspect(findings: list[dict[str, Any]], service: str | None, hops: int = 3) 
             u
             for u in upstreams
             if any(
-                g.get("severity") == "critical" and _mentions(g, u) and g.get("kind") != "connection_errors"
+                g.get("severity") == "critical" and mentions(g, u) and g.get("kind") != "connection_errors"
                 for g in findings
             )
         ]
@@ -98,22 +90,8 @@ def suspect(findings: list[dict[str, Any]], service: str | None, hops: int = 3) 
 
 
 def focus(findings: list[dict[str, Any]], service: str | None) -> list[dict[str, Any]]:
-    """The findings about the incident's service, when there are symptoms among them; else all.
-
-    Triage covers the whole namespace; a rollout or config change of a neighbour must not decide
-    which remediation applies to this service. Without a service, or when nothing about it is
-    abnormal (the symptom may sit elsewhere), every finding counts.
-    """
-    if not service:
-        return findings
-    mine = [f for f in findings if _mentions(f, service)]
-    if any(is_symptom(f) for f in mine):
-        return mine
-    return findings
-
-
-def _kinds(findings: list[dict[str, Any]]) -> list[str]:
-    return [str(f.get("kind")) for f in findings]
+    """The findings about the incident's service, when there are symptoms among them; else all."""
+    return scoped(findings, [service])
 
 
 def render_context(state: AgentState) -> TemplateContext:
@@ -220,7 +198,8 @@ def _finish_unmatched(incident: dict[str, Any], findings: list[dict[str, Any]], 
 
 
 def _cause_text(runbook: Any, requires: list[str], findings: list[dict[str, Any]]) -> str:
-    evidence = [f for f in findings if f.get("kind") in requires] or _symptoms(findings)[:1]
+    firsts = {str(f.get("kind")): f for f in reversed(findings) if f.get("kind") in requires}
+    evidence = [firsts[k] for k in requires if k in firsts] or _symptoms(findings)[:1]
     detail = "; ".join(str(f.get("summary")) for f in evidence)
     return f"{runbook.title} ({runbook.fault_class})" + (f": {detail}" if detail else "")
 

@@ -77,3 +77,17 @@ def test_recall_brings_back_the_past_incident(make_runner, cluster):
     recalled = runner.state(second.incident_id)["recalled"]
     assert [r["id"] for r in recalled] == [first.incident_id]
     assert "k8s_rollback" in recalled[0]["summary"]
+
+
+def test_a_change_that_would_change_nothing_is_not_put_to_a_human(make_runner, cluster):
+    cluster.deployments["checkout"].images = ["shop/checkout:v2", "shop/checkout:v2"]  # rollback = same image
+    runner = make_runner()
+    out = runner.investigate("checkout is throwing 500s")
+    first = out.actions[0]
+    assert first["tool"] == "k8s_rollback" and first["status"] == "noop" and first["outcome"] == "no_effect"
+    assert [a["tool"] for a in out.approvals] == ["k8s_scale"]  # the next remediation waits for a human
+    assert cluster.applied == []
+    decisions = [
+        r.data["decision"] for r in runner.deps.audit.rows(incident_id=out.incident_id, kind="decision")
+    ]
+    assert decisions == ["noop", "needs_approval"]
