@@ -50,14 +50,25 @@ def correlate(findings: list[Finding]) -> list[Finding]:
 
 
 def rank(findings: list[Finding], service: str | None = None) -> list[Finding]:
-    """Deduplicated by (kind, target); the service's own findings first, then by severity."""
+    """Deduplicated by (kind, target); the service's own symptoms first, then by severity, changes newest first."""
     seen: set[tuple[str, str]] = set()
     unique = []
     for f in findings:
         if (f.kind, f.target) not in seen:
             seen.add((f.kind, f.target))
             unique.append(f)
-    return sorted(unique, key=lambda f: (not _related(f, service), SEVERITY_ORDER[f.severity]))
+    return sorted(unique, key=lambda f: (_tier(f, service), SEVERITY_ORDER[f.severity], _newest_first(f)))
+
+
+def _tier(f: Finding, service: str | None) -> int:
+    """0 for the service's own symptoms. Changes are never promoted by name: the change to blame is
+    the newest one followed by symptoms, and that may be an upstream's rollout, not the service's."""
+    return 0 if f.kind not in CHANGE_KINDS and _related(f, service) else 1
+
+
+def _newest_first(f: Finding) -> str:
+    when = str(f.data.get("changed_at") or "") if f.kind in CHANGE_KINDS else ""
+    return "".join(chr(0x10FFFF - ord(c)) for c in when)  # descending order of an ISO timestamp
 
 
 @tool(risk="read", tags=("analysis",))

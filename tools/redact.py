@@ -17,7 +17,7 @@ MASK = "****"
 # A key or env-var name that holds a secret.
 SECRET_NAME = re.compile(
     r"(pass(word|wd|phrase)?|pwd|secret|token|api[_-]?key|apikey|private[_-]?key|access[_-]?key|"
-    r"(^|[_.-])key$|credential|dsn|cookie|session[_-]?id)",
+    r"[_.-]key$|credential|dsn|cookie|session[_-]?id)",
     re.IGNORECASE,
 )
 
@@ -51,7 +51,7 @@ _PATTERNS: list[tuple[re.Pattern[str], Replacement]] = [
     # Authorization / Proxy-Authorization headers, whatever the scheme.
     (
         re.compile(
-            r"(?i)\b((?:proxy-)?authorization[\"']?\s*[:=]\s*[\"']?)(?:(bearer|basic|token|digest)\s+)?[^\s\"',;]+"
+            r"(?i)\b((?:proxy-)?authorization[\"']?[ \t]*[:=][ \t]*[\"']?)(?:(bearer|basic|token|digest)[ \t]+)?[^\s\"',;]+"
         ),
         _auth_header,
     ),
@@ -70,7 +70,7 @@ _PATTERNS: list[tuple[re.Pattern[str], Replacement]] = [
     ),
     # name=value / name: value / "name": "value" where the name looks secret.
     (
-        re.compile(rf"(?i)(\"?\b{_TEXT_NAME}\"?\s*[:=]\s*)(\"[^\"]*\"|'[^']*'|[^\s,;&}}\]]+)"),
+        re.compile(rf"(?i)(\"?\b{_TEXT_NAME}\"?[ \t]*[:=][ \t]*)(\"[^\"]*\"|'[^']*'|[^\s,;&}}\]]+)"),
         _named_value,
     ),
 ]

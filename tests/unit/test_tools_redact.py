@@ -67,3 +67,11 @@ def test_nested_keys_and_strings_are_redacted() -> None:
     assert out["config"]["db_password"] == MASK
     assert "pw@" not in out["config"]["url"]
     assert "abcdefghijkl" not in out["items"][0]
+
+
+def test_references_to_secrets_are_not_values() -> None:
+    env = [{"name": "DB_PASSWORD", "valueFrom": {"secretKeyRef": {"name": "db-credentials", "key": "password"}}},
+           {"name": "WORKERS", "valueFrom": {"configMapKeyRef": {"name": "predictor-config", "key": "WORKERS"}}}]  # fmt: skip
+    assert redact_obj(env) == env
+    text = "secretKeyRef:\n  name: db-credentials\n  key: password\ntolerations:\n- key: node.kubernetes.io/not-ready"
+    assert redact_text(text) == text

@@ -31,8 +31,27 @@ def trim(obj: Obj) -> Obj:
         annotations.pop(key, None)
     if not annotations:
         meta.pop("annotations", None)
-    result: Obj = redact_obj(out)
+    result: Obj = redact_obj(_drop_defaults(out))
     return result
+
+
+# Values the API server fills in when a manifest leaves them out: noise for a reader.
+_DEFAULTS: dict[str, Any] = {
+    "terminationMessagePath": "/dev/termination-log", "terminationMessagePolicy": "File", "imagePullPolicy": "IfNotPresent",
+    "restartPolicy": "Always", "terminationGracePeriodSeconds": 30, "dnsPolicy": "ClusterFirst",
+    "schedulerName": "default-scheduler", "revisionHistoryLimit": 10, "progressDeadlineSeconds": 600, "minReadySeconds": 0,
+    "successThreshold": 1, "timeoutSeconds": 1, "scheme": "HTTP", "protocol": "TCP",
+}  # fmt: skip
+
+
+def _drop_defaults(value: Any) -> Any:
+    """Drop fields equal to their API default, and empty maps and lists."""
+    if isinstance(value, dict):
+        out = {k: _drop_defaults(v) for k, v in value.items() if not (k in _DEFAULTS and v == _DEFAULTS[k])}
+        return {k: v for k, v in out.items() if v not in ({}, [])}
+    if isinstance(value, list):
+        return [_drop_defaults(v) for v in value]
+    return value
 
 
 def to_yaml(obj: Any) -> str:
