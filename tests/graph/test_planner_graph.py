@@ -91,3 +91,64 @@ def test_a_change_that_would_change_nothing_is_not_put_to_a_human(make_runner, c
         r.data["decision"] for r in runner.deps.audit.rows(incident_id=out.incident_id, kind="decision")
     ]
     assert decisions == ["noop", "needs_approval"]
+
+
+def _reject_first(runner):
+    out = runner.investigate("checkout is throwing 500s")
+    first = out.approvals[0]
+    decision = ApprovalDecision(
+        approval_id=first["id"], decision="reject", approver="bob", reason="try scaling"
+    )
+    return runner.resume(first["id"], decision)
+
+
+def test_approval_with_edited_arguments_is_guarded_again_and_applied(make_runner, cluster):
+    runner = make_runner()
+    out = _reject_first(runner)
+    req = out.approvals[0]
+    assert req["tool"] == "k8s_scale" and req["args"]["replicas"] == 5
+    edited = ApprovalDecision(
+        approval_id=req["id"], decision="approve", approver="alice", edited_args={"replicas": 4}
+    )
+    out = runner.resume(req["id"], edited)
+    assert ("k8s_scale", {"deployment": "checkout", "replicas": 4}) in cluster.applied
+    assert cluster.dep("shop", "checkout").replicas == 4
+    scale = out.actions[-1]
+    assert scale["args"]["replicas"] == 4 and scale["approver"] == "alice"
+
+
+def test_edited_arguments_the_policy_forbids_are_denied(make_runner, cluster):
+    runner = make_runner()
+    out = _reject_first(runner)
+    req = out.approvals[0]
+    edited = ApprovalDecision(
+        approval_id=req["id"], decision="approve", approver="alice", edited_args={"replicas": 50}
+    )
+    out = runner.resume(req["id"], edited)
+    assert cluster.applied == []
+    assert out.actions[-1]["status"] == "denied"
+    assert "outside the policy's bounds" in out.actions[-1]["note"]
+
+
+def test_an_expired_approval_is_refused_and_the_run_moves_on(make_runner, cluster):
+    from datetime import UTC, datetime, timedelta
+
+    import pytest
+
+    from agent.approvals import ApprovalError
+
+    runner = make_runner()
+    req = runner.investigate("checkout is throwing 500s").approvals[0]
+    late = ApprovalDecision(
+        approval_id=req["id"],
+        decision="approve",
+        approver="alice",
+        decided_at=datetime.now(UTC) + timedelta(days=1),
+    )
+    with pytest.raises(ApprovalError, match="expired"):
+        runner.resume(req["id"], late)
+    assert cluster.applied == []
+    assert runner.deps.approvals.get(req["id"]).status == "expired"
+    out = runner.outcome(req["incident_id"])
+    assert out.actions[0]["outcome"] == "rejected" and "expired" in out.actions[0]["note"]
+    assert [a["tool"] for a in out.approvals] == ["k8s_scale"]
