@@ -54,9 +54,8 @@ def test_prometheus_tools_against_real_prometheus(sandbox: Any, deps: Deps) -> N
 
 
 def test_resource_usage_has_usage_from_cadvisor_metrics(sandbox: Any, deps: Deps) -> None:
-    sandbox.wait_until(
-        lambda: sandbox.prom_query("container_memory_working_set_bytes") or None, 60, "cAdvisor metrics"
-    )
+    cpu = f'rate(container_cpu_usage_seconds_total{{namespace="{NS}"}}[5m])'
+    sandbox.wait_until(lambda: sandbox.prom_query(cpu) or None, 60, "two cAdvisor scrapes")
     result = run(deps, "k8s_resource_usage", {"namespace": NS, "deployment": "predictor"})
     assert result.status == "ok" and "no usage data" not in result.text
     assert all(row["memory"] and row["memory"] > 0 for row in result.data)

@@ -48,7 +48,8 @@ def _usage(
     """{(pod, container): {"cpu": cores, "memory": bytes}} from Prometheus, and a note when unavailable."""
     from tools.prometheus import instant_vector
 
-    regex = "|".join(re.escape(p) for p in pods)
+    # PromQL strings take Go escapes only: pod names are [a-z0-9.-], so only the dot needs one
+    regex = "|".join(p.replace(".", "\\\\.") for p in pods)
     sel = f'namespace="{namespace}",pod=~"{regex}",container!="",container!="POD"'
     queries = {
         "cpu": f"sum by (pod, container) (rate(container_cpu_usage_seconds_total{{{sel}}}[5m]))",
