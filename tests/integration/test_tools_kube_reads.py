@@ -175,3 +175,41 @@ def test_missing_kubeconfig_context(world: World) -> None:
         and "no-such-cluster" in result.text
         and "DEVOPS_AGENT_KUBECONFIG" in result.text
     )
+
+
+def test_one_deps_works_across_kubeconfig_contexts(world: World, tmp_path: Path) -> None:
+    import yaml
+
+    from sandbox.kube.server import start_kube_api
+    from sandbox.kube.store import Store
+
+    other = Store()
+    other.create("namespaces", {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NS}})
+    other.create(
+        "configmaps",
+        {
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": {"name": "only-in-staging", "namespace": NS},
+            "data": {"a": "1"},
+        },
+    )
+    server = start_kube_api(other)
+    try:
+        config = {
+            "apiVersion": "v1", "kind": "Config", "current-context": "prod",
+            "clusters": [{"name": "prod", "cluster": {"server": world.kube.url}}, {"name": "staging", "cluster": {"server": server.url}}],
+            "users": [{"name": "u", "user": {"token": "t"}}],
+            "contexts": [{"name": "prod", "context": {"cluster": "prod", "user": "u"}}, {"name": "staging", "context": {"cluster": "staging", "user": "u"}}],
+        }  # fmt: skip
+        path = tmp_path / "multi"
+        path.write_text(yaml.safe_dump(config))
+        deps = Deps(kubeconfig=path, raw_dir=tmp_path)
+        staging = k8s_list.invoke(deps, {"kind": "configmap", "namespace": NS, "context": "staging"})
+        prod = k8s_list.invoke(deps, {"kind": "configmap", "namespace": NS})
+        assert [c["name"] for c in staging.data] == ["only-in-staging"]
+        assert "predictor-config" in {c["name"] for c in prod.data} and "only-in-staging" not in prod.text
+        assert deps.kube("staging") is deps.kube("staging") and deps.kube("staging") is not deps.kube(None)
+        deps.close()
+    finally:
+        server.shutdown()
