@@ -71,6 +71,28 @@ def run(
     typer.echo(json.dumps(results["summary"]))
 
 
+@app.command("rescore")
+def rescore_cmd(
+    out: Annotated[
+        Path, typer.Option("--out", help="A results directory with observations/ from an earlier run.")
+    ] = Path("eval-results"),
+) -> None:
+    """Score saved observations again (no sandbox needed) and rewrite results.json, .md and the chart."""
+    from evals.report import markdown, write
+    from evals.suite import rescore
+
+    if not (out / "observations").is_dir():
+        typer.echo(
+            f"error: {out}/observations does not exist; run `devops-agent eval run --out {out}` first",
+            err=True,
+        )
+        raise typer.Exit(2)
+    results = rescore(out)
+    write(results, out)
+    typer.echo(markdown(results))
+    typer.echo(json.dumps(results["summary"]))
+
+
 @app.command("scenarios")
 def list_scenarios() -> None:
     """List the scenarios with their faults."""

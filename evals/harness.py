@@ -13,111 +13,25 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 import httpx
-import uvicorn
-from kubernetes import config as kube_config
 
 from agent.approvals import ApprovalDecision, ApprovalError
-from agent.audit import AuditLog
-from agent.runner import Runner
-from agent.server.app import Service, create_app
-from agent.settings import Settings
+from evals.env import EVAL_POLICY, AgentServer, EvalEnv, Progress, open_env, start_agent
 from evals.scenario import Scenario
 from sandbox import faults as fault_catalog
-from sandbox import lifecycle
-from sandbox.control import ControlClient
 
-Progress = Callable[[str], None]
-
-EVAL_POLICY = """\
-# Written by the eval harness. Changes in market-predictor wait for the scenario's scripted approver.
-default_autonomy: approve
-clusters:
-  - context: "*"
-    namespaces:
-      - {match: market-predictor, autonomy: approve}
-      - {match: "*", autonomy: observe}
-guardrails:
-  cooldown_s: 20              # scenarios repeat the same fix on the same target minutes apart
-  max_actions_per_hour: 200
-"""
-
-
-@dataclass
-class EvalEnv:
-    settings: Settings
-    sandbox: lifecycle.SandboxState
-    service: Service
-    server: uvicorn.Server
-    api: Any
-    control: ControlClient
-    audit: AuditLog
-    progress: Progress = print
-
-    def close(self) -> None:
-        self.server.should_exit = True
-        self.service.stop()
-
-
-def _free_port() -> int:
-    return lifecycle.free_port()
-
-
-def open_env(
-    out_dir: Path,
-    sandbox_dir: Path,
-    *,
-    overrides: dict[str, Any] | None = None,
-    progress: Progress = print,
-) -> EvalEnv:
-    """Start (or restart) the sandbox with its webhook pointed at an in-process agent server."""
-    port = _free_port()
-    webhook = f"http://127.0.0.1:{port}/webhook/alertmanager"
-    existing = lifecycle.SandboxState.load(sandbox_dir)
-    if existing is not None and existing.alert_webhook != webhook:
-        progress("restarting the sandbox so Alertmanager posts to this run's agent")
-        lifecycle.down(sandbox_dir)
-    state = lifecycle.up(sandbox_dir, alert_webhook=webhook, progress=progress)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    policy = out_dir / "policy.yaml"
-    policy.write_text(EVAL_POLICY)
-    values: dict[str, Any] = {
-        "data_dir": out_dir / "agent-data",
-        "kubeconfig": Path(state.kubeconfig),
-        "prometheus_url": state.prometheus_url,
-        "loki_url": state.loki_url,
-        "alertmanager_url": state.alertmanager_url,
-        "default_namespace": "market-predictor",
-        "policy_file": policy,
-        "max_concurrent_investigations": 2,
-        **(overrides or {}),
-    }
-    settings = Settings(**values)
-    service = Service(settings, Runner(settings))
-    service.start()
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(service), host="127.0.0.1", port=port, log_level="warning")
-    )
-    threading.Thread(target=server.run, name="eval-agent-server", daemon=True).start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        if time.monotonic() > deadline:
-            raise RuntimeError("the agent's webhook server did not start within 30 s")
-        time.sleep(0.05)
-    api = kube_config.new_client_from_config(config_file=state.kubeconfig)
-    return EvalEnv(
-        settings,
-        state,
-        service,
-        server,
-        api,
-        ControlClient(state.control_url),
-        AuditLog(settings.path("audit.sqlite")),
-        progress,
-    )
+__all__ = [
+    "EVAL_POLICY",
+    "AgentServer",
+    "EvalEnv",
+    "Observation",
+    "Progress",
+    "open_env",
+    "run_scenario",
+    "start_agent",
+]
 
 
 def firing_alerts(prometheus_url: str) -> list[dict[str, Any]]:
@@ -130,7 +44,12 @@ def firing_alerts(prometheus_url: str) -> list[dict[str, Any]]:
 
 
 def reset_world(env: EvalEnv, timeout_s: float = 180) -> None:
-    """Seeded objects, no surge, no active fault, and no alert firing any more."""
+    """Seeded objects, no surge, no active fault, no alert firing, and every earlier incident closed.
+
+    An incident left open would swallow the next scenario's alert of the same group (Alertmanager
+    folds it into the open group), so the next scenario would look undetected. Alertmanager reports
+    resolved alerts one ``group_interval`` after Prometheus stops firing them; we wait for that too.
+    """
     env.control.reset()
     env.control.clear_faults()
     deadline = time.monotonic() + timeout_s
@@ -140,10 +59,18 @@ def reset_world(env: EvalEnv, timeout_s: float = 180) -> None:
             quiet_since = None
         elif quiet_since is None:
             quiet_since = time.monotonic()
-        elif time.monotonic() - quiet_since > 8:
+        elif time.monotonic() - quiet_since > 8 and not _open_incidents(env):
             return
         time.sleep(2)
-    env.progress("warning: alerts still firing after the reset; the next scenario starts anyway")
+    still = ", ".join(f"{i['id']} ({i['alertname']})" for i in _open_incidents(env)) or "none"
+    env.progress(
+        f"warning: after {timeout_s:.0f} s alerts still fire or incidents are still open ({still}); "
+        "the next scenario starts anyway"
+    )
+
+
+def _open_incidents(env: EvalEnv) -> list[dict[str, Any]]:
+    return env.service.queue.incidents(limit=10000, open_only=True)
 
 
 @dataclass
@@ -159,6 +86,8 @@ class Observation:
     detected_at: float | None = None
     mitigated_at: float | None = None
     approvals: list[dict[str, Any]] = field(default_factory=list)
+    states: dict[str, dict[str, Any]] = field(default_factory=dict)
+    runbook_classes: dict[str, str] = field(default_factory=dict)
     error: str | None = None
 
 
@@ -250,7 +179,30 @@ def run_scenario(env: EvalEnv, sc: Scenario) -> Observation:
     obs.incidents = [i for i in env.service.queue.incidents(limit=10000) if i["id"] in ids]
     obs.audit = [r.model_dump() for iid in sorted(ids) for r in env.audit.rows(incident_id=iid)]
     obs.checks = [s.check_end_state(env.api, env.sandbox.prometheus_url) for s in specs]
+    obs.states = {iid: run_facts(env.runner.state(iid)) for iid in sorted(ids)}
+    obs.runbook_classes = {rb.id: rb.fault_class for rb in env.runner.deps.runbooks}
     return obs
+
+
+def run_facts(state: dict[str, Any]) -> dict[str, Any]:
+    """The parts of a run's checkpointed state scoring and diagnosis need (not the messages)."""
+    return {
+        "status": state.get("status"),
+        "stop_reason": state.get("stop_reason"),
+        "root_cause": state.get("root_cause"),
+        "runbooks": list(state.get("runbooks") or []),
+        "plan": state.get("plan") or {},
+        "findings": [
+            {k: f.get(k) for k in ("kind", "target", "severity", "summary", "data")}
+            for f in state.get("findings") or []
+        ],
+        "actions": [
+            {k: v for k, v in a.items() if k not in ("diff", "undo", "effect")}
+            | {"target": ((a.get("effect") or {}).get("target"))}
+            for a in state.get("actions") or []
+        ],
+        "notes": list(state.get("notes") or []),
+    }
 
 
 def _settled(env: EvalEnv, ids: set[str]) -> bool:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -35,6 +37,7 @@ def run_suite(
                     obs = run_scenario(env, sc)
                 except Exception as exc:  # one broken scenario must not end the suite
                     obs = Observation(scenario=sc.name, started_at=t0, error=f"{type(exc).__name__}: {exc}")
+                _save_observation(out, obs, n)
                 result = score(obs, sc)
                 result["repeat_index"] = n
                 result["wall_s"] = round(time.time() - t0, 1)
@@ -48,3 +51,42 @@ def run_suite(
             lifecycle.down(sandbox_dir)
     reasoner = "llm:" + env.settings.llm_model if env.settings.use_llm else "offline planner"
     return {"started_at": started, "reasoner": reasoner, "summary": summarize(runs, repeat), "runs": runs}
+
+
+def _save_observation(out: Path, obs: Observation, n: int) -> None:
+    """Raw facts of one run next to the results, for diagnosis and re-scoring."""
+    folder = out / "observations"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{obs.scenario}-{n}.json"
+    path.write_text(json.dumps(dataclasses.asdict(obs), indent=2, default=str))
+
+
+def rescore(out: Path) -> dict[str, Any]:
+    """Score the observations saved in ``out/observations`` again (after a change to the scoring)."""
+    from evals.scenario import load_scenarios
+    from knowledge.runbooks import load_runbooks
+
+    previous = json.loads((out / "results.json").read_text()) if (out / "results.json").exists() else {}
+    walls = {(r["scenario"], r.get("repeat_index", 0)): r.get("wall_s") for r in previous.get("runs", [])}
+    by_name = {sc.name: sc for sc in load_scenarios()}
+    packaged = {rb.id: rb.fault_class for rb in load_runbooks()}
+    runs = []
+    for path in sorted((out / "observations").glob("*.json")):
+        data = json.loads(path.read_text())
+        sc = by_name.get(data["scenario"])
+        if sc is None:
+            continue
+        n = int(path.stem.rsplit("-", 1)[1])
+        data["checks"] = [tuple(c) for c in data.get("checks") or []]
+        data["runbook_classes"] = data.get("runbook_classes") or packaged
+        result = score(Observation(**data), sc)
+        result["repeat_index"] = n
+        result["wall_s"] = walls.get((sc.name, n))
+        runs.append(result)
+    repeat = 1 + max((r["repeat_index"] for r in runs), default=0)
+    return {
+        "started_at": previous.get("started_at", ""),
+        "reasoner": previous.get("reasoner", ""),
+        "summary": summarize(runs, repeat),
+        "runs": runs,
+    }
