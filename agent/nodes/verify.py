@@ -148,7 +148,6 @@ def verify_action(state: AgentState, runtime: Ctx) -> dict[str, Any]:
     )
     return {
         "actions": add_action(state, action),
-        "findings": obs.findings if outcome == "fixed" else state.get("findings", []),
         "messages": answer_call(
             list(state.get("messages", [])), (state.get("proposed") or {}).get("call_id"), text
         ),
