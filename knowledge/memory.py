@@ -206,15 +206,15 @@ class IncidentMemory:
         )
         vector = self._embed([text])[0]
         n = min(total, max(40, k * 10))
-        candidates = self._query(vector, n, None)
+        nearest = self._query(vector, n, None)
+        candidates = dict(nearest)
         ranked = rank_candidates(list(candidates.values()), query, now=now)
-        where = query.where()
-        # An incident outside the nearest n can still win on metadata: fetch those too, unless the
-        # k-th score already beats anything an unseen incident could reach (exact pruning).
-        if where is not None and len(candidates) == n < total:
-            bound = unseen_score_bound(list(candidates.values()), query)
+        # An incident outside the nearest n can still win on metadata: fetch those too (a filtered,
+        # slower query), unless the k-th score already beats anything an unseen incident could reach.
+        if query.given() and len(nearest) == n < total:
+            bound = unseen_score_bound(nearest, query)
             if len(ranked) < k or ranked[k - 1].score < bound:
-                for c in self._query(vector, n, where).values():
+                for c in self._query(vector, n, query.where()).values():
                     candidates.setdefault(c.id, c)
                 ranked = rank_candidates(list(candidates.values()), query, now=now)
         return [p for p in ranked if p.score >= min_score][:k]

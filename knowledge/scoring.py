@@ -8,6 +8,7 @@ between two similar incidents the one on the same service, for the same alert, w
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -77,11 +78,11 @@ def rank_candidates(
     return scored
 
 
-def unseen_score_bound(candidates: list[Candidate], query: RecallQuery) -> float:
+def unseen_score_bound(candidates: Mapping[str, Candidate], query: RecallQuery) -> float:
     """The best score an incident outside these nearest candidates could reach.
 
     It is no closer than the farthest candidate, and at most gets every boost and full recency.
     """
-    farthest = max(c.distance for c in candidates)
+    farthest = max(c.distance for c in candidates.values())
     similarity = min(1.0, max(0.0, 1.0 - farthest))
     return similarity + sum(BOOSTS[k] for k in query.given()) + RECENCY_WEIGHT
