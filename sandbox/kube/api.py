@@ -17,6 +17,7 @@ from typing import Any
 
 from sandbox.kube import admission
 from sandbox.kube.errors import ApiError, already_exists, bad_request, conflict, not_found
+from sandbox.kube.managed import UNKNOWN_MANAGER, record_write
 from sandbox.kube.patching import apply_patch
 from sandbox.kube.resources import RESOURCES, Resource
 from sandbox.kube.store import Conflict, NotFound, Store, now_iso
@@ -24,7 +25,14 @@ from sandbox.kube.store import Conflict, NotFound, Store, now_iso
 Obj = dict[str, Any]
 Matcher = Callable[[Obj], bool]
 
-_SERVER_MANAGED = ("uid", "resourceVersion", "generation", "creationTimestamp", "deletionTimestamp")
+_SERVER_MANAGED = (
+    "uid",
+    "resourceVersion",
+    "generation",
+    "creationTimestamp",
+    "deletionTimestamp",
+    "managedFields",
+)
 _PATCH_RETRIES = 5
 
 
@@ -59,11 +67,17 @@ class KubeApi:
         return {"kind": f"{res.kind}List", "apiVersion": res.api_version, "metadata": meta, "items": items}
 
     # --- writes --------------------------------------------------------------------------------
-    def create(self, res: Resource, namespace: str, body: Any, dry_run: bool = False) -> Obj:
-        """POST: default, validate and store a new object (409 AlreadyExists when the name is taken)."""
+    def create(
+        self, res: Resource, namespace: str, body: Any, dry_run: bool = False, manager: str = UNKNOWN_MANAGER
+    ) -> Obj:
+        """POST: default, validate and store a new object (409 AlreadyExists when the name is taken).
+
+        ``manager`` (the request's field manager) is recorded in ``metadata.managedFields``.
+        """
         obj = self._prepare_new(res, namespace, body)
         admission.apply_defaults(res, obj)
         admission.validate(res, obj)
+        record_write(obj, None, manager, now_iso())
         name = obj["metadata"]["name"]
         if dry_run:
             if self.store.try_get(res.plural, self._ns(res, namespace), name) is not None:
@@ -75,7 +89,15 @@ class KubeApi:
         except Conflict:
             raise already_exists(res, name) from None
 
-    def replace(self, res: Resource, namespace: str, name: str, body: Any, dry_run: bool = False) -> Obj:
+    def replace(
+        self,
+        res: Resource,
+        namespace: str,
+        name: str,
+        body: Any,
+        dry_run: bool = False,
+        manager: str = UNKNOWN_MANAGER,
+    ) -> Obj:
         """PUT: replace the object; a stale ``metadata.resourceVersion`` is a 409 Conflict."""
         obj = self._check_body(res, namespace, name, body)
         old = self.get(res, namespace, name)
@@ -84,10 +106,16 @@ class KubeApi:
             if "status" in old:
                 obj["status"] = old["status"]
         expect = str(obj["metadata"].get("resourceVersion") or "")
-        return self._store_update(res, old, obj, expect, dry_run)
+        return self._store_update(res, old, obj, expect, dry_run, (manager, ""))
 
     def replace_status(
-        self, res: Resource, namespace: str, name: str, body: Any, dry_run: bool = False
+        self,
+        res: Resource,
+        namespace: str,
+        name: str,
+        body: Any,
+        dry_run: bool = False,
+        manager: str = UNKNOWN_MANAGER,
     ) -> Obj:
         """PUT .../status: only ``status`` of the body is taken."""
         incoming = self._check_body(res, namespace, name, body)
@@ -95,7 +123,7 @@ class KubeApi:
         obj = copy.deepcopy(old)
         obj["status"] = incoming.get("status", {})
         expect = str(incoming["metadata"].get("resourceVersion") or "")
-        return self._store_update(res, old, obj, expect, dry_run)
+        return self._store_update(res, old, obj, expect, dry_run, (manager, "status"))
 
     def patch(
         self,
@@ -106,8 +134,14 @@ class KubeApi:
         patch: Any,
         dry_run: bool = False,
         status: bool = False,
+        manager: str = UNKNOWN_MANAGER,
+        subresource: str = "",
     ) -> Obj:
-        """PATCH the object (or only its status); retried on concurrent writes like a real server."""
+        """PATCH the object (or only its status); retried on concurrent writes like a real server.
+
+        ``subresource`` names the door the write came through (``scale``) for managedFields.
+        """
+        writer = (manager, "status" if status else subresource)
         for _ in range(_PATCH_RETRIES):
             old = self.get(res, namespace, name)
             new = apply_patch(content_type, old, patch)
@@ -121,7 +155,7 @@ class KubeApi:
                     "the object has been modified; please apply your changes to the latest version and try again",
                 )
             try:
-                return self._store_update(res, old, new, rv, dry_run)
+                return self._store_update(res, old, new, rv, dry_run, writer)
             except ApiError as err:
                 if err.reason != "Conflict":
                     raise
@@ -240,9 +274,15 @@ class KubeApi:
                 new["status"] = old["status"]
         return new
 
-    def _store_update(self, res: Resource, old: Obj, obj: Obj, expect_rv: str, dry_run: bool) -> Obj:
+    def _store_update(
+        self, res: Resource, old: Obj, obj: Obj, expect_rv: str, dry_run: bool, writer: tuple[str, str]
+    ) -> Obj:
+        """Default, validate, record the writer (manager, subresource) and store (or only return)."""
         admission.apply_defaults(res, obj)
         admission.validate(res, obj)
+        baseline = copy.deepcopy(old)  # objects the simulation wrote may lack the defaults
+        admission.apply_defaults(res, baseline)
+        record_write(obj, baseline, writer[0], now_iso(), subresource=writer[1])
         name = old["metadata"]["name"]
         if dry_run:
             if expect_rv and expect_rv != old["metadata"]["resourceVersion"]:

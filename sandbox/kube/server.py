@@ -25,6 +25,7 @@ from sandbox.kube.api import KubeApi
 from sandbox.kube.complete import complete
 from sandbox.kube.discovery import discovery_document
 from sandbox.kube.errors import ApiError, bad_request, method_not_allowed, path_not_found
+from sandbox.kube.managed import manager_name
 from sandbox.kube.protobuf import decode_delete_options
 from sandbox.kube.routing import Route, int_param, is_true, last, parse_route, query_params, wanted_view
 from sandbox.kube.selectors import object_matcher
@@ -227,6 +228,10 @@ class _Handler(BaseHTTPRequestHandler):
     def _ns(self, route: Route) -> str:
         return route.namespace or ""
 
+    def _manager(self) -> str:
+        """Who is writing (recorded in managedFields): ``fieldManager``, else the User-Agent's prefix."""
+        return manager_name(last(self.params, "fieldManager"), self.headers.get("User-Agent"))
+
     # --- verbs ---------------------------------------------------------------------------------
     def _get(self, route: Route, _body: Any) -> None:
         if not route.name:
@@ -301,21 +306,21 @@ class _Handler(BaseHTTPRequestHandler):
             raise bad_request(
                 f"a {route.res.kind} must be created in a namespace: POST to .../namespaces/<ns>/{route.res.plural}"
             )
-        created = self._api.create(route.res, self._ns(route), body, self._dry_run())
+        created = self._api.create(route.res, self._ns(route), body, self._dry_run(), self._manager())
         self._send_json(201, complete(route.res.plural, created))
 
     def _put(self, route: Route, body: Any) -> None:
         if not route.name:
             raise method_not_allowed("PUT", self.path)
-        ns, dry = self._ns(route), self._dry_run()
+        ns, dry, who = self._ns(route), self._dry_run(), self._manager()
         if route.sub == "scale":
-            result = subresources.replace_scale(self._api, route.res, ns, route.name, body, dry)
+            result = subresources.replace_scale(self._api, route.res, ns, route.name, body, dry, who)
         elif route.sub == "status":
-            result = self._api.replace_status(route.res, ns, route.name, body, dry)
+            result = self._api.replace_status(route.res, ns, route.name, body, dry, who)
         elif route.sub:
             raise method_not_allowed("PUT", self.path)
         else:
-            result = self._api.replace(route.res, ns, route.name, body, dry)
+            result = self._api.replace(route.res, ns, route.name, body, dry, who)
         self._send_json(200, result if route.sub == "scale" else complete(route.res.plural, result))
 
     def _patch(self, route: Route, body: Any) -> None:
@@ -324,14 +329,17 @@ class _Handler(BaseHTTPRequestHandler):
         if body is None:
             raise bad_request("the PATCH request has an empty body: send the patch document")
         ns, dry, content_type = self._ns(route), self._dry_run(), self.headers.get("Content-Type", "")
+        who = self._manager()
         if route.sub == "scale":
-            result = subresources.patch_scale(self._api, route.res, ns, route.name, content_type, body, dry)
+            result = subresources.patch_scale(
+                self._api, route.res, ns, route.name, content_type, body, dry, who
+            )
         else:
             status = route.sub == "status"
-            result = complete(
-                route.res.plural,
-                self._api.patch(route.res, ns, route.name, content_type, body, dry, status=status),
+            patched = self._api.patch(
+                route.res, ns, route.name, content_type, body, dry, status=status, manager=who
             )
+            result = complete(route.res.plural, patched)
         self._send_json(200, result)
 
     def _delete(self, route: Route, body: Any) -> None:

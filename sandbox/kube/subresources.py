@@ -65,22 +65,35 @@ def get_scale(api: KubeApi, res: Resource, namespace: str, name: str) -> Obj:
     return to_scale(api.get(res, namespace, name))
 
 
-def replace_scale(api: KubeApi, res: Resource, namespace: str, name: str, body: Any, dry_run: bool) -> Obj:
+def replace_scale(
+    api: KubeApi, res: Resource, namespace: str, name: str, body: Any, dry_run: bool, manager: str
+) -> Obj:
     """PUT .../scale: sets ``spec.replicas``; a stale resourceVersion in the Scale is a 409."""
     if not isinstance(body, dict):
         raise bad_request("the request body must be an autoscaling/v1 Scale object")
-    return _set_replicas(api, res, namespace, name, body, dry_run)
+    return _set_replicas(api, res, (namespace, name), body, dry_run, manager)
 
 
 def patch_scale(
-    api: KubeApi, res: Resource, namespace: str, name: str, content_type: str, patch: Any, dry_run: bool
+    api: KubeApi,
+    res: Resource,
+    namespace: str,
+    name: str,
+    content_type: str,
+    patch: Any,
+    dry_run: bool,
+    manager: str,
 ) -> Obj:
     """PATCH .../scale (kubectl scale sends a merge patch ``{"spec":{"replicas":N}}``)."""
     scale = get_scale(api, res, namespace, name)
-    return _set_replicas(api, res, namespace, name, apply_patch(content_type, scale, patch), dry_run)
+    changed = apply_patch(content_type, scale, patch)
+    return _set_replicas(api, res, (namespace, name), changed, dry_run, manager)
 
 
-def _set_replicas(api: KubeApi, res: Resource, namespace: str, name: str, scale: Obj, dry_run: bool) -> Obj:
+def _set_replicas(
+    api: KubeApi, res: Resource, where: tuple[str, str], scale: Obj, dry_run: bool, manager: str
+) -> Obj:
+    namespace, name = where
     replicas = (scale.get("spec") or {}).get("replicas")
     if not isinstance(replicas, int) or isinstance(replicas, bool) or replicas < 0:
         scale_res = Resource("scale", "Scale", "autoscaling", "v1")
@@ -107,7 +120,9 @@ def _set_replicas(api: KubeApi, res: Resource, namespace: str, name: str, scale:
     updated.setdefault("spec", {})["replicas"] = replicas
     patch = [{"op": "replace", "path": "/spec/replicas", "value": replicas}]
     if not dry_run:
-        updated = api.patch(res, namespace, name, "application/json-patch+json", patch)
+        updated = api.patch(
+            res, namespace, name, "application/json-patch+json", patch, manager=manager, subresource="scale"
+        )
     return to_scale(updated)
 
 
