@@ -91,6 +91,27 @@ def judge(before: list[dict[str, Any]], obs: Observation) -> tuple[str, str] | N
     return None
 
 
+def at_deadline(
+    before: list[dict[str, Any]], obs: Observation, services: list[str | None], waited_s: float
+) -> tuple[str, str]:
+    """The verdict when time is up: symptoms still there → no_effect. Symptoms gone but the alert
+    still firing → fixed, said plainly: alert expressions average over windows (burn rates over
+    30 minutes and more) and clear after the service itself has recovered."""
+    before = scoped(before, services)
+    left = symptoms(before) & symptoms(scoped(obs.findings, services))
+    if left:
+        return "no_effect", f"after {waited_s:.0f} s still: " + ", ".join(f"{k} {t}" for k, t in sorted(left))
+    if symptoms(before):
+        return "fixed", (
+            f"the symptoms seen before the change are gone; after {waited_s:.0f} s the alert's expression "
+            "still fires — it averages over a longer window and should clear on its own (watch it)"
+        )
+    return (
+        "no_effect",
+        f"after {waited_s:.0f} s the alert is still firing and triage shows no symptom to explain it",
+    )
+
+
 def _services(state: AgentState, action: dict[str, Any]) -> list[str | None]:
     """What the change was about: the incident's service, the planner's suspect, the action's target."""
     target = ((action.get("effect") or {}).get("target") or {}).get("name")
@@ -127,9 +148,7 @@ def verify_action(state: AgentState, runtime: Ctx) -> dict[str, Any]:
             outcome, detail = verdict
             break
         if deps.now() >= deadline:
-            left = ", ".join(f"{k} {t}" for k, t in sorted(symptoms(before) & symptoms(obs.findings)))
-            outcome = "no_effect"
-            detail = f"after {settings.verify_timeout_s:.0f} s still: {left or 'the alert is firing'}"
+            outcome, detail = at_deadline(before, obs, services, settings.verify_timeout_s)
             break
     action.update(outcome=outcome, verify=detail)
     deps.audit.append(
