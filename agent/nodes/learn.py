@@ -73,7 +73,7 @@ def incident_record(state: AgentState, now: datetime) -> Any:
             for a in actions
         ],
         status=INCIDENT_STATUS.get(str(state.get("status")), "unresolved"),
-        signature=signature_for(inc.get("alertname"), kinds, inc.get("service")),
+        signature=plan.get("signature") or signature_for(inc.get("alertname"), kinds, inc.get("service")),
         runbook_id=(plan.get("runbooks") or [None])[0],
         summary=str(state.get("answer") or "")[:1000],
     )
@@ -96,7 +96,10 @@ def learn_from_incident(state: AgentState, runtime: Ctx) -> dict[str, Any]:
     if stats is not None:
         from knowledge.learning import signature_for
 
-        signature = signature_for(incident.get("alertname"), kinds, incident.get("service"))
+        plan = state.get("plan") or {}  # the planner's signature (focused findings), so ranking finds it
+        signature = plan.get("signature") or signature_for(
+            incident.get("alertname"), kinds, incident.get("service")
+        )
         for a in state.get("actions", []):
             if a.get("outcome") in LEARNED and not a.get("learned"):
                 stats.record(signature, a.get("action_key") or a["tool"], a["outcome"])

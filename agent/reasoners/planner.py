@@ -35,12 +35,28 @@ class PlannerReasoner:
             matched = match_runbooks(
                 list(ctx.runbooks), incident.get("alertname"), incident.get("labels") or {}, _kinds(findings)
             )
-            plan = {"runbooks": [r.id for r in matched], "diagnosed": False, "tried": [], "suspect": service}
+            plan = {
+                "runbooks": [r.id for r in matched],
+                "diagnosed": False,
+                "tried": [],
+                "suspect": service,
+                # the learn node counts outcomes under this same signature (focused findings, suspect)
+                "signature": signature_for(
+                    incident.get("alertname"), _kinds(findings), incident.get("service")
+                ),
+            }
         runbooks = [r for rid in plan["runbooks"] for r in ctx.runbooks if r.id == rid]
         if not runbooks:
             return _finish_unmatched(incident, findings, plan)
         if not plan["diagnosed"]:
             plan["diagnosed"] = True
+            proven = _proven_fix(runbooks, state, incident, findings, ctx)
+            if (
+                proven is not None
+            ):  # fixed this exact signature before: go straight to it (verify still judges)
+                plan["tried"] = [*plan["tried"], proven["action_key"]]
+                plan["shortcut"] = proven["action_key"]
+                return Step(kind="propose", action=proven, updates={"plan": plan})
             calls = _diagnostics(runbooks[0], state)
             if calls:
                 return Step(kind="call_tools", calls=calls, updates={"plan": plan})
@@ -126,11 +142,14 @@ def _diagnostics(runbook: Any, state: AgentState) -> list[ToolCall]:
 def _candidates(runbooks: list[Any], state: AgentState) -> list[dict[str, Any]]:
     """Remediations whose preconditions hold, in runbook order then remediation order."""
     kinds = set(_kinds(state.get("findings", [])))
+    applied = [
+        str(a.get("action_key"))
+        for a in state.get("actions", [])
+        if a.get("action_key") and a.get("outcome") not in ("rejected", "failed")
+    ]
     out = []
     for rb in runbooks:
-        for rem in rb.remediations:
-            if not set(rem.requires) <= kinds or set(rem.unless) & kinds:
-                continue
+        for rem in rb.applicable(kinds, applied=applied):  # requires, unless, and `after` sequencing
             args = _render(dict(rem.args), state)
             if args is None:
                 continue
@@ -148,6 +167,28 @@ def _candidates(runbooks: list[Any], state: AgentState) -> list[dict[str, Any]]:
                 }
             )
     return out
+
+
+def _proven_fix(
+    runbooks: list[Any],
+    state: AgentState,
+    incident: dict[str, Any],
+    findings: list[dict[str, Any]],
+    ctx: ReasonContext,
+) -> dict[str, Any] | None:
+    """The applicable remediation that already fixed this exact symptom signature, if learning knows one."""
+    if ctx.stats is None or not hasattr(ctx.stats, "proven_fix"):
+        return None
+    candidates = _candidates(runbooks, state)
+    signature = signature_for(incident.get("alertname"), _kinds(findings), incident.get("service"))
+    key = ctx.stats.proven_fix(signature, [c["action_key"] for c in candidates])
+    chosen = next((c for c in candidates if c["action_key"] == key), None)
+    if chosen is None:
+        return None
+    return {
+        **chosen,
+        "reason": f"{chosen['reason']}; it fixed this same signature before, diagnostics skipped",
+    }
 
 
 def _ranked(
