@@ -152,3 +152,20 @@ def test_an_expired_approval_is_refused_and_the_run_moves_on(make_runner, cluste
     out = runner.outcome(req["incident_id"])
     assert out.actions[0]["outcome"] == "rejected" and "expired" in out.actions[0]["note"]
     assert [a["tool"] for a in out.approvals] == ["k8s_scale"]
+
+
+def test_a_crash_inside_a_node_ends_the_run_cleanly(make_runner, cluster, tmp_path):
+    class Broken:
+        name = "broken"
+
+        def next_step(self, state, ctx):
+            raise ZeroDivisionError("reasoner bug")
+
+    runner = make_runner()
+    runner.deps.reasoner = Broken()
+    out = runner.investigate("checkout is throwing 500s")
+    assert out.status == "aborted"
+    assert "internal error: ZeroDivisionError: reasoner bug" in (out.stop_reason or "")
+    log = (tmp_path / "data" / "errors.log").read_text()
+    assert "ZeroDivisionError" in log and out.incident_id in log
+    assert runner.deps.audit.rows(incident_id=out.incident_id, kind="run_finished")
