@@ -103,11 +103,11 @@ def _chat_turn(runner: Runner, thread: str, text: str, printer: EventPrinter) ->
             console.print("[yellow]this conversation still waits for an approval:[/]")
             ask_approval(console, runner, pending, whoami(), printer)
         outcome = runner.investigate(text, thread_id=thread, source="chat", on_event=printer)
-        printer._end_stream()
+        printer.end_stream()
         if outcome.status == "awaiting_approval":
             outcome = ask_approval(console, runner, outcome, whoami(), printer)
     except (IntakeError, RunnerError, ApprovalError) as exc:
-        printer._end_stream()
+        printer.end_stream()
         console.print(f"[red]{exc}[/]", highlight=False)
         return
     if outcome.status in ("aborted", "mitigation_failed"):
@@ -180,7 +180,7 @@ def chat(
             try:
                 _chat_turn(runner, thread, text, printer)
             except KeyboardInterrupt:
-                printer._end_stream()
+                printer.end_stream()
                 console.print("[yellow]interrupted[/] (the conversation goes on; /quit to leave)")
     finally:
         runner.close()

@@ -38,7 +38,7 @@ class EventPrinter:
         self.show_tokens = show_tokens
         self.streaming = False
 
-    def _end_stream(self) -> None:
+    def end_stream(self) -> None:
         if self.streaming:
             self.console.print()
             self.streaming = False
@@ -50,7 +50,7 @@ class EventPrinter:
                 self.console.print(d.get("text", ""), end="", markup=False, highlight=False)
                 self.streaming = True
             return
-        self._end_stream()
+        self.end_stream()
         line = self._line(event.kind, d)
         if line:
             self.console.print(line, highlight=False)
@@ -127,7 +127,7 @@ def ask_approval(
             ),
             on_event=printer,
         )
-        printer._end_stream()
+        printer.end_stream()
     return outcome
 
 

@@ -44,7 +44,25 @@ def _incident_prompt(state: AgentState, runtime: Ctx) -> str:
         findings=finding_text or "none",
         recalled=recalled,
         runbooks=runbooks or "none",
+        learned=_learned(state, runtime) or "no outcomes recorded yet",
     )
+
+
+def _learned(state: AgentState, runtime: Ctx) -> str:
+    """Outcome statistics for this symptom signature (``OutcomeStats.summary_for``), if learning is on."""
+    stats = runtime.context.stats
+    if stats is None:
+        return ""
+    from knowledge.learning import signature_for
+
+    incident = state["incident"]
+    kinds = [str(f.get("kind")) for f in state.get("findings", [])]
+    try:
+        return str(
+            stats.summary_for(signature_for(incident.get("alertname"), kinds, incident.get("service")))
+        )
+    except Exception as exc:  # learning is optional
+        return f"learning unavailable: {exc}"
 
 
 def _runbook_lines(state: AgentState, runtime: Ctx) -> str:

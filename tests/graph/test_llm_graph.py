@@ -254,3 +254,16 @@ def test_chat_turns_share_the_thread_and_survive_an_interrupted_turn(make_runner
     calls = [c["id"] for m in msgs if m["role"] == "assistant" for c in m.get("tool_calls") or []]
     answered = {m["tool_call_id"] for m in msgs if m["role"] == "tool"}
     assert set(calls) <= answered  # the interrupted call was closed, the conversation stays valid
+
+
+def test_past_incidents_and_learned_outcomes_reach_the_model(make_runner, llm, cluster):
+    from conftest import POLICY_AUTO
+
+    first = make_runner(policy=POLICY_AUTO).investigate("checkout is throwing 500s")
+    assert first.status == "resolved"
+    cluster.deployments["checkout"].images.append("shop/checkout:v2")  # the same bad rollout again
+    llm.add(reply("Root cause: checkout v2 again."))
+    llm_runner(make_runner, llm).investigate("checkout is throwing 500s again")
+    prompt = llm.requests[0]["messages"][1]["content"]
+    assert first.incident_id in prompt  # recalled from memory
+    assert "shop-bad-deploy:rollback" in prompt  # what worked, from the outcome statistics
