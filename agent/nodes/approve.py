@@ -17,24 +17,28 @@ from agent.nodes.common import Ctx, add_action, answer_call, current_action, emi
 from agent.state import AgentState
 
 
-def _index(runtime: Ctx, state: AgentState, request: dict[str, Any]) -> None:
-    """Put the request in the approval store (once) so CLI, Slack and the HTTP API can find it."""
+def _index(runtime: Ctx, state: AgentState, request: dict[str, Any]) -> bool:
+    """Put the request in the approval store (once) so CLI, Slack and the HTTP API can find it.
+
+    True the first time; False when the node re-runs on resume (nothing is written or announced again).
+    """
     deps = runtime.context
     try:
         deps.approvals.get(request["id"])
-        return
+        return False
     except ApprovalError:
         pass
     deps.approvals.add(ApprovalRequest.model_validate(request))
     deps.audit.append("approval_requested", incident_id=incident_id(state), data=request)
+    return True
 
 
 def request_approval(state: AgentState, runtime: Ctx) -> dict[str, Any]:
     """Ask a human; apply their decision (approve, approve with edited arguments, reject)."""
     deps = runtime.context
     request = dict(state["approval"] or {})
-    _index(runtime, state, request)
-    emit(runtime, "approval_requested", approval=request)
+    if _index(runtime, state, request):
+        emit(runtime, "approval_requested", approval=request)
     decision: dict[str, Any] = interrupt(request)
     proposed = dict(state["proposed"] or {})
     action = dict(current_action(state) or {})

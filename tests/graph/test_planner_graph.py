@@ -169,3 +169,16 @@ def test_a_crash_inside_a_node_ends_the_run_cleanly(make_runner, cluster, tmp_pa
     log = (tmp_path / "data" / "errors.log").read_text()
     assert "ZeroDivisionError" in log and out.incident_id in log
     assert runner.deps.audit.rows(incident_id=out.incident_id, kind="run_finished")
+
+
+def test_the_approval_is_announced_and_audited_once_across_the_resume(make_runner, cluster):
+    runner = make_runner()
+    first, second = Events(), Events()
+    req = runner.investigate("checkout is throwing 500s", on_event=first).approvals[0]
+    runner.resume(
+        req["id"], ApprovalDecision(approval_id=req["id"], decision="approve", approver="a"), on_event=second
+    )
+    assert first.kinds().count("approval_requested") == 1
+    assert "approval_requested" not in second.kinds() and "approval_decided" in second.kinds()
+    rows = runner.deps.audit.rows(incident_id=req["incident_id"], kind="approval_requested")
+    assert len(rows) == 1
