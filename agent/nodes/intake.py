@@ -160,6 +160,7 @@ def intake_incident(state: AgentState, runtime: Ctx) -> dict[str, Any]:
         ns, service = resolve_target(question, deployments, explicit)
         incident["namespace"] = ns or incident.get("namespace") or deps.settings.default_namespace
         incident["service"] = service or incident.get("service")
+    incident.setdefault("detected_at", datetime.now(UTC).isoformat())
     if not incident.get("context"):
         incident["context"] = deps.settings.kube_context
     deps.audit.append(

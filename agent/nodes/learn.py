@@ -29,7 +29,7 @@ def _when(value: Any, default: datetime) -> datetime:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
-def incident_record(state: AgentState, now: datetime) -> Any:
+def incident_record(state: AgentState, now: datetime, timeline: list[Any] | None = None) -> Any:
     """The ``knowledge.records.IncidentRecord`` of this run."""
     from knowledge.learning import signature_for
     from knowledge.records import ActionOutcome, Evidence, IncidentRecord
@@ -76,7 +76,43 @@ def incident_record(state: AgentState, now: datetime) -> Any:
         signature=plan.get("signature") or signature_for(inc.get("alertname"), kinds, inc.get("service")),
         runbook_id=(plan.get("runbooks") or [None])[0],
         summary=str(state.get("answer") or "")[:1000],
+        timeline=timeline or [],
     )
+
+
+def _timeline_line(kind: str, data: dict[str, Any], actor: str) -> str | None:
+    tool = data.get("tool")
+    if kind == "run_started":
+        return f"investigation started ({data.get('reasoner')}): {data.get('title')}"
+    if kind == "decision":
+        return f"guard: {tool} {data.get('decision')} — {'; '.join(data.get('reasons') or [])}"[:300]
+    if kind == "approval_requested":
+        return f"approval {data.get('id')} requested for {tool}"
+    if kind == "approval_decided":
+        return f"{actor} {data.get('decision')}d {tool}" + (
+            f": {data['reason']}" if data.get("reason") else ""
+        )
+    if kind == "action_applied":
+        return f"{tool} applied {data.get('args')}"
+    if kind == "action_undone":
+        return f"{tool} undone with {(data.get('undo') or {}).get('tool')}"
+    if kind == "verify":
+        return f"verify {tool}: {data.get('outcome')} — {data.get('detail')}"[:300]
+    if kind == "run_finished":
+        return f"run finished: {data.get('status')}"
+    return None
+
+
+def timeline_of(audit: Any, incident: str) -> list[Any]:
+    """The incident's timeline from its audit rows (decisions, approvals, changes, verification)."""
+    from knowledge.records import TimelineEvent
+
+    out = []
+    for row in audit.rows(incident_id=incident):
+        line = _timeline_line(row.kind, row.data, row.actor)
+        if line:
+            out.append(TimelineEvent(at=_when(row.ts, datetime.now(UTC)), event=line))
+    return out
 
 
 def _target(action: dict[str, Any]) -> str:
@@ -107,7 +143,7 @@ def learn_from_incident(state: AgentState, runtime: Ctx) -> dict[str, Any]:
     worth_keeping = incident.get("source") != "chat" or state.get("actions")
     if memory is not None and worth_keeping:
         try:
-            memory.remember(incident_record(state, deps.now()))
+            memory.remember(incident_record(state, deps.now(), timeline_of(deps.audit, incident["id"])))
         except Exception as exc:  # memory is optional; say so, do not fail the run
             notes.append(f"memory unavailable: could not store the incident: {exc}")
     elif memory is None:

@@ -65,6 +65,11 @@ def test_the_incident_is_remembered_and_the_outcome_counted(make_runner, cluster
     assert record is not None, runner.deps.knowledge.note
     assert record.actions[0].outcome == "fixed" and record.actions[0].action_key == "shop-bad-deploy:rollback"
     assert record.status == "resolved" and "rollout" in record.root_cause.lower()
+    events = [e.event for e in record.timeline]
+    assert events[0].startswith("investigation started") and events[-1] == "run finished: resolved"
+    assert any(e.startswith("k8s_rollback applied") for e in events)
+    assert any(e.startswith("verify k8s_rollback: fixed") for e in events)
+    assert record.detected_at is not None and record.mitigated_at is not None
     stats = runner.deps.stats.stats_for(record.signature)
     assert stats["shop-bad-deploy:rollback"].fixed == 1
 
