@@ -2,21 +2,25 @@
 
 :func:`seed` writes namespaces, three nodes, configmaps, secrets, deployments, services and HPAs
 into a store, for production (``market-predictor``) and staging (``market-predictor-staging``,
-one replica each, no HPAs). Objects go through the store like API-created ones; the controllers in
-``sandbox.sim`` then create replica sets, pods, endpoints and events. With ``history=True`` each
+one replica each, no HPAs). The platform looks as if it had been running for weeks
+(``sandbox.history``): objects are backdated, and each deployment's current ReplicaSet is seeded at
+full scale, so start-up reads as no rollout and no config change. With ``history=True`` each
 deployment also gets an older, good ReplicaSet (revision 1, previous image), so the live template
-becomes revision 2 and ``kubectl rollout undo`` always has somewhere to go.
+is revision 2 and ``kubectl rollout undo`` always has somewhere to go. The controllers in
+``sandbox.sim`` then create pods, endpoints and events.
 """
 
 from __future__ import annotations
 
 import base64
 import copy
+import json
 from typing import Any
 
+from sandbox.history import Timeline, backdate, replica_set
 from sandbox.images import CURRENT, PREVIOUS, get_profile
 from sandbox.kube.store import Store
-from sandbox.sim.objects import CHANGE_CAUSE, HASH_LABEL, REVISION, owner_ref, template_hash
+from sandbox.sim.objects import CHANGE_CAUSE
 
 Obj = dict[str, Any]
 PRODUCTION = "market-predictor"
@@ -119,18 +123,28 @@ def configmaps(ns: str) -> list[Obj]:
         "api-gateway-config": {"LOG_LEVEL": "info", "PREDICTOR_URL": "http://predictor:8000"},
     }
     return [
-        {
-            "apiVersion": "v1",
-            "kind": "ConfigMap",
-            "metadata": {
-                "name": name,
-                "namespace": ns,
-                "labels": {"app.kubernetes.io/part-of": "market-predictor"},
-            },
-            "data": values,
-        }
+        _applied(
+            {
+                "apiVersion": "v1",
+                "kind": "ConfigMap",
+                "metadata": {
+                    "name": name,
+                    "namespace": ns,
+                    "labels": {"app.kubernetes.io/part-of": "market-predictor"},
+                },
+                "data": values,
+            }
+        )
         for name, values in data.items()
     ]
+
+
+def _applied(obj: Obj) -> Obj:
+    """The object as ``kubectl apply`` leaves it: with the manifest in the last-applied annotation,
+    so a later hand edit shows as drift from the declared config (as on a real cluster)."""
+    manifest = json.dumps(obj, sort_keys=True, separators=(",", ":"))
+    obj["metadata"]["annotations"] = {"kubectl.kubernetes.io/last-applied-configuration": manifest}
+    return obj
 
 
 def secrets(ns: str) -> list[Obj]:
@@ -415,43 +429,31 @@ def manifests() -> dict[str, list[Obj]]:
     return out
 
 
-def seed(store: Store, *, history: bool = True) -> None:
-    """Create the platform's objects in ``store`` (which must not have them yet)."""
+def seed(store: Store, *, history: bool = True, now: float | None = None) -> None:
+    """Create the platform's objects in ``store`` (which must not have them yet), with a past.
+
+    Every object is backdated (``sandbox.history``): created weeks before ``now`` (default: the
+    current time), last written days before. Each deployment's current ReplicaSet is created with
+    it, at full scale, so the deployment controller adopts it rather than rolling out; with
+    ``history`` an older ReplicaSet (revision 1, the previous good image, scaled to zero) precedes it.
+    """
+    past = Timeline.starting_now(now)
     for resource, objects in manifests().items():
         for obj in objects:
-            created = store.create(resource, copy.deepcopy(obj))
-            if history and resource == "deployments":
-                _old_revision(store, created)
+            created = store.create(resource, backdate(resource, copy.deepcopy(obj), past))
+            if resource == "deployments":
+                _replica_sets(store, created, past, history)
 
 
-def _old_revision(store: Store, deployment_obj: Obj) -> None:
-    """Revision 1: a scaled-down ReplicaSet of the same app on its previous good image."""
-    meta = deployment_obj["metadata"]
-    app = meta["name"]
-    template = pod_template(app, PREVIOUS[app])
-    pod_hash = template_hash(template)
-    template["metadata"]["labels"][HASH_LABEL] = pod_hash
-    store.create(
-        "replicasets",
-        {
-            "apiVersion": "apps/v1",
-            "kind": "ReplicaSet",
-            "metadata": {
-                "name": f"{app}-{pod_hash}",
-                "namespace": meta["namespace"],
-                "labels": dict(template["metadata"]["labels"]),
-                "annotations": {
-                    REVISION: "1",
-                    CHANGE_CAUSE: f"deploy {app} {PREVIOUS[app].rsplit(':', 1)[1]}",
-                    "deployment.kubernetes.io/desired-replicas": str(deployment_obj["spec"]["replicas"]),
-                },
-                "ownerReferences": [owner_ref(deployment_obj)],
-            },
-            "spec": {
-                "replicas": 0,
-                "selector": {"matchLabels": {"app": app, HASH_LABEL: pod_hash}},
-                "template": template,
-            },
-            "status": {"replicas": 0, "observedGeneration": 1},
-        },
-    )
+def _replica_sets(store: Store, deployment_obj: Obj, past: Timeline, history: bool) -> None:
+    """Revision 1 (previous image, scaled to zero) when ``history``, then the current revision."""
+    app, namespace = deployment_obj["metadata"]["name"], deployment_obj["metadata"]["namespace"]
+    revision = 1
+    if history:
+        old = pod_template(app, PREVIOUS[app])
+        store.create("replicasets", replica_set(deployment_obj, old, 1, 0, past.created("replicasets")))
+        revision = 2
+    current = deployment_obj["spec"]["template"]
+    replicas = int(deployment_obj["spec"].get("replicas", 1))
+    released = past.released(namespace)
+    store.create("replicasets", replica_set(deployment_obj, current, revision, replicas, released))
