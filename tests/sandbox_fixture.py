@@ -210,6 +210,27 @@ class Sandbox:
 
         return self.wait_until(found, timeout, f"alert {name} {labels or ''} in Alertmanager")
 
+    @property
+    def relays_alerts(self) -> bool:
+        """Whether Alertmanager sends to this session's relay (not when reusing a running sandbox)."""
+        return self.state.alert_webhook == self.relay.url
+
+    def wait_for_notification(
+        self, name: str, timeout: float = 60, since: float | None = None
+    ) -> dict[str, Any]:
+        """Wait until a webhook notification with a firing alert ``name`` reached the relay."""
+
+        def found() -> dict[str, Any] | None:
+            for note in self.notifications:
+                for alert in note.get("alerts", []):
+                    if alert["labels"].get("alertname") != name or alert.get("status") != "firing":
+                        continue
+                    if since is None or _epoch(alert["startsAt"]) >= since - 5:
+                        return note
+            return None
+
+        return self.wait_until(found, timeout, f"a webhook notification for {name}")
+
     def wait_until(self, fn: Callable[[], T | None], timeout: float, what: str, interval: float = 1.0) -> T:
         """Poll ``fn`` until it returns something truthy; fail the test with ``what`` after ``timeout``."""
         deadline = time.monotonic() + timeout

@@ -15,7 +15,7 @@ import pytest
 from kubernetes import client as k8s
 from sandbox_fixture import Sandbox
 
-from sandbox.faults import FAULT_NAMES, get_fault
+from sandbox.faults import FAULT_NAMES
 from sandbox.images import CURRENT
 
 pytestmark = [pytest.mark.sandbox, pytest.mark.timeout(300)]
@@ -117,19 +117,6 @@ def test_every_fault_has_a_mitigation_in_this_test() -> None:
     assert set(MITIGATIONS) == set(FAULT_NAMES) - {"none"}
 
 
-def test_baseline_raises_no_alert(sandbox: Sandbox) -> None:
-    """The no-fault control: a minute of baseline traffic with its noise fires nothing."""
-    fault = get_fault("none")
-    sandbox.reset()
-    seen: set[str] = set()
-    for _ in range(30):
-        seen |= {a["metric"]["alertname"] for a in sandbox.prom_query("ALERTS")}
-        time.sleep(1)
-    assert not seen, f"alerts fired or were pending without any fault: {sorted(seen)}"
-    ok, detail = fault.check_end_state(sandbox.api_client(), sandbox.prometheus_url)
-    assert ok, detail
-
-
 @pytest.mark.parametrize("name", _params())
 def test_fault_alerts_and_its_mitigation_passes(sandbox: Sandbox, name: str) -> None:
     sandbox.reset()
@@ -137,6 +124,8 @@ def test_fault_alerts_and_its_mitigation_passes(sandbox: Sandbox, name: str) -> 
     fault = sandbox.inject(name)
     for alert in fault.expected_alerts:
         sandbox.wait_for_alert(alert, timeout=90, since=injected_at)
+        if sandbox.relays_alerts:  # and Alertmanager delivered it to the webhook
+            sandbox.wait_for_notification(alert, timeout=30, since=injected_at)
     if name == "crashloop-config":
         pods = sandbox.wait_until(lambda: _pods_showing("CrashLoopBackOff", sandbox), 60, "CrashLoopBackOff")
         assert "predictor-" in pods
