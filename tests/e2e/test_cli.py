@@ -6,7 +6,7 @@ import json
 import subprocess
 
 import pytest
-from conftest import NAMESPACE, agent_env, cli
+from fakes.agent_env import NAMESPACE, agent_env, cli
 
 pytestmark = pytest.mark.timeout(180)
 

@@ -6,7 +6,7 @@ import json
 import subprocess
 
 import pytest
-from conftest import BAD_IMAGE, ENV_PASSWORD, NAMESPACE, agent_env, cli
+from fakes.agent_env import BAD_IMAGE, ENV_PASSWORD, NAMESPACE, agent_env, cli
 from fakes.openai_server import call, reply
 
 from agent.audit import AuditLog

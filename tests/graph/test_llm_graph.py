@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import Events
+from fakes.agent_harness import Events
 from fakes.openai_server import FakeOpenAI, call, error, reply
 
 from agent.approvals import ApprovalDecision
@@ -257,7 +257,7 @@ def test_chat_turns_share_the_thread_and_survive_an_interrupted_turn(make_runner
 
 
 def test_past_incidents_and_learned_outcomes_reach_the_model(make_runner, llm, cluster):
-    from conftest import POLICY_AUTO
+    from fakes.agent_harness import POLICY_AUTO
 
     first = make_runner(policy=POLICY_AUTO).investigate("checkout is throwing 500s")
     assert first.status == "resolved"

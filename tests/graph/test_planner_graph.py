@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from conftest import POLICY_AUTO, Events
+from fakes.agent_harness import POLICY_AUTO, Events
 
 from agent.approvals import ApprovalDecision
 
