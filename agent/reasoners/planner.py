@@ -47,6 +47,11 @@ class PlannerReasoner:
             }
         runbooks = [r for rid in plan["runbooks"] for r in ctx.runbooks if r.id == rid]
         if not runbooks:
+            failed = _triage_failure(state)
+            if failed and not findings:  # nothing to go on: say why instead of "nothing wrong"
+                return Step(
+                    kind="abort", stop_reason=f"triage could not run, so nothing can be diagnosed: {failed}"
+                )
             return _finish_unmatched(incident, findings, plan)
         if not plan["diagnosed"]:
             plan["diagnosed"] = True
@@ -74,6 +79,16 @@ class PlannerReasoner:
 
 
 # --- matching and rendering --------------------------------------------------------------------
+def _triage_failure(state: AgentState) -> str | None:
+    """The error text of this run's triage, if it failed (e.g. the cluster is unreachable)."""
+    runs = [
+        e for e in state.get("evidence", []) if e.get("tool") == "triage" and e.get("purpose") == "triage"
+    ]
+    if runs and runs[-1].get("status") == "error":
+        return str(runs[-1].get("text", ""))[:400]
+    return None
+
+
 def _kinds(findings: list[dict[str, Any]]) -> list[str]:
     return [str(f.get("kind")) for f in findings]
 

@@ -187,3 +187,24 @@ def test_the_approval_is_announced_and_audited_once_across_the_resume(make_runne
     assert "approval_requested" not in second.kinds() and "approval_decided" in second.kinds()
     rows = runner.deps.audit.rows(incident_id=req["incident_id"], kind="approval_requested")
     assert len(rows) == 1
+
+
+def test_an_unreachable_cluster_is_reported_not_called_healthy(make_runner, cluster):
+    runner = make_runner()
+
+    def refuse(deps, **kw):
+        from tools.base import ToolResult
+
+        return ToolResult.error("cannot reach the Kubernetes API at http://127.0.0.1:1: connection refused")
+
+    from dataclasses import replace
+
+    from tools.registry import Registry
+
+    tools = [replace(t, func=refuse) if t.name == "triage" else t for t in runner.deps.tools.all()]
+    runner.deps.tools = Registry(tools)
+    out = runner.investigate("is cart healthy?")
+    assert out.status == "aborted"
+    assert "triage could not run" in (out.stop_reason or "") and "connection refused" in (
+        out.stop_reason or ""
+    )
