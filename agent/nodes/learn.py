@@ -148,6 +148,7 @@ def learn_from_incident(state: AgentState, runtime: Ctx) -> dict[str, Any]:
             notes.append(f"memory unavailable: could not store the incident: {exc}")
     elif memory is None:
         notes.append(deps.knowledge.note or "memory unavailable")
+    done = "incident remembered" if worth_keeping else "a chat answer without changes: nothing to remember"
     actions = [{**a, "learned": True} if a.get("outcome") in LEARNED else a for a in state.get("actions", [])]
-    emit(runtime, "status", phase="learn", text="; ".join(notes) or "incident remembered")
+    emit(runtime, "status", phase="learn", text="; ".join(notes) or done)
     return {"actions": actions, "memory_note": "; ".join(notes) or state.get("memory_note")}
