@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from fakes.agent_harness import POLICY_AUTO, Events
 
 from agent.approvals import ApprovalDecision
@@ -208,3 +209,23 @@ def test_an_unreachable_cluster_is_reported_not_called_healthy(make_runner, clus
     assert "triage could not run" in (out.stop_reason or "") and "connection refused" in (
         out.stop_reason or ""
     )
+
+
+def test_a_turn_killed_inside_a_node_does_not_poison_the_next_one(make_runner, cluster):
+    runner = make_runner(policy=POLICY_AUTO)
+    real = runner.deps.reasoner
+
+    class Dies:
+        name = "planner"
+
+        def next_step(self, state, ctx):
+            raise KeyboardInterrupt  # the process is stopped half-way through a turn
+
+    runner.deps.reasoner = Dies()
+    with pytest.raises(KeyboardInterrupt):
+        runner.investigate("checkout is throwing 500s", thread_id="chat-x", source="chat")
+    assert runner.graph.get_state({"configurable": {"thread_id": "chat-x"}}).next  # left half-way
+    runner.deps.reasoner = real
+    out = runner.investigate("checkout is throwing 500s", thread_id="chat-x", source="chat")
+    assert out.status == "resolved"
+    assert len(cluster.applied) == 1
