@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import sqlite3
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from contextlib import closing
 from pathlib import Path
 from typing import get_args
@@ -40,13 +40,23 @@ CREATE TABLE IF NOT EXISTS outcomes (
 """
 
 
-def signature_for(alertname: str | None, finding_kinds: Iterable[str], service: str | None = None) -> str:
+def signature_for(
+    alertname: str | None,
+    finding_kinds: Iterable[str],
+    service: str | None = None,
+    *,
+    relevant: Collection[str] | None = None,
+) -> str:
     """A stable symptom signature: the alert, the sorted distinct finding kinds, the service.
+
+    ``relevant`` (e.g. ``Runbook.relevant_kinds()`` of the runbook in charge) keeps only the kinds
+    that matter for the decision, so a pod that happened to be starting does not make the same
+    incident look new.
 
     >>> signature_for("KubePodCrashLooping", ["crash_loop", "config_changed", "crash_loop"], "predictor")
     'alert=KubePodCrashLooping|findings=config_changed,crash_loop|service=predictor'
     """
-    kinds = ",".join(sorted({k for k in finding_kinds if k}))
+    kinds = ",".join(sorted({k for k in finding_kinds if k and (relevant is None or k in relevant)}))
     return f"alert={alertname or '-'}|findings={kinds or '-'}|service={service or '-'}"
 
 

@@ -108,6 +108,13 @@ class Runbook(_Strict):
         done = {a.split(":", 1)[1] if a.startswith(f"{self.id}:") else a for a in applied}
         return [r for r in self.remediations if r.id not in done and r.applies(finding_kinds, done)]
 
+    def relevant_kinds(self) -> set[str]:
+        """Finding kinds this runbook decides on: what it matches and its remediations' preconditions."""
+        kinds = set(self.match.findings)
+        for r in self.remediations:
+            kinds |= set(r.requires) | set(r.unless)
+        return kinds
+
     def search_text(self) -> str:
         """What is embedded for retrieval: title, fault class, what it matches, the prose."""
         return "\n".join(

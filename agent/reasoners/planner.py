@@ -40,9 +40,13 @@ class PlannerReasoner:
                 "diagnosed": False,
                 "tried": [],
                 "suspect": service,
-                # the learn node counts outcomes under this same signature (focused findings, suspect)
+                # learn counts outcomes under this same signature: focused findings, the suspect, and
+                # only the kinds the leading runbook decides on (a pod starting meanwhile is noise)
                 "signature": signature_for(
-                    incident.get("alertname"), _kinds(findings), incident.get("service")
+                    incident.get("alertname"),
+                    _kinds(findings),
+                    incident.get("service"),
+                    relevant=matched[0].relevant_kinds() if matched else None,
                 ),
             }
         runbooks = [r for rid in plan["runbooks"] for r in ctx.runbooks if r.id == rid]
@@ -55,10 +59,8 @@ class PlannerReasoner:
             return _finish_unmatched(incident, findings, plan)
         if not plan["diagnosed"]:
             plan["diagnosed"] = True
-            proven = _proven_fix(runbooks, state, incident, findings, ctx)
-            if (
-                proven is not None
-            ):  # fixed this exact signature before: go straight to it (verify still judges)
+            proven = _proven_fix(runbooks, state, plan["signature"], ctx)
+            if proven is not None:  # fixed this exact signature before: straight to it (verify still judges)
                 plan["tried"] = [*plan["tried"], proven["action_key"]]
                 plan["shortcut"] = proven["action_key"]
                 return Step(kind="propose", action=proven, updates={"plan": plan})
@@ -70,7 +72,7 @@ class PlannerReasoner:
             return _finish_fixed(fixed[-1], runbooks, findings, plan)
         tried = set(plan["tried"]) | {a.get("action_key") for a in state.get("actions", [])}
         candidates = [c for c in _candidates(runbooks, state) if c["action_key"] not in tried]
-        candidates = _ranked(candidates, incident, findings, ctx)
+        candidates = _ranked(candidates, plan.get("signature") or _signature(incident, findings), ctx)
         if not candidates:
             return _finish_exhausted(runbooks, findings, plan, state)
         chosen = candidates[0]
@@ -185,17 +187,12 @@ def _candidates(runbooks: list[Any], state: AgentState) -> list[dict[str, Any]]:
 
 
 def _proven_fix(
-    runbooks: list[Any],
-    state: AgentState,
-    incident: dict[str, Any],
-    findings: list[dict[str, Any]],
-    ctx: ReasonContext,
+    runbooks: list[Any], state: AgentState, signature: str, ctx: ReasonContext
 ) -> dict[str, Any] | None:
     """The applicable remediation that already fixed this exact symptom signature, if learning knows one."""
     if ctx.stats is None or not hasattr(ctx.stats, "proven_fix"):
         return None
     candidates = _candidates(runbooks, state)
-    signature = signature_for(incident.get("alertname"), _kinds(findings), incident.get("service"))
     key = ctx.stats.proven_fix(signature, [c["action_key"] for c in candidates])
     chosen = next((c for c in candidates if c["action_key"] == key), None)
     if chosen is None:
@@ -206,16 +203,14 @@ def _proven_fix(
     }
 
 
-def _ranked(
-    candidates: list[dict[str, Any]],
-    incident: dict[str, Any],
-    findings: list[dict[str, Any]],
-    ctx: ReasonContext,
-) -> list[dict[str, Any]]:
+def _signature(incident: dict[str, Any], findings: list[dict[str, Any]]) -> str:
+    return signature_for(incident.get("alertname"), _kinds(findings), incident.get("service"))
+
+
+def _ranked(candidates: list[dict[str, Any]], signature: str, ctx: ReasonContext) -> list[dict[str, Any]]:
     """Candidates re-ranked by learned outcomes; the runbook order breaks ties and is kept without stats."""
     if ctx.stats is None or len(candidates) < 2:
         return candidates
-    signature = signature_for(incident.get("alertname"), _kinds(findings), incident.get("service"))
     ranked = ctx.stats.rank(signature, [c["action_key"] for c in candidates])
     by_key = {c["action_key"]: c for c in candidates}
     return [by_key[key] for key, _ in ranked if key in by_key]

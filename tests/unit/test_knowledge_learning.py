@@ -80,3 +80,21 @@ def test_proven_fix_is_the_action_that_fixed_this_signature_before(stats: Outcom
     assert stats.proven_fix(SIG, [FIRST]) is None  # not a candidate this time
     stats.record(SIG, SECOND, "no_effect")
     assert stats.proven_fix(SIG, [FIRST, SECOND]) is None  # 1 of 2 is not proven
+
+
+def test_relevant_kinds_keep_a_transient_finding_out_of_the_signature() -> None:
+    from knowledge.runbooks import load_runbooks
+
+    rb = next(r for r in load_runbooks() if r.id == "bad-deploy-rollback")
+    noisy = signature_for(
+        "ServiceHighErrorRate", ["high_error_rate", "recent_rollout", "readiness_failing"], "p"
+    )
+    clean = signature_for("ServiceHighErrorRate", ["high_error_rate", "recent_rollout"], "p")
+    assert noisy != clean
+    relevant = rb.relevant_kinds()
+    assert signature_for(
+        "ServiceHighErrorRate",
+        ["high_error_rate", "recent_rollout", "readiness_failing"],
+        "p",
+        relevant=relevant,
+    ) == signature_for("ServiceHighErrorRate", ["high_error_rate", "recent_rollout"], "p", relevant=relevant)
