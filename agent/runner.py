@@ -133,6 +133,24 @@ class Runner:
             inputs = {"incident": incident, "question": incident["question"]}
         return self._run(inputs, iid, on_event)
 
+    def interrupted(self, thread_id: str) -> bool:
+        """True when a run on this thread stopped half-way (the process died) and is not waiting for a human."""
+        snapshot = self.graph.get_state(_config(thread_id))
+        return bool(snapshot.next) and not self.waiting_for(thread_id)
+
+    def continue_run(self, thread_id: str, *, on_event: EventCallback | None = None) -> RunOutcome:
+        """Carry on a run that stopped half-way from its last checkpoint (``serve`` after a restart).
+
+        Nodes re-run from their start; ``act`` skips a change whose idempotency key the audit log
+        already has, so an action applied just before the crash is not applied again.
+        """
+        if not self.interrupted(thread_id):
+            outcome = self.outcome(thread_id)
+            if outcome is None:
+                raise RunnerError(f"no run with id {thread_id} to continue")
+            return outcome
+        return self._run(None, thread_id, on_event)
+
     def _settle_interrupted(self, thread_id: str, values: dict[str, Any]) -> None:
         """A turn stopped half-way (Ctrl-C, a crash) leaves pending nodes; close it before a new turn."""
         snapshot = self.graph.get_state(_config(thread_id))

@@ -35,6 +35,10 @@ class RunnerLike(Protocol):
 
     def resume(self, approval_id: str, decision: ApprovalDecision) -> Any: ...
 
+    def interrupted(self, thread_id: str) -> bool: ...
+
+    def continue_run(self, thread_id: str, *, on_event: Any = None) -> Any: ...
+
 
 class Notifier(Protocol):
     """Something told about incidents as they happen (the Slack bot implements it)."""
@@ -118,11 +122,15 @@ class Service:
                 self.metrics.observe_event(event)
                 self._notify("incident_event", incident, event)
 
-            outcome = outcome_dict(
-                self.runner.investigate(
+            if self.runner.interrupted(
+                incident["id"]
+            ):  # the process died mid-run: carry on from the checkpoint
+                raw_outcome = self.runner.continue_run(incident["id"], on_event=on_event)
+            else:
+                raw_outcome = self.runner.investigate(
                     alert=_alert_group(incident), thread_id=incident["id"], on_event=on_event
                 )
-            )
+            outcome = outcome_dict(raw_outcome)
             status = str(outcome.get("status"))
             self.metrics.observe_outcome(outcome)
             self.queue.set_status(incident["id"], status, outcome)

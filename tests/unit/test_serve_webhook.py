@@ -45,6 +45,12 @@ class ScriptedRunner:
         self.resumed.append(decision)
         return {"incident_id": "inc-x", "status": "resolved"}
 
+    def interrupted(self, thread_id: str) -> bool:
+        return False
+
+    def continue_run(self, thread_id: str, *, on_event: Any = None) -> dict[str, Any]:
+        raise AssertionError("nothing was interrupted")
+
 
 def payload(
     group: str = "g1", alerts: list[dict[str, Any]] | None = None, status: str = "firing"
