@@ -76,7 +76,34 @@ def test_crashloop_config(world: World) -> None:
         "recent_rollout",
         "config_changed",
     )
-    assert any(f["data"].get("configmap") == "predictor-config" for f in of_kind(items, "config_changed"))
+    [drift] = [
+        f for f in of_kind(items, "config_changed") if f["data"].get("configmap") == "predictor-config"
+    ]
+    assert (drift["data"]["key"], drift["data"]["previous_value"], drift["data"]["deployment"]) == (
+        "WORKERS",
+        "4",
+        "predictor",
+    )
+    assert drift["data"]["value"] == world.get("configmaps", "predictor-config")["data"]["WORKERS"]
+
+
+@pytest.mark.parametrize(
+    ("fault", "configmap"),
+    [("db-connections", "ingest-worker-config")],
+)
+def test_config_faults_name_the_key_and_its_previous_value(world: World, fault: str, configmap: str) -> None:
+    before = dict(world.get("configmaps", configmap)["data"])
+    world.inject(fault)
+    world.run(20)
+    after = world.get("configmaps", configmap)["data"]
+    [changed_key] = [k for k in before if before[k] != after.get(k)]
+    [f] = [f for f in of_kind(findings(world), "config_changed") if f["data"]["configmap"] == configmap]
+    assert (f["data"]["key"], f["data"]["previous_value"], f["data"]["value"]) == (
+        changed_key,
+        before[changed_key],
+        after[changed_key],
+    )
+    assert f["data"]["deployment"] == "ingest-worker"
 
 
 def test_pending_pods(world: World) -> None:

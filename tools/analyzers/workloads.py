@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 from tools.analyzers.snapshot import Snapshot
 from tools.findings import Finding
 from tools.kubernetes.client import Obj
-from tools.kubernetes.shape import endpoint_counts, images, pod_phase, pod_restarts
+from tools.kubernetes.shape import endpoint_counts, images, parse_time, pod_phase, pod_restarts
+from tools.redact import is_secret_name
 
 CRASH_RESTARTS = 3
 PULL_REASONS = {"ErrImagePull", "ImagePullBackOff", "InvalidImageName", "ErrImageNeverPull"}
@@ -228,6 +231,64 @@ def _configmaps_used(dep: Obj) -> set[str]:
     return names
 
 
+LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
+
+
+def _drift(cm: Obj) -> list[tuple[str, str | None, str | None]]:
+    """(key, live value, last applied value) for every key edited since the last ``kubectl apply``."""
+    raw = (cm["metadata"].get("annotations") or {}).get(LAST_APPLIED)
+    try:
+        applied = (json.loads(raw) if raw else {}).get("data") or {}
+    except (json.JSONDecodeError, AttributeError):
+        return []
+    if not raw:
+        return []
+    live = cm.get("data") or {}
+    return [
+        (k, live.get(k), applied.get(k))
+        for k in sorted(live.keys() | applied.keys())
+        if live.get(k) != applied.get(k)
+    ]
+
+
+def config_drift(snap: Snapshot) -> list[Finding]:
+    """ConfigMap keys whose live value differs from the last applied manifest, with the previous value."""
+    out = []
+    # rollouts without an image change (restarts to pick up config), newest first
+    restarts = {
+        c["deployment"]: c
+        for c in snap.changes
+        if c.get("kind") == "rollout" and c.get("change") in ("restart", "template")
+    }
+    for cm in snap.configmaps:
+        name = cm["metadata"]["name"]
+        users = [d["metadata"]["name"] for d in snap.deployments if name in _configmaps_used(d)]
+        order = list(restarts)
+        users.sort(
+            key=lambda u: (order.index(u) if u in restarts else len(order), u)
+        )  # restarted since: the likely victim
+        for key, value, previous in _drift(cm):
+            secret = is_secret_name(key)
+            changed_at = next((restarts[u]["changed_at"] for u in users if u in restarts), None) or (
+                ts.strftime("%Y-%m-%dT%H:%M:%SZ") if (ts := _updated_at(cm)) else None)  # fmt: skip
+            out.append(Finding(
+                kind="config_changed", target=f"ConfigMap/{snap.namespace}/{name}", severity="warning" if users else "info",
+                summary=f"configmap {name}: {key} is {'(set)' if secret else value!r}, the last applied manifest says "
+                f"{'(set)' if secret else previous!r}" + (f"; read by {', '.join(users)}" if users else ""),
+                evidence=[f"configmap {name} data.{key} differs from its {LAST_APPLIED} annotation (k8s_get kind=configmap name={name})"],
+                data={"configmap": name, "namespace": snap.namespace, "key": key, "value": None if secret else value,
+                      "previous_value": None if secret else previous, "deployments": users, "deployment": users[0] if users else None,
+                      "changed_at": changed_at, "source": "last-applied-configuration"},
+            ))  # fmt: skip
+    return out
+
+
+def _updated_at(obj: Obj) -> datetime | None:
+    times = [parse_time(m.get("time")) for m in obj.get("metadata", {}).get("managedFields") or []]
+    known = [t for t in times if t is not None]
+    return max(known) if known else None
+
+
 def config_changes(snap: Snapshot) -> list[Finding]:
     """ConfigMaps written recently, and restarts without an image change of workloads that read one."""
     out = []
@@ -247,7 +308,13 @@ def config_changes(snap: Snapshot) -> list[Finding]:
         dep = snap.deployment(c.get("deployment", "")) if c.get("kind") == "rollout" else None
         if dep is None or c.get("change") not in ("restart", "template"):
             continue
-        for cm in sorted(_configmaps_used(dep) - updated.keys()):
+        # configmaps carrying a last-applied manifest are judged by config_drift: no guessing for them
+        tracked = {
+            c["metadata"]["name"]
+            for c in snap.configmaps
+            if LAST_APPLIED in (c["metadata"].get("annotations") or {})
+        }
+        for cm in sorted(_configmaps_used(dep) - updated.keys() - tracked):
             key, value, line = _key_in_crash_logs(snap, c["deployment"], cm)
             out.append(Finding(
                 kind="config_changed", target=f"ConfigMap/{snap.namespace}/{cm}", severity="warning" if key else "info",
@@ -398,7 +465,7 @@ def nodes(snap: Snapshot) -> list[Finding]:
 
 
 ANALYZERS: list[Callable[[Snapshot], list[Finding]]] = [
-    crash_loops, oom_kills, image_pull_errors, pending_pods, stuck_rollouts, recent_rollouts, config_changes,
+    crash_loops, oom_kills, image_pull_errors, pending_pods, stuck_rollouts, recent_rollouts, config_drift, config_changes,
     scaled_to_zero, no_endpoints, readiness_failing, hpa_maxed, nodes,
 ]  # fmt: skip
 
