@@ -154,6 +154,17 @@ class Settings(BaseSettings):
     max_concurrent_investigations: int = Field(
         2, ge=1, le=64, description="Investigations `serve` runs at once."
     )
+    correlate_window_s: float = Field(
+        600,
+        ge=0,
+        description="serve: an alert group opening while another incident of the namespace is under investigation "
+        "(within this many seconds) is correlated to it instead of investigated in parallel; 0 disables.",
+    )
+    follow_up_delay_s: float = Field(
+        45,
+        ge=0,
+        description="serve: seconds after an investigation before its still-firing correlated incidents are investigated.",
+    )
     approval_ttl_s: int = Field(
         3600, ge=10, description="Seconds an approval request stays valid before it expires."
     )

@@ -67,7 +67,11 @@ class Service:
         self.settings = settings
         self.runner = runner
         self.notifiers = list(notifiers)
-        self.queue = WorkQueue(settings.path("serve.sqlite"))
+        self.queue = WorkQueue(
+            settings.path("serve.sqlite"),
+            correlate_window_s=settings.correlate_window_s,
+            follow_up_delay_s=settings.follow_up_delay_s,
+        )
         self.approvals = ApprovalStore(settings.path("approvals.sqlite"))
         self.metrics = AgentMetrics()
         self._stop = threading.Event()
@@ -114,6 +118,8 @@ class Service:
         if incident is None:
             return
         if item.kind == "investigate":
+            if incident.get("closed_at"):
+                return  # every alert resolved before the investigation began (a correlated one the fix cured)
             self.queue.set_status(incident["id"], "investigating")
             self._notify("incident_opened", incident)
 
@@ -122,9 +128,8 @@ class Service:
                 self.metrics.observe_event(event)
                 self._notify("incident_event", incident, event)
 
-            if self.runner.interrupted(
-                incident["id"]
-            ):  # the process died mid-run: carry on from the checkpoint
+            if self.runner.interrupted(incident["id"]):
+                # the process died mid-run: carry on from the checkpoint
                 raw_outcome = self.runner.continue_run(incident["id"], on_event=on_event)
             else:
                 raw_outcome = self.runner.investigate(
@@ -136,11 +141,23 @@ class Service:
             self.queue.set_status(incident["id"], status, outcome)
             self.metrics.investigations.labels(status).inc()
             self._notify("investigation_finished", incident, outcome)
+            if status != "awaiting_approval":
+                self._release(incident["id"])
         else:
             current = self.queue.incident(item.incident_id) or incident
             outcome = current.get("outcome") or {}
             self.queue.set_status(incident["id"], "closed", outcome)
             self._notify("incident_closed", current, str(outcome.get("report") or ""))
+
+    def _release(self, incident_id: str) -> None:
+        children = self.queue.release_children(incident_id)
+        if children:
+            log.info(
+                "incident %s done; correlated incidents still firing will be investigated: %s",
+                incident_id,
+                ", ".join(children),
+            )
+            self.wake()
 
     def _notify(self, method: str, *args: Any) -> None:
         for n in self.notifiers:
@@ -165,6 +182,8 @@ class Service:
             self.queue.set_status(req.incident_id, str(outcome.get("status")), outcome)
             incident = self.queue.incident(req.incident_id) or {}
             self._notify("investigation_finished", incident, outcome)
+            if outcome.get("status") != "awaiting_approval":
+                self._release(req.incident_id)
         return outcome
 
 
@@ -228,6 +247,7 @@ def create_app(service: Service) -> FastAPI:
                 "opened": result.opened,
                 "folded": result.folded,
                 "closing": result.closing,
+                "parent_id": result.parent_id,
             }
         )
 

@@ -6,6 +6,13 @@ again and the investigation resumes from its last checkpoint (thread id = incide
 
 One open incident per Alertmanager group key; further alerts of the group are folded into it; when
 every alert of the incident is resolved, a ``close`` item is queued.
+
+Correlation: one fault raises several alert groups (the failing service's, its callers', the SLO
+burn). A group that opens while another incident of the same namespace is still being investigated
+becomes a *correlated* incident of it: it is recorded, but not investigated in parallel (two
+investigations would race to fix the same thing). When the first investigation ends, correlated
+incidents whose alerts still fire are investigated after a short delay; those the fix resolved are
+closed by Alertmanager's resolved notification without an investigation.
 """
 
 from __future__ import annotations
@@ -16,7 +23,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
 
@@ -37,6 +44,7 @@ CREATE TABLE IF NOT EXISTS incidents (
     common_labels TEXT NOT NULL,
     alerts TEXT NOT NULL,
     repeats INTEGER NOT NULL DEFAULT 0,
+    parent_id TEXT,
     outcome TEXT,
     created_at TEXT NOT NULL,
     updated_at TEXT NOT NULL,
@@ -50,6 +58,7 @@ CREATE TABLE IF NOT EXISTS work (
     state TEXT NOT NULL,
     attempts INTEGER NOT NULL DEFAULT 0,
     error TEXT,
+    not_before TEXT,
     created_at TEXT NOT NULL,
     updated_at TEXT NOT NULL
 );
@@ -67,6 +76,7 @@ class IngestResult:
     opened: bool
     folded: int
     closing: bool
+    parent_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -78,8 +88,10 @@ class WorkItem:
 
 
 class WorkQueue:
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, correlate_window_s: float = 600, follow_up_delay_s: float = 45) -> None:
         self.path = path
+        self.correlate_window_s = correlate_window_s
+        self.follow_up_delay_s = follow_up_delay_s
         path.parent.mkdir(parents=True, exist_ok=True)
         db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
         try:
@@ -134,6 +146,7 @@ class WorkQueue:
                 }
             common = payload.commonLabels or (firing[0].labels if firing else payload.alerts[0].labels)
             all_resolved = all(v["status"] == "resolved" for v in alerts.values())
+            parent = self._parent_for(db, common.get("namespace")) if opened else None
             if opened:
                 db.execute(
                     "INSERT INTO incidents (id, group_key, status, alertname, namespace, service, severity,"
@@ -141,7 +154,7 @@ class WorkQueue:
                     (
                         incident_id,
                         payload.groupKey,
-                        "queued",
+                        "correlated" if parent else "queued",
                         common.get("alertname"),
                         common.get("namespace"),
                         common.get("service") or common.get("deployment"),
@@ -153,7 +166,10 @@ class WorkQueue:
                         now,
                     ),
                 )
-                self._enqueue(db, incident_id, "investigate", now)
+                if parent:
+                    db.execute("UPDATE incidents SET parent_id = ? WHERE id = ?", (parent, incident_id))
+                else:
+                    self._enqueue(db, incident_id, "investigate", now)
             else:
                 db.execute(
                     "UPDATE incidents SET alerts = ?, repeats = ?, updated_at = ? WHERE id = ?",
@@ -165,13 +181,49 @@ class WorkQueue:
                     "UPDATE incidents SET closed_at = ?, updated_at = ? WHERE id = ?", (now, now, incident_id)
                 )
                 self._enqueue(db, incident_id, "close", now)
-            return IngestResult(incident_id=incident_id, opened=opened, folded=folded, closing=closing)
+            return IngestResult(
+                incident_id=incident_id, opened=opened, folded=folded, closing=closing, parent_id=parent
+            )
+
+    def _parent_for(self, db: sqlite3.Connection, namespace: str | None) -> str | None:
+        """An incident of the same namespace still under investigation, opened within the window."""
+        if self.correlate_window_s <= 0:
+            return None
+        since = (datetime.now(UTC) - timedelta(seconds=self.correlate_window_s)).isoformat(
+            timespec="milliseconds"
+        )
+        row = db.execute(
+            "SELECT id FROM incidents WHERE closed_at IS NULL AND parent_id IS NULL AND namespace IS ?"
+            " AND status IN ('queued', 'investigating', 'awaiting_approval') AND created_at >= ?"
+            " ORDER BY created_at LIMIT 1",
+            (namespace, since),
+        ).fetchone()
+        return str(row[0]) if row else None
+
+    def release_children(self, parent_id: str) -> list[str]:
+        """The parent's investigation ended: queue the correlated incidents that still fire."""
+        now = datetime.now(UTC)
+        not_before = (now + timedelta(seconds=self.follow_up_delay_s)).isoformat(timespec="milliseconds")
+        with self._tx(immediate=True) as db:
+            rows = db.execute(
+                "SELECT id FROM incidents WHERE parent_id = ? AND closed_at IS NULL AND status = 'correlated'",
+                (parent_id,),
+            ).fetchall()
+            for (child,) in rows:
+                db.execute(
+                    "UPDATE incidents SET status = 'queued', updated_at = ? WHERE id = ?", (_now(), child)
+                )
+                self._enqueue(db, child, "investigate", _now(), not_before=not_before)
+        return [r[0] for r in rows]
 
     @staticmethod
-    def _enqueue(db: sqlite3.Connection, incident_id: str, kind: WorkKind, now: str) -> None:
+    def _enqueue(
+        db: sqlite3.Connection, incident_id: str, kind: WorkKind, now: str, not_before: str | None = None
+    ) -> None:
         db.execute(
-            "INSERT INTO work (incident_id, kind, state, created_at, updated_at) VALUES (?, ?, 'queued', ?, ?)",
-            (incident_id, kind, now, now),
+            "INSERT INTO work (incident_id, kind, state, not_before, created_at, updated_at)"
+            " VALUES (?, ?, 'queued', ?, ?, ?)",
+            (incident_id, kind, not_before, now, now),
         )
 
     # --- workers ------------------------------------------------------------------------------
@@ -179,9 +231,11 @@ class WorkQueue:
         """Take the oldest queued item (investigations of one incident never run twice at once)."""
         with self._tx(immediate=True) as db:
             row = db.execute(
-                "SELECT id, incident_id, kind, attempts FROM work w WHERE state = 'queued' AND NOT EXISTS"
+                "SELECT id, incident_id, kind, attempts FROM work w WHERE state = 'queued'"
+                " AND (not_before IS NULL OR not_before <= ?) AND NOT EXISTS"
                 " (SELECT 1 FROM work r WHERE r.state = 'running' AND r.incident_id = w.incident_id)"
-                " ORDER BY id LIMIT 1"
+                " ORDER BY id LIMIT 1",
+                (_now(),),
             ).fetchone()
             if row is None:
                 return None

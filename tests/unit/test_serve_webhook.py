@@ -105,7 +105,7 @@ def test_firing_then_resolved_opens_and_closes_one_incident(svc: Any) -> None:
     assert r.status_code == 200 and r.json()["opened"]
     inc_id = r.json()["incident_id"]
     r2 = client.post("/webhook/alertmanager", json=payload())
-    assert r2.json() == {"incident_id": inc_id, "opened": False, "folded": 1, "closing": False}
+    assert r2.json() == {"incident_id": inc_id, "opened": False, "folded": 1, "closing": False, "parent_id": None}
     wait_for(lambda: runner.investigations)
     r3 = client.post(
         "/webhook/alertmanager", json=payload(alerts=[alert(status="resolved")], status="resolved")
@@ -174,7 +174,7 @@ def test_unknown_fields_are_accepted(svc: Any) -> None:
 
 
 def test_alert_storm_folds_into_incidents_and_loses_nothing(tmp_path: Path) -> None:
-    settings = Settings(data_dir=tmp_path, api_token=TOKEN)  # type: ignore[arg-type]
+    settings = Settings(data_dir=tmp_path, api_token=TOKEN, follow_up_delay_s=0)  # type: ignore[arg-type]
     gate = threading.Event()
     runner = ScriptedRunner(block=gate)
     service = Service(settings, runner)
@@ -197,11 +197,43 @@ def test_alert_storm_folds_into_incidents_and_loses_nothing(tmp_path: Path) -> N
     gate.set()
     incidents = service.queue.incidents(limit=1000)
     assert len(incidents) == groups
+    # one namespace: the first group is investigated, the others wait correlated to it (no racing fixes)
+    parents = [i for i in incidents if not i["parent_id"]]
+    assert len(parents) == 1
+    assert all(i["parent_id"] == parents[0]["id"] for i in incidents if i is not parents[0])
     for inc in incidents:
         assert len(inc["alerts"]) == per_group  # every distinct alert is kept
         assert inc["repeats"] == per_group  # every repeat was folded, none opened a new incident
+    # the parent's investigation ends; the correlated incidents still fire, so each is investigated once
     wait_for(lambda: len(runner.investigations) == groups and service.queue.depth() == 0, timeout=60)
+    assert len({t for t, _ in runner.investigations}) == groups
     service.stop()
+
+
+def test_correlated_incident_cured_by_the_fix_is_never_investigated(tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path, api_token=TOKEN, follow_up_delay_s=1)  # type: ignore[arg-type]
+    gate = threading.Event()
+    runner = ScriptedRunner(block=gate)
+    service = Service(settings, runner)
+    service.start()
+    client = TestClient(create_app(service))
+    first = client.post("/webhook/alertmanager", json=payload(group="errors", alerts=[alert(fp="a")])).json()
+    wait_for(lambda: runner.investigations)
+    second = client.post(
+        "/webhook/alertmanager", json=payload(group="latency", alerts=[alert(fp="b", alertname="X")])
+    ).json()
+    assert second["parent_id"] == first["incident_id"]
+    gate.set()  # the first investigation fixes it; the second group resolves before its turn
+    client.post(
+        "/webhook/alertmanager",
+        json=payload(
+            group="latency", alerts=[alert(fp="b", status="resolved", alertname="X")], status="resolved"
+        ),
+    )
+    wait_for(lambda: (service.queue.incident(second["incident_id"]) or {}).get("status") == "closed")
+    time.sleep(2)
+    service.stop()
+    assert [t for t, _ in runner.investigations] == [first["incident_id"]]
 
 
 def test_restart_requeues_interrupted_work(tmp_path: Path) -> None:
