@@ -97,6 +97,8 @@ class ScriptedApprover:
     def __init__(self, env: EvalEnv, mode: str, incident_ids: Callable[[], set[str]]) -> None:
         self.env, self.mode, self.incident_ids = env, mode, incident_ids
         self.answered: list[dict[str, Any]] = []
+        self._seen: set[str] = set()
+        self._resuming: list[threading.Thread] = []
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="scripted-approver", daemon=True)
 
@@ -104,8 +106,9 @@ class ScriptedApprover:
         self._thread.start()
 
     def stop(self) -> None:
+        """Stop answering new requests (runs already resumed go on; see :meth:`wait`)."""
         self._stop.set()
-        self._thread.join(timeout=120)
+        self._thread.join(timeout=30)
 
     def _loop(self) -> None:
         while not self._stop.wait(1.0):
@@ -113,8 +116,9 @@ class ScriptedApprover:
                 continue
             mine = self.incident_ids()
             for req in self.env.service.approvals.list(status="pending"):
-                if req.incident_id not in mine:
+                if req.incident_id not in mine or req.id in self._seen:
                     continue
+                self._seen.add(req.id)
                 reject = self.mode == "reject_first" and not any(
                     a["decision"] == "reject" for a in self.answered
                 )
@@ -127,12 +131,32 @@ class ScriptedApprover:
                 self.answered.append(
                     {"id": req.id, "tool": req.tool, "args": req.args, "decision": decision.decision}
                 )
-                try:
-                    self.env.service.resume(req.id, decision)
-                except ApprovalError:
-                    pass
-                except Exception as exc:  # recorded, the scenario goes on
-                    self.env.progress(f"  approver: resuming {req.id} failed: {exc}")
+                # Each answer resumes its run in its own thread, as several on-call humans would:
+                # a resumed run acts and then verifies for minutes, and must not hold up the others.
+                t = threading.Thread(target=self._resume, args=(req.id, decision), daemon=True)
+                t.start()
+                self._resuming.append(t)
+
+    @property
+    def busy(self) -> bool:
+        """A resumed run is still acting or verifying."""
+        return any(t.is_alive() for t in self._resuming)
+
+    def wait(self, timeout_s: float) -> None:
+        """Let resumed runs finish, so none of them verifies (or undoes) into the next scenario."""
+        deadline = time.monotonic() + timeout_s
+        for t in self._resuming:
+            t.join(max(0.0, deadline - time.monotonic()))
+        if self.busy:
+            self.env.progress(f"  warning: a resumed run still runs after {timeout_s:.0f} s")
+
+    def _resume(self, approval_id: str, decision: ApprovalDecision) -> None:
+        try:
+            self.env.service.resume(approval_id, decision)
+        except ApprovalError:
+            pass
+        except Exception as exc:  # recorded, the scenario goes on
+            self.env.progress(f"  approver: resuming {approval_id} failed: {exc}")
 
 
 def _created(inc: dict[str, Any]) -> float:
@@ -169,11 +193,13 @@ def run_scenario(env: EvalEnv, sc: Scenario) -> Observation:
                 if all(ok for ok, _ in results):
                     obs.mitigated_at = time.time()
                     env.progress(f"  mitigated after {obs.mitigated_at - obs.started_at:.0f} s")
-            if obs.mitigated_at is not None and _settled(env, ids):
+            if obs.mitigated_at is not None and _settled(env, ids) and not approver.busy:
                 break
             time.sleep(3)
     finally:
         approver.stop()
+        approver.wait(env.settings.verify_timeout_s + 120)
+        _wait_settled(env, new_ids(), env.settings.verify_timeout_s + 120)
     ids = new_ids()
     obs.approvals = approver.answered
     obs.incidents = [i for i in env.service.queue.incidents(limit=10000) if i["id"] in ids]
@@ -203,6 +229,13 @@ def run_facts(state: dict[str, Any]) -> dict[str, Any]:
         ],
         "notes": list(state.get("notes") or []),
     }
+
+
+def _wait_settled(env: EvalEnv, ids: set[str], timeout_s: float) -> None:
+    """Investigations still running (a verify in progress) finish before the world is reset."""
+    deadline = time.monotonic() + timeout_s
+    while not _settled(env, ids) and time.monotonic() < deadline:
+        time.sleep(3)
 
 
 def _settled(env: EvalEnv, ids: set[str]) -> bool:
