@@ -53,7 +53,7 @@ def default_registry() -> Registry:
     """Every tool of the project, reads first, then actions."""
     from tools import changes, loki, prometheus
     from tools.analysis import triage
-    from tools.kubernetes import actions, describe, logs, reads, rollout, usage
+    from tools.kubernetes import actions, describe, logs, object_actions, reads, rollout, usage
 
     return Registry(
         [
@@ -81,9 +81,9 @@ def default_registry() -> Registry:
             rollout.k8s_rollback,
             actions.k8s_set_image,
             actions.k8s_set_resources,
-            actions.k8s_patch_configmap,
-            actions.k8s_patch_service,
-            actions.k8s_cordon,
-            actions.k8s_delete_pod,
+            object_actions.k8s_patch_configmap,
+            object_actions.k8s_patch_service,
+            object_actions.k8s_cordon,
+            object_actions.k8s_delete_pod,
         ]
     )
