@@ -11,6 +11,7 @@ another embedder raises :class:`EmbedderMismatchError` until ``devops-agent know
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from collections import Counter
@@ -22,10 +23,9 @@ from urllib.parse import urlparse
 
 import chromadb
 from chromadb.config import Settings as ChromaSettings
-from pydantic import BaseModel, Field
 
 from knowledge.embeddings import Embedder, EmbeddingError
-from knowledge.records import IncidentRecord, PastIncident
+from knowledge.records import IncidentRecord, MemoryStats, PastIncident, RunbookHit
 from knowledge.runbooks import Runbook
 from knowledge.scoring import Candidate, RecallQuery, rank_candidates, unseen_score_bound
 
@@ -42,29 +42,6 @@ class EmbedderMismatchError(RuntimeError):
 
 class MemoryStoreError(RuntimeError):
     """Memory cannot be opened, read or written; the message says why and what to do."""
-
-
-class MemoryStats(BaseModel):
-    """What ``knowledge stats`` shows."""
-
-    location: str
-    embedder: str
-    incidents: int
-    runbooks: int
-    by_fault_class: dict[str, int] = Field(default_factory=dict)
-    by_service: dict[str, int] = Field(default_factory=dict)
-    oldest: datetime | None = None
-    newest: datetime | None = None
-
-
-class RunbookHit(BaseModel):
-    """A runbook found by text search, for the LLM's context."""
-
-    id: str
-    title: str
-    fault_class: str
-    similarity: float
-    document: str
 
 
 def _client(data_dir: Path | None, chroma_url: str | None) -> tuple[Any, str]:
@@ -238,18 +215,28 @@ class IncidentMemory:
 
     # --- runbooks ----------------------------------------------------------------------------
     def index_runbooks(self, runbooks: Sequence[Runbook]) -> int:
-        """Replace the runbook index with these runbooks; returns how many were indexed."""
-        existing = set(self._runbooks.get(include=[])["ids"])
-        stale = existing - {rb.id for rb in runbooks}
+        """Make the runbook index hold exactly these runbooks (only changed ones are re-embedded).
+
+        Cheap when nothing changed, so callers may run it at every start; returns the count indexed.
+        """
+        got = self._runbooks.get(include=["metadatas"])
+        digests = {
+            i: (m or {}).get("digest") for i, m in zip(got["ids"], got["metadatas"] or [], strict=True)
+        }
+        stale = set(digests) - {rb.id for rb in runbooks}
         if stale:
             self._runbooks.delete(ids=sorted(stale))
-        if runbooks:
-            texts = [rb.search_text() for rb in runbooks]
+        texts = {rb.id: rb.search_text() for rb in runbooks}
+        changed = [rb for rb in runbooks if digests.get(rb.id) != _digest(texts[rb.id])]
+        if changed:
             self._runbooks.upsert(
-                ids=[rb.id for rb in runbooks],
-                embeddings=self._embed(texts),
-                documents=texts,
-                metadatas=[{"title": rb.title, "fault_class": rb.fault_class} for rb in runbooks],
+                ids=[rb.id for rb in changed],
+                embeddings=self._embed([texts[rb.id] for rb in changed]),
+                documents=[texts[rb.id] for rb in changed],
+                metadatas=[
+                    {"title": rb.title, "fault_class": rb.fault_class, "digest": _digest(texts[rb.id])}
+                    for rb in changed
+                ],
             )
         return len(runbooks)
 
@@ -372,6 +359,10 @@ def _incident_metadata(r: IncidentRecord) -> dict[str, Any]:
         if value:
             meta[key] = value
     return meta
+
+
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def _record_from(meta: Any) -> IncidentRecord:

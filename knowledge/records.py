@@ -156,6 +156,29 @@ class PastIncident(BaseModel):
         return "\n".join(lines)
 
 
+class MemoryStats(BaseModel):
+    """What ``knowledge stats`` shows."""
+
+    location: str
+    embedder: str
+    incidents: int
+    runbooks: int
+    by_fault_class: dict[str, int] = Field(default_factory=dict)
+    by_service: dict[str, int] = Field(default_factory=dict)
+    oldest: datetime | None = None
+    newest: datetime | None = None
+
+
+class RunbookHit(BaseModel):
+    """A runbook found by text search, for the LLM's context."""
+
+    id: str
+    title: str
+    fault_class: str
+    similarity: float
+    document: str
+
+
 def _seconds(start: datetime | None, end: datetime | None) -> float | None:
     if start is None or end is None:
         return None

@@ -84,6 +84,7 @@ def search(
     """Find similar past incidents and the runbooks that fit."""
     s = settings()
     memory = _memory(s)
+    memory.index_runbooks(_runbooks(s))  # re-embeds only runbooks that changed
     past = memory.recall(text, service=service, alertname=alertname, fault_class=fault_class, k=k)
     runbooks = memory.search_runbooks(text, k=3)
     if as_json:
@@ -104,8 +105,6 @@ def search(
             console.print(
                 f"  {r.id} ({r.fault_class}, similarity {r.similarity:.2f}): {r.title}", highlight=False
             )
-    elif memory.count() or not past:
-        console.print("\nNo runbook is indexed yet: run `devops-agent knowledge reindex`.")
 
 
 @knowledge_app.command("stats")

@@ -64,7 +64,11 @@ def test_import_search_stats_export(data_dir: Path, tmp_path: Path) -> None:
 
 def test_add_runbook_rejects_a_bad_one_and_indexes_a_good_one(data_dir: Path, tmp_path: Path) -> None:
     packaged = Path(__file__).parents[2] / "knowledge" / "runbooks" / "cache-down-restore.md"
-    text = packaged.read_text().replace("id: cache-down-restore", "id: cache-down-ours")
+    text = (
+        packaged.read_text()
+        .replace("id: cache-down-restore", "id: cache-down-ours")
+        .replace("title: The cache is down", "title: Our memcached tier vanished")
+    )
     bad = tmp_path / "bad.md"
     bad.write_text(text.replace("tool: k8s_scale", "tool: k8s_scael"))
     code, out = _run("knowledge", "add-runbook", str(bad))
@@ -74,7 +78,7 @@ def test_add_runbook_rejects_a_bad_one_and_indexes_a_good_one(data_dir: Path, tm
     code, out = _run("knowledge", "add-runbook", str(good))
     assert code == 0 and "added runbook cache-down-ours" in out
     assert (data_dir / "runbooks" / "cache-down-ours.md").exists()
-    code, out = _run("knowledge", "search", "cache down scaled to zero", "--json")
+    code, out = _run("knowledge", "search", "our memcached tier vanished", "--json")
     assert "cache-down-ours" in [r["id"] for r in json.loads(out)["runbooks"]]
     code, out = _run("knowledge", "add-runbook", str(good))
     assert code == 1 and "--force" in out

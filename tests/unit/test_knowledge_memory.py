@@ -201,3 +201,13 @@ def test_a_metadata_match_outside_the_nearest_neighbours_is_still_found(memory: 
         query, service="predictor", alertname="KubeNodeDiskPressure", fault_class="disk_pressure", now=NOW
     )
     assert hits[0].id == "target"
+
+
+def test_runbook_index_follows_edits_and_removals(memory: IncidentMemory) -> None:
+    runbooks = load_runbooks()
+    memory.index_runbooks(runbooks)
+    renamed = runbooks[0].model_copy(update={"title": "Zebra giraffe okapi incident"})
+    memory.index_runbooks([renamed, *runbooks[1:3]])
+    hits = memory.search_runbooks("zebra giraffe okapi", k=1)
+    assert hits[0].id == renamed.id and hits[0].title == "Zebra giraffe okapi incident"
+    assert memory.stats().runbooks == 3
