@@ -130,11 +130,12 @@ def build_reasoner(settings: Settings, llm_client: Any | None = None) -> Reasone
 
 
 def load_agent_runbooks(settings: Settings, tool_names: Sequence[str]) -> tuple[list[Any], str | None]:
-    """Packaged runbooks plus ``settings.runbooks_dir``; a broken runbook is reported, not fatal."""
+    """Packaged runbooks plus ``settings.runbooks_dir`` (default ``DATA_DIR/runbooks``, where
+    ``knowledge add-runbook`` puts them); a broken runbook is reported, not fatal."""
     try:
         from knowledge.runbooks import load_runbooks
 
-        dirs = [settings.runbooks_dir] if settings.runbooks_dir else []
+        dirs = [settings.runbooks_dir or settings.data_dir / "runbooks"]
         return list(load_runbooks(dirs, tool_names=tool_names)), None
     except Exception as exc:
         return [], f"runbooks unavailable: {exc}"
