@@ -62,6 +62,10 @@ def reapply_seed(store: Store) -> dict[str, int]:
     fresh = Store()
     seed(fresh)
     counts = {"created": 0, "updated": 0, "deleted": 0}
+    autoscaled = {
+        (h["metadata"]["namespace"], h["spec"]["scaleTargetRef"]["name"])
+        for h in fresh.list("horizontalpodautoscalers")
+    }
     for kind in SEEDED_KINDS:
         wanted = {(o["metadata"].get("namespace", ""), o["metadata"]["name"]): o for o in fresh.list(kind)}
         for (namespace, name), obj in wanted.items():
@@ -69,7 +73,7 @@ def reapply_seed(store: Store) -> dict[str, int]:
             if live is None:
                 store.create(kind, _strip(obj))
                 counts["created"] += 1
-            elif _restore(kind, live, obj):
+            elif _restore(kind, live, obj, keep_replicas=(namespace, name) in autoscaled):
                 store.update(kind, live)
                 counts["updated"] += 1
         if kind in ("namespaces", "nodes"):
@@ -90,15 +94,22 @@ def _strip(obj: dict[str, Any]) -> dict[str, Any]:
     return {**obj, "metadata": meta}
 
 
-def _restore(kind: str, live: dict[str, Any], seeded: dict[str, Any]) -> bool:
-    """Copy the seeded fields onto ``live``; True when something changed."""
+def _restore(kind: str, live: dict[str, Any], seeded: dict[str, Any], *, keep_replicas: bool = False) -> bool:
+    """Copy the seeded fields onto ``live``; True when something changed.
+
+    ``keep_replicas``: the deployment is scaled by an HPA, so its replica count is the HPA's (as
+    with ``kubectl apply`` of a manifest that leaves ``replicas`` to the autoscaler).
+    """
     before = json.dumps(live, sort_keys=True)
+    replicas = live.get("spec", {}).get("replicas")
     fields = {"configmaps": ("data",), "secrets": ("data", "stringData", "type")}.get(kind, ("spec",))
     for f in fields:
         if f in seeded:
             live[f] = seeded[f]
         else:
             live.pop(f, None)
+    if keep_replicas and replicas is not None:
+        live["spec"]["replicas"] = replicas
     if kind == "services":  # keep the allocated cluster IP, as `kubectl apply` would
         for key in ("clusterIP", "clusterIPs"):
             if key in (before_spec := json.loads(before).get("spec", {})):
@@ -176,9 +187,9 @@ class SandboxServer:
             "metrics": _answers(f"{self.metrics.url}/metrics"),
             "loki": _answers(f"{self.loki.url}/ready"),
             "simulation": self.sim_alive(),
-            "platform": ready,
         }
-        return {"healthy": all(parts.values()), "parts": parts, "platform": detail}
+        # The platform may be broken on purpose (a fault): that is reported, not unhealthy.
+        return {"healthy": all(parts.values()), "parts": parts, "platform_ready": ready, "platform": detail}
 
     def sim_alive(self) -> bool:
         """Whether the simulation and traffic threads still run."""

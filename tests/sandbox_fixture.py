@@ -162,7 +162,9 @@ class Sandbox:
         self.control.reset()
         self.injected.clear()
         if wait:
-            self.wait_until(lambda: self.control.health().get("healthy"), timeout, "the platform to recover")
+            self.wait_until(
+                lambda: self.control.health().get("platform_ready"), timeout, "the platform to recover"
+            )
 
     def forward_alerts_to(self, url: str) -> Callable[[], None]:
         """Also send every Alertmanager notification to ``url``; returns a function that stops it."""

@@ -60,7 +60,9 @@ def test_heal_reverts_an_injected_fault_through_the_api(sandbox: Sandbox) -> Non
     healed = apps.read_namespaced_deployment("ingest-worker", "market-predictor")
     assert not healed.spec.template.spec.node_selector
     assert sandbox.control.active_faults() == []
-    sandbox.wait_until(lambda: sandbox.control.health().get("healthy"), 90, "ingest-worker to roll back")
+    sandbox.wait_until(
+        lambda: sandbox.control.health().get("platform_ready"), 90, "ingest-worker to roll back"
+    )
 
 
 def test_traffic_surge_is_set_and_cleared_through_the_control_api(sandbox: Sandbox) -> None:
