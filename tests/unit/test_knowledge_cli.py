@@ -106,3 +106,16 @@ def test_incidents_report_writes_the_postmortem(data_dir: Path, tmp_path: Path) 
     assert code == 0 and "## Timeline" in out
     code, out = _run("incidents", "report", "does-not-exist")
     assert code == 1 and "not in memory" in out
+
+
+def test_an_unreachable_chroma_server_is_a_clear_error(
+    data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import socket
+
+    with socket.socket() as s:  # a loopback port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    monkeypatch.setenv("DEVOPS_AGENT_CHROMA_URL", f"http://127.0.0.1:{port}")
+    code, out = _run("knowledge", "stats")
+    assert code == 1 and f"cannot open memory (http://127.0.0.1:{port})" in out
