@@ -207,7 +207,7 @@ def test_cordon_and_uncordon(world: World) -> None:
     assert not world.get("nodes", node, None)["spec"].get("unschedulable")
 
 
-def test_rollout_restart_is_not_repeated_while_in_progress(world: World) -> None:
+def test_rollout_restart_repeated_is_a_no_op(world: World) -> None:
     applied = apply_cycle(world, "k8s_rollout_restart", {"deployment": "cache", "namespace": NS})
     annotations = world.get("deployments", "cache")["spec"]["template"]["metadata"]["annotations"]
     assert "kubectl.kubernetes.io/restartedAt" in annotations
@@ -237,3 +237,26 @@ def test_actions_on_missing_objects_are_clear_errors(world: World) -> None:
     ):
         result = REGISTRY.get(name).invoke(world.deps, args)  # type: ignore[union-attr]
         assert result.status == "error" and "ghost not found" in result.text, (name, result.text)
+
+
+def test_restart_again_after_its_config_changed(world: World) -> None:
+    """A repeated restart is a no-op, but not once the config the pods read has changed."""
+    args = {"deployment": "ingest-worker", "namespace": NS}
+    assert call(world, "k8s_rollout_restart", args).effect.changed  # type: ignore[union-attr]
+    assert not call(world, "k8s_rollout_restart", args).effect.changed  # type: ignore[union-attr]
+    call(
+        world,
+        "k8s_patch_configmap",
+        {"name": "ingest-worker-config", "namespace": NS, "key": "POOL_SIZE", "value": "6"},
+    )
+    again = call(world, "k8s_rollout_restart", args)
+    assert again.effect is not None and again.effect.changed
+
+
+def test_restart_after_someone_elses_restart(world: World) -> None:
+    world.store.mutate(
+        "deployments", NS, "cache",
+        lambda d: d["spec"]["template"].setdefault("metadata", {}).setdefault("annotations", {}).update(
+            {"kubectl.kubernetes.io/restartedAt": "2026-01-01T00:00:00Z"}),
+    )  # fmt: skip
+    assert call(world, "k8s_rollout_restart", {"deployment": "cache", "namespace": NS}).effect.changed  # type: ignore[union-attr]

@@ -9,6 +9,7 @@ from tools.analyzers.common import target_ref
 from tools.analyzers.snapshot import Snapshot
 from tools.findings import Finding
 from tools.kubernetes.client import Obj
+from tools.kubernetes.common import config_refs
 from tools.kubernetes.shape import parse_time
 from tools.redact import is_secret_name
 
@@ -29,16 +30,7 @@ def recent_rollouts(snap: Snapshot) -> list[Finding]:
 
 
 def _configmaps_used(dep: Obj) -> set[str]:
-    spec = dep.get("spec", {}).get("template", {}).get("spec", {})
-    names = {v["configMap"]["name"] for v in spec.get("volumes") or [] if v.get("configMap")}
-    for c in spec.get("containers") or []:
-        names |= {e["configMapRef"]["name"] for e in c.get("envFrom") or [] if e.get("configMapRef")}
-        names |= {
-            e["valueFrom"]["configMapKeyRef"]["name"]
-            for e in c.get("env") or []
-            if (e.get("valueFrom") or {}).get("configMapKeyRef")
-        }
-    return names
+    return config_refs(dep.get("spec", {}).get("template", {}))[0]
 
 
 LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"

@@ -7,20 +7,23 @@ the diff, blast radius figures and an undo recipe in ``ToolResult.effect``.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+import copy
+import hashlib
+import json
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from pydantic import Field
 
 from tools.base import ActionEffect, ToolDeps, ToolResult, tool
-from tools.errors import NotFound, expected_errors
+from tools.errors import NotFound, ToolError, expected_errors
 from tools.kubernetes.client import Kube, Obj
-from tools.kubernetes.common import Context, find_hpa
+from tools.kubernetes.common import Context, config_refs, find_hpa
 from tools.kubernetes.effects import action_result, rolling_disruption, target_of, undo
-from tools.kubernetes.shape import parse_time
+from tools.kubernetes.rollout import canonical_template
 
 RESTARTED_AT = "kubectl.kubernetes.io/restartedAt"
-RESTART_GRACE = timedelta(minutes=5)
+RESTARTED_FOR = "devops-agent.io/restarted-for"
 
 
 def _deployment_effect(dep: Obj, context: str | None, **kw: Any) -> dict[str, Any]:
@@ -34,13 +37,22 @@ def _deployment_effect(dep: Obj, context: str | None, **kw: Any) -> dict[str, An
     }
 
 
-def _rollout_in_progress(dep: Obj) -> bool:
-    spec, st = dep.get("spec", {}), dep.get("status", {})
-    want = int(spec.get("replicas", 1))
-    return (
-        int(st.get("observedGeneration") or 0) < int(dep["metadata"].get("generation") or 0)
-        or int(st.get("updatedReplicas") or 0) < want
-    )
+def pods_fingerprint(kube: Kube, dep: Obj) -> str:
+    """What the pods run on: the template (restart stamp aside) and the data of every ConfigMap and
+    Secret it reads. Equal fingerprints mean a restart would bring back the same pods."""
+    template = copy.deepcopy(dep["spec"]["template"])
+    (template.get("metadata", {}).get("annotations") or {}).pop(RESTARTED_AT, None)
+    namespace = dep["metadata"]["namespace"]
+    configmaps, secrets = config_refs(template)
+    inputs: dict[str, Any] = {"template": canonical_template(template)}
+    for kind, names in (("configmap", configmaps), ("secret", secrets)):
+        for name in sorted(names):
+            try:
+                obj = kube.get(kind, name, namespace)
+                inputs[f"{kind}/{name}"] = [obj.get("data"), obj.get("binaryData"), obj.get("stringData")]
+            except ToolError:
+                inputs[f"{kind}/{name}"] = None  # missing or forbidden: still part of what the pods see
+    return hashlib.sha256(json.dumps(inputs, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
 @tool(risk="write", tags=("kubernetes", "action"))
@@ -53,23 +65,17 @@ def k8s_rollout_restart(
     kube = Kube(deps, context)
     dep = kube.get("deployment", deployment, namespace)
     annotations = dep["spec"]["template"].get("metadata", {}).get("annotations") or {}
-    last = parse_time(annotations.get(RESTARTED_AT))
-    now = datetime.now(UTC)
-    if last is not None and (now - last < RESTART_GRACE or _rollout_in_progress(dep)):
+    fingerprint = pods_fingerprint(kube, dep)
+    if (dep["metadata"].get("annotations") or {}).get(RESTARTED_FOR) == fingerprint:
         effect = ActionEffect(**_deployment_effect(dep, context), changed=False, pods_disrupted=0)
-        return action_result(
-            verb=f"restart (one already issued at {annotations[RESTARTED_AT]})",
-            effect=effect,
-            dry_run=dry_run,
-        )
-    stamp = now.strftime("%Y-%m-%dT%H:%M:%SZ")
-    kube.patch(
-        "deployment",
-        deployment,
-        namespace,
-        {"spec": {"template": {"metadata": {"annotations": {RESTARTED_AT: stamp}}}}},
-        dry_run=dry_run,
-    )
+        verb = f"restart (pods already restarted at {annotations.get(RESTARTED_AT)} for this template and config)"
+        return action_result(verb=verb, effect=effect, dry_run=dry_run)
+    stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    patch = {
+        "metadata": {"annotations": {RESTARTED_FOR: fingerprint}},
+        "spec": {"template": {"metadata": {"annotations": {RESTARTED_AT: stamp}}}},
+    }
+    kube.patch("deployment", deployment, namespace, patch, dry_run=dry_run)
     effect = ActionEffect(
         **_deployment_effect(dep, context),
         changed=True,

@@ -47,3 +47,23 @@ def find_hpa(kube: Kube, namespace: str, deployment: str) -> Obj | None:
         if ref.get("kind") == "Deployment" and ref.get("name") == deployment:
             return hpa
     return None
+
+
+def config_refs(template: Obj) -> tuple[set[str], set[str]]:
+    """(configmaps, secrets) a pod template reads through volumes, envFrom or env valueFrom."""
+    spec = template.get("spec", {})
+    cms = {v["configMap"]["name"] for v in spec.get("volumes") or [] if v.get("configMap")}
+    secrets = {
+        v["secret"]["secretName"]
+        for v in spec.get("volumes") or []
+        if (v.get("secret") or {}).get("secretName")
+    }
+    for c in [*(spec.get("containers") or []), *(spec.get("initContainers") or [])]:
+        for e in c.get("envFrom") or []:
+            cms |= {e["configMapRef"]["name"]} if e.get("configMapRef") else set()
+            secrets |= {e["secretRef"]["name"]} if e.get("secretRef") else set()
+        for e in c.get("env") or []:
+            ref = e.get("valueFrom") or {}
+            cms |= {ref["configMapKeyRef"]["name"]} if ref.get("configMapKeyRef") else set()
+            secrets |= {ref["secretKeyRef"]["name"]} if ref.get("secretKeyRef") else set()
+    return cms, secrets

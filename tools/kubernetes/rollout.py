@@ -83,10 +83,11 @@ def _semantic(value: Any, key: str = "") -> Any:
 
 def same_template(a: Obj, b: Obj) -> bool:
     """True when two pod templates describe the same pods (hash label and server defaults ignored)."""
-    return _canonical(a) == _canonical(b)
+    return canonical_template(a) == canonical_template(b)
 
 
-def _canonical(template: Obj) -> str:
+def canonical_template(template: Obj) -> str:
+    """A stable text form of a pod template, without the hash label and server-filled defaults."""
     return json.dumps(_semantic(normalized_template(template)), sort_keys=True)
 
 
