@@ -114,11 +114,12 @@ def test_pending_pods(world: World) -> None:
 
 
 def test_selector_mismatch(world: World) -> None:
+    original = world.get("services", "predictor")["spec"]["selector"]
     world.inject("selector-mismatch", "predictor")
     world.run(20)
     [f] = [f for f in of_kind(findings(world), "no_endpoints") if f["data"]["service"] == "predictor"]
     assert f["data"]["selector_mismatch"] is True and f["data"]["matching_pods"] == 0
-    assert f["data"]["deployment"] == "predictor" and f["data"]["expected_selector"]
+    assert f["data"]["deployment"] == "predictor" and f["data"]["expected_selector"] == original
 
 
 def test_node_not_ready(world: World) -> None:
