@@ -321,6 +321,8 @@ def _public_action(a: dict[str, Any]) -> dict[str, Any]:
         "note",
         "diff",
         "action_key",
+        "runbook",
+        "fault_class",
     )
     return {k: a.get(k) for k in keys if a.get(k) is not None}
 

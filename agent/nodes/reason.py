@@ -233,6 +233,7 @@ def _action_record(proposed: dict[str, Any]) -> dict[str, Any]:
         "reason": proposed.get("reason", ""),
         "action_key": proposed.get("action_key") or proposed["tool"],
         "runbook": proposed.get("runbook"),
+        "fault_class": proposed.get("fault_class"),
         "requires": proposed.get("requires", []),
         "status": "proposed",
         "outcome": "pending",

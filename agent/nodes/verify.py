@@ -65,9 +65,17 @@ def _alertname(item: Any) -> str | None:
 
 
 def _same_place(item: dict[str, Any], incident: dict[str, Any]) -> bool:
+    """The firing alert is the incident's own: same namespace, and the same service and severity
+    where both carry them (a slow-burn warning of the same name is another alert)."""
     labels = item.get("labels") or item
     ns = labels.get("namespace")
-    return ns is None or ns == incident.get("namespace")
+    if ns is not None and ns != incident.get("namespace"):
+        return False
+    own = incident.get("labels") or {}
+    for key in ("service", "severity", "deployment", "pod", "node"):
+        if key in labels and key in own and labels[key] != own[key]:
+            return False
+    return True
 
 
 def observe(runtime: Ctx, state: AgentState) -> Observation:
