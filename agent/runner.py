@@ -182,14 +182,8 @@ class Runner:
                 return str(value["id"])
         return None
 
-    def resume(
-        self, approval_id: str, decision: ApprovalDecision, *, on_event: EventCallback | None = None
-    ) -> RunOutcome:
-        """Claim the decision (exactly once, across processes) and continue the paused run with it.
-
-        Raises :class:`ApprovalError` for an unknown, expired or already decided request; an expired
-        request is also fed to its run as a rejection, so the run does not wait forever.
-        """
+    def claim(self, approval_id: str, decision: ApprovalDecision) -> ApprovalRequest:
+        """Claim a decision exactly once (across processes) without continuing the run yet."""
         store = self.deps.approvals
         req = store.get(approval_id)
         if self.waiting_for(req.incident_id) != approval_id:
@@ -198,11 +192,34 @@ class Runner:
                 f"(request status: {req.status}); nothing changed"
             )
         try:
-            store.decide(decision, approvers=self.deps.policy.guardrails.approvers)
+            return store.decide(decision, approvers=self.deps.policy.guardrails.approvers)
         except ApprovalError:
             if store.get(approval_id).status == "expired":
-                self._feed_expiry(req, on_event)
+                self._feed_expiry(req, None)
             raise
+
+    def resume(
+        self,
+        approval_id: str,
+        decision: ApprovalDecision,
+        *,
+        on_event: EventCallback | None = None,
+        claimed: bool = False,
+    ) -> RunOutcome:
+        """Claim the decision (exactly once, across processes) and continue the paused run with it.
+
+        ``claimed=True``: :meth:`claim` already did (``serve`` claims in the HTTP request and
+        continues the run on a worker). Raises :class:`ApprovalError` for an unknown, expired or
+        already decided request; an expired request is also fed to its run as a rejection, so the
+        run does not wait forever.
+        """
+        store = self.deps.approvals
+        req = store.get(approval_id)
+        if claimed:
+            if req.status not in ("approved", "rejected") or self.waiting_for(req.incident_id) != approval_id:
+                raise ApprovalError(f"approval {approval_id} is not claimed and awaited; nothing changed")
+        else:
+            self.claim(approval_id, decision)
         try:
             return self._run(Command(resume=decision.model_dump(mode="json")), req.incident_id, on_event)
         except BaseException:

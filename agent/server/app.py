@@ -10,7 +10,6 @@ import hmac
 import json
 import logging
 import threading
-import time
 from collections.abc import Sequence
 from typing import Any, Protocol
 
@@ -33,7 +32,11 @@ class RunnerLike(Protocol):
         self, *, alert: dict[str, Any] | None = None, thread_id: str | None = None, on_event: Any = None
     ) -> Any: ...
 
-    def resume(self, approval_id: str, decision: ApprovalDecision) -> Any: ...
+    def resume(self, approval_id: str, decision: ApprovalDecision, *, claimed: bool = False) -> Any: ...
+
+    def claim(self, approval_id: str, decision: ApprovalDecision) -> Any: ...
+
+    def outcome(self, incident_id: str) -> Any: ...
 
     def interrupted(self, thread_id: str) -> bool: ...
 
@@ -114,6 +117,13 @@ class Service:
                 self.queue.finish(item, error=f"{type(exc).__name__}: {exc}")
 
     def _process(self, item: WorkItem) -> None:
+        if (
+            item.kind == "resume"
+        ):  # the run may have started outside serve (CLI, chat): no incident row needed
+            decision = ApprovalDecision.model_validate_json(item.payload or "{}")
+            outcome = self.runner.resume(decision.approval_id, decision, claimed=True)
+            self._after_resume(decision.approval_id, outcome)
+            return
         incident = self.queue.incident(item.incident_id)
         if incident is None:
             return
@@ -144,10 +154,27 @@ class Service:
             if status != "awaiting_approval":
                 self._release(incident["id"])
         else:
-            current = self.queue.incident(item.incident_id) or incident
-            outcome = current.get("outcome") or {}
-            self.queue.set_status(incident["id"], "closed", outcome)
-            self._notify("incident_closed", current, str(outcome.get("report") or ""))
+            self._close(incident)
+
+    def _close(self, incident: dict[str, Any]) -> None:
+        """Alertmanager says it is over. A run still waiting for a human is told so (its request is
+        rejected: nobody needs to approve a fix for a problem that went away), so it reports and learns."""
+        for req in self.approvals.list(status="pending", incident_id=incident["id"]):
+            reject = ApprovalDecision(
+                approval_id=req.id,
+                decision="reject",
+                approver="system:alert-resolved",
+                reason="the alerts resolved before anyone approved",
+            )
+            try:
+                self.runner.resume(req.id, reject)
+            except ApprovalError as exc:
+                log.info("closing %s: %s", incident["id"], exc)
+        final = self.runner.outcome(incident["id"])
+        outcome = outcome_dict(final) if final is not None else (incident.get("outcome") or {})
+        self.queue.set_status(incident["id"], "closed", outcome)
+        current = self.queue.incident(incident["id"]) or incident
+        self._notify("incident_closed", current, str(outcome.get("report") or ""))
 
     def _release(self, incident_id: str) -> None:
         children = self.queue.release_children(incident_id)
@@ -174,10 +201,30 @@ class Service:
         return self.runner.investigate(**kwargs)
 
     def resume(self, approval_id: str, decision: ApprovalDecision) -> dict[str, Any]:
-        """Resume a paused run with a decision; keeps the incident index and metrics in step."""
+        """Claim a decision and continue the paused run now, in this thread (Slack, the evals)."""
+        return self._after_resume(approval_id, self.runner.resume(approval_id, decision))
+
+    def submit_decision(self, approval_id: str, decision: ApprovalDecision) -> dict[str, Any]:
+        """Claim a decision now (a second claim fails: 409) and let a worker continue the run.
+
+        The HTTP API uses this: acting and verifying take minutes, longer than a client should wait.
+        """
+        req = self.runner.claim(approval_id, decision)
+        self.queue.enqueue(req.incident_id, "resume", payload=decision.model_dump_json())
+        self.wake()
+        return {
+            "approval_id": approval_id,
+            "incident_id": req.incident_id,
+            "decision": decision.decision,
+            "status": "resuming",
+            "approver": decision.approver,
+        }
+
+    def _after_resume(self, approval_id: str, raw_outcome: Any) -> dict[str, Any]:
         req = self.approvals.get(approval_id)
-        outcome = outcome_dict(self.runner.resume(approval_id, decision))
-        self.metrics.approval_wait.observe(max(0.0, time.time() - req.requested_at.timestamp()))
+        outcome = outcome_dict(raw_outcome)
+        wait_s = ((req.decided_at or req.requested_at) - req.requested_at).total_seconds()
+        self.metrics.approval_wait.observe(max(0.0, wait_s))
         if self.queue.incident(req.incident_id) is not None:
             self.queue.set_status(req.incident_id, str(outcome.get("status")), outcome)
             incident = self.queue.incident(req.incident_id) or {}
@@ -327,17 +374,17 @@ def create_app(service: Service) -> FastAPI:
             edited_args=edited,
         )
         try:
-            return service.resume(approval_id, d)
+            return service.submit_decision(approval_id, d)
         except ApprovalError as exc:
             raise HTTPException(409, str(exc)) from None
 
-    @app.post("/api/approvals/{approval_id}/approve", dependencies=auth)
+    @app.post("/api/approvals/{approval_id}/approve", dependencies=auth, status_code=202)
     async def approve(approval_id: str, request: Request) -> dict[str, Any]:
         body = await _json_body(request)
         result: dict[str, Any] = await _in_thread(decide, approval_id, "approve", body)
         return result
 
-    @app.post("/api/approvals/{approval_id}/reject", dependencies=auth)
+    @app.post("/api/approvals/{approval_id}/reject", dependencies=auth, status_code=202)
     async def reject(approval_id: str, request: Request) -> dict[str, Any]:
         body = await _json_body(request)
         if not body.get("reason"):

@@ -29,7 +29,7 @@ from typing import Any, Literal
 
 from agent.server.alerts import WebhookPayload
 
-WorkKind = Literal["investigate", "close"]
+WorkKind = Literal["investigate", "close", "resume"]
 MAX_ATTEMPTS = 3
 
 _SCHEMA = """
@@ -58,6 +58,7 @@ CREATE TABLE IF NOT EXISTS work (
     state TEXT NOT NULL,
     attempts INTEGER NOT NULL DEFAULT 0,
     error TEXT,
+    payload TEXT,
     not_before TEXT,
     created_at TEXT NOT NULL,
     updated_at TEXT NOT NULL
@@ -85,6 +86,7 @@ class WorkItem:
     incident_id: str
     kind: WorkKind
     attempts: int
+    payload: str | None = None
 
 
 class WorkQueue:
@@ -216,14 +218,23 @@ class WorkQueue:
                 self._enqueue(db, child, "investigate", _now(), not_before=not_before)
         return [r[0] for r in rows]
 
+    def enqueue(self, incident_id: str, kind: WorkKind, *, payload: str | None = None) -> None:
+        with self._tx(immediate=True) as db:
+            self._enqueue(db, incident_id, kind, _now(), payload=payload)
+
     @staticmethod
     def _enqueue(
-        db: sqlite3.Connection, incident_id: str, kind: WorkKind, now: str, not_before: str | None = None
+        db: sqlite3.Connection,
+        incident_id: str,
+        kind: WorkKind,
+        now: str,
+        not_before: str | None = None,
+        payload: str | None = None,
     ) -> None:
         db.execute(
-            "INSERT INTO work (incident_id, kind, state, not_before, created_at, updated_at)"
-            " VALUES (?, ?, 'queued', ?, ?, ?)",
-            (incident_id, kind, not_before, now, now),
+            "INSERT INTO work (incident_id, kind, state, payload, not_before, created_at, updated_at)"
+            " VALUES (?, ?, 'queued', ?, ?, ?, ?)",
+            (incident_id, kind, payload, not_before, now, now),
         )
 
     # --- workers ------------------------------------------------------------------------------
@@ -231,7 +242,7 @@ class WorkQueue:
         """Take the oldest queued item (investigations of one incident never run twice at once)."""
         with self._tx(immediate=True) as db:
             row = db.execute(
-                "SELECT id, incident_id, kind, attempts FROM work w WHERE state = 'queued'"
+                "SELECT id, incident_id, kind, attempts, payload FROM work w WHERE state = 'queued'"
                 " AND (not_before IS NULL OR not_before <= ?) AND NOT EXISTS"
                 " (SELECT 1 FROM work r WHERE r.state = 'running' AND r.incident_id = w.incident_id)"
                 " ORDER BY id LIMIT 1",
@@ -243,7 +254,7 @@ class WorkQueue:
                 "UPDATE work SET state = 'running', attempts = attempts + 1, updated_at = ? WHERE id = ?",
                 (_now(), row[0]),
             )
-            return WorkItem(id=row[0], incident_id=row[1], kind=row[2], attempts=row[3] + 1)
+            return WorkItem(id=row[0], incident_id=row[1], kind=row[2], attempts=row[3] + 1, payload=row[4])
 
     def finish(self, item: WorkItem, *, error: str | None = None) -> None:
         """Mark done, or on error queue again until MAX_ATTEMPTS, then failed."""
@@ -270,15 +281,18 @@ class WorkQueue:
 
     # --- incidents ----------------------------------------------------------------------------
     def set_status(self, incident_id: str, status: str, outcome: dict[str, Any] | None = None) -> None:
+        """Record where an incident stands. Once Alertmanager closed it, only ``closed`` is a status;
+        later outcomes (a run that was still verifying) are kept without reopening it."""
+        keep_closed = "CASE WHEN closed_at IS NOT NULL AND status = 'closed' THEN 'closed' ELSE ? END"
         with self._tx(immediate=True) as db:
             if outcome is None:
                 db.execute(
-                    "UPDATE incidents SET status = ?, updated_at = ? WHERE id = ?",
+                    f"UPDATE incidents SET status = {keep_closed}, updated_at = ? WHERE id = ?",
                     (status, _now(), incident_id),
                 )
             else:
                 db.execute(
-                    "UPDATE incidents SET status = ?, outcome = ?, updated_at = ? WHERE id = ?",
+                    f"UPDATE incidents SET status = {keep_closed}, outcome = ?, updated_at = ? WHERE id = ?",
                     (status, json.dumps(outcome, default=str), _now(), incident_id),
                 )
 

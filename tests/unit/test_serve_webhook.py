@@ -41,9 +41,20 @@ class ScriptedRunner:
             self.block.wait(5)
         return {"incident_id": thread_id, "status": "no_action_needed", "report": f"# report {thread_id}"}
 
-    def resume(self, approval_id: str, decision: ApprovalDecision) -> dict[str, Any]:
+    store: ApprovalStore | None = None
+
+    def claim(self, approval_id: str, decision: ApprovalDecision) -> Any:
+        assert self.store is not None
+        return self.store.decide(decision)
+
+    def resume(self, approval_id: str, decision: ApprovalDecision, *, claimed: bool = False) -> dict[str, Any]:
+        if not claimed:
+            self.claim(approval_id, decision)
         self.resumed.append(decision)
         return {"incident_id": "inc-x", "status": "resolved"}
+
+    def outcome(self, incident_id: str) -> dict[str, Any] | None:
+        return {"incident_id": incident_id, "status": "no_action_needed", "report": f"# report {incident_id}"}
 
     def interrupted(self, thread_id: str) -> bool:
         return False
@@ -272,6 +283,7 @@ def test_api_without_configured_token_refuses_everything(tmp_path: Path) -> None
 def test_approve_through_api_resumes_the_runner(svc: Any) -> None:
     service, runner, client = svc
     store: ApprovalStore = service.approvals
+    runner.store = store
     req = store.add(
         ApprovalRequest.create(
             ttl_s=60,
@@ -286,9 +298,14 @@ def test_approve_through_api_resumes_the_runner(svc: Any) -> None:
     listed = client.get("/api/approvals", headers=h).json()
     assert [a["id"] for a in listed] == [req.id]
     r = client.post(f"/api/approvals/{req.id}/approve", json={"approver": "alice"}, headers=h)
-    assert r.status_code == 200 and r.json()["status"] == "resolved"
+    assert r.status_code == 202 and r.json()["status"] == "resuming"
+    wait_for(lambda: runner.resumed)  # a worker continues the run
     assert runner.resumed[0].approver == "alice"
+    again = client.post(f"/api/approvals/{req.id}/approve", json={"approver": "bob"}, headers=h)
+    assert again.status_code == 409 and "already approved by alice" in again.json()["detail"]
     assert client.post(f"/api/approvals/{req.id}/reject", json={}, headers=h).status_code == 400
+    time.sleep(0.5)
+    assert len(runner.resumed) == 1
     assert client.post("/api/approvals/apr-none/approve", json={}, headers=h).status_code == 404
 
 
