@@ -27,10 +27,15 @@ def utcnow() -> datetime:
 
 
 class MemorySeam:
-    """Opens incident memory and outcome statistics on first use; remembers why they failed."""
+    """Opens incident memory and outcome statistics on first use; remembers why they failed.
 
-    def __init__(self, settings: Settings) -> None:
+    It also keeps the runbook index in step with the loaded runbooks: on opening (and whenever the
+    runbooks change) it calls ``index_runbooks``, which re-embeds only the runbooks that changed.
+    """
+
+    def __init__(self, settings: Settings, runbooks: Sequence[Any] = ()) -> None:
         self._settings = settings
+        self.runbooks: list[Any] = list(runbooks)
         self._memory: Any | None = None
         self._stats: Any | None = None
         self._opened = False
@@ -58,12 +63,30 @@ class MemorySeam:
             self._memory = IncidentMemory.open(s.data_dir, s.chroma_url, embedder)
         except Exception as exc:  # memory is optional: the run goes on without it and says why
             self.note = f"memory unavailable: {type(exc).__name__}: {exc}"
+        self._index()
         try:
             from knowledge.learning import OutcomeStats
 
             self._stats = OutcomeStats(s.path("outcomes.sqlite"))
         except Exception as exc:
             self.note = (self.note + "; " if self.note else "") + f"learning unavailable: {exc}"
+
+    def _index(self) -> None:
+        """Index the runbooks for search; a failure only costs search (the note says so)."""
+        if self._memory is None or not self.runbooks:  # never wipe the index for want of runbooks
+            return
+        try:
+            self._memory.index_runbooks(self.runbooks)
+        except Exception as exc:
+            self.note = (self.note + "; " if self.note else "") + f"runbook index unavailable: {exc}"
+
+    def use_runbooks(self, runbooks: Sequence[Any]) -> None:
+        """Serve these runbooks from now on (indexed now if memory is open, else when it opens)."""
+        with self._lock:
+            changed = list(runbooks) != self.runbooks
+            self.runbooks = list(runbooks)
+            if changed and self._opened:
+                self._index()
 
     @property
     def memory(self) -> Any | None:
@@ -93,6 +116,11 @@ class AgentDeps:
     now: Callable[[], datetime] = utcnow
     sleep: Callable[[float], None] = time.sleep
     extra: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        # ``dataclasses.replace(deps, runbooks=...)`` (tests, evals) must reach the runbook index and
+        # the knowledge tools too: they read the seam's runbooks
+        self.knowledge.use_runbooks(self.runbooks)
 
     @property
     def memory(self) -> Any | None:
@@ -141,6 +169,16 @@ def load_agent_runbooks(settings: Settings, tool_names: Sequence[str]) -> tuple[
         return [], f"runbooks unavailable: {exc}"
 
 
+def with_knowledge_tools(tools: ToolCatalog, seam: MemorySeam) -> ToolCatalog:
+    """The catalog plus ``search_runbooks`` and ``recall_incidents`` (agent-side: tools/ never
+    imports knowledge/); a catalog that already has one of them keeps its own."""
+    from agent.knowledge_tools import knowledge_tools
+    from tools.registry import Registry
+
+    extra = [t for t in knowledge_tools(seam) if tools.get(t.name) is None]
+    return Registry([*tools.all(), *extra]) if extra else tools
+
+
 def build_deps(
     settings: Settings,
     *,
@@ -155,15 +193,16 @@ def build_deps(
 
         tools = default_registry()
     runbooks, note = load_agent_runbooks(settings, [t.name for t in tools.all()])
+    knowledge = MemorySeam(settings, runbooks)
     return AgentDeps(
         settings=settings,
-        tools=tools,
+        tools=with_knowledge_tools(tools, knowledge),
         tool_deps=tool_deps or build_tool_deps(settings),
         policy=load_policy(settings.policy_file),
         audit=AuditLog(settings.path("audit.sqlite")),
         approvals=ApprovalStore(settings.path("approvals.sqlite")),
         reasoner=reasoner or build_reasoner(settings, llm_client),
-        knowledge=MemorySeam(settings),
+        knowledge=knowledge,
         runbooks=runbooks,
         runbook_note=note,
     )

@@ -11,6 +11,14 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from agent import prompts
+from agent.knowledge_context import (
+    MAX_RUNBOOKS,
+    by_ids,
+    incident_signature,
+    matching_runbooks,
+    remediation_for,
+    runbooks_text,
+)
 from agent.nodes.common import Ctx, add_action, call_key, canonical, close_open_calls, emit, tool_message
 from agent.reasoners.base import ReasonContext, Step, ToolCall
 from agent.state import AgentState
@@ -49,35 +57,31 @@ def _incident_prompt(state: AgentState, runtime: Ctx) -> str:
 
 
 def _learned(state: AgentState, runtime: Ctx) -> str:
-    """Outcome statistics for this symptom signature (``OutcomeStats.summary_for``), if learning is on."""
+    """Outcome statistics for this symptom signature (``OutcomeStats.summary_for``), if learning is on.
+
+    The signature is the planner's (:func:`agent.knowledge_context.incident_signature`), so what a
+    planner run learned is found by an LLM run and the other way round.
+    """
     stats = runtime.context.stats
     if stats is None:
         return ""
-    from knowledge.learning import signature_for
-
-    incident = state["incident"]
-    kinds = [str(f.get("kind")) for f in state.get("findings", [])]
+    signature = incident_signature(runtime.context.runbooks, state["incident"], state.get("findings", []))
     try:
-        return str(
-            stats.summary_for(signature_for(incident.get("alertname"), kinds, incident.get("service")))
-        )
+        return str(stats.summary_for(signature))
     except Exception as exc:  # learning is optional
         return f"learning unavailable: {exc}"
 
 
-def _runbook_lines(state: AgentState, runtime: Ctx) -> str:
-    from knowledge.runbooks import match_runbooks
+def _runbooks(state: AgentState, runtime: Ctx) -> list[Any]:
+    """The runbooks for this incident: matched on the alert and findings like the planner does,
+    else the ones recall found by text search."""
+    loaded = list(runtime.context.runbooks)
+    matched = matching_runbooks(loaded, state["incident"], state.get("findings", []))
+    return (matched or by_ids(loaded, state.get("runbooks", [])))[:MAX_RUNBOOKS]
 
-    incident = state["incident"]
-    kinds = [str(f.get("kind")) for f in state.get("findings", [])]
-    matched = match_runbooks(
-        list(runtime.context.runbooks), incident.get("alertname"), incident.get("labels"), kinds
-    )
-    lines = []
-    for rb in matched[:2]:
-        fixes = ", ".join(f"{r.id} ({r.tool}, requires {r.requires or 'nothing'})" for r in rb.remediations)
-        lines.append(f"- {rb.id}: {rb.title} [{rb.fault_class}] remediations: {fixes or 'none'}")
-    return "\n".join(lines)
+
+def _runbook_lines(state: AgentState, runtime: Ctx) -> str:
+    return runbooks_text(_runbooks(state, runtime), state)
 
 
 def _conversation(state: AgentState, runtime: Ctx) -> list[dict[str, Any]]:
@@ -135,6 +139,9 @@ def reason_next(state: AgentState, runtime: Ctx) -> dict[str, Any]:
         "messages": messages,
         **step.updates,
     }
+    if steps == 0 and "plan" not in step.updates:  # learn counts outcomes under the planner's signature
+        signature = incident_signature(deps.runbooks, state["incident"], state.get("findings", []))
+        update["plan"] = {**(state.get("plan") or {}), "signature": signature}
     if step.kind == "abort":
         return {**update, **stop_run(state, messages, step.stop_reason or "the reasoner gave up")}
     if step.kind == "finish":
@@ -194,7 +201,9 @@ def _check_calls(
         assert call.args is not None
         keys.add(call_key(call.tool, call.args))
         if _is_action(call, runtime):
-            proposed = {**(planned or {}), "tool": call.tool, "args": call.args, "call_id": call.id or None}
+            # a change the model makes from a runbook is labelled (and learned) like the planner's
+            label = planned or remediation_for(_runbooks(state, runtime), state, call.tool, call.args) or {}
+            proposed = {**label, "tool": call.tool, "args": call.args, "call_id": call.id or None}
             proposed.setdefault("reason", _reason_from(messages))
             proposed["key"] = f"a{len(state.get('actions', [])) + 1}"
         else:

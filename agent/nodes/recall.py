@@ -1,4 +1,9 @@
-"""recall: similar past incidents from memory, with the actions that worked for them.
+"""recall: similar past incidents from memory, with the actions that worked for them, and the
+runbooks that fit the incident.
+
+Runbooks are matched on the alert the way the planner matches them; when none matches (a chat
+question, an alert no runbook names) the runbook index is searched with the incident's text. The
+reason node refines the choice once triage has findings (``agent.knowledge_context``).
 
 Memory is optional: when it cannot open (or is empty) the run goes on and the state says why —
 never invented data.
@@ -8,6 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from agent.knowledge_context import MAX_RUNBOOKS, matching_runbooks, search_loaded
 from agent.nodes.common import Ctx, emit
 from agent.state import AgentState
 from tools.redact import redact_text
@@ -20,11 +26,14 @@ def recall_incidents(state: AgentState, runtime: Ctx) -> dict[str, Any]:
     deps = runtime.context
     incident = state["incident"]
     memory = deps.memory
+    text = "\n".join(str(incident.get(k) or "") for k in ("title", "question", "alertname", "service")) + (
+        "\n" + str(state.get("question")) if state.get("question") else ""
+    )
+    runbooks = _runbooks_for(state, runtime, memory, text)
     if memory is None:
         note = deps.knowledge.note or "memory unavailable: not configured"
         emit(runtime, "status", phase="recall", text=note)
-        return {"recalled": [], "memory_note": note}
-    text = "\n".join(str(incident.get(k) or "") for k in ("title", "question", "alertname", "service"))
+        return {"recalled": [], "memory_note": note, "runbooks": runbooks}
     try:
         past = memory.recall(
             text,
@@ -36,7 +45,7 @@ def recall_incidents(state: AgentState, runtime: Ctx) -> dict[str, Any]:
     except Exception as exc:  # a broken memory must not stop an investigation
         note = f"memory unavailable: recall failed: {type(exc).__name__}: {exc}"
         emit(runtime, "status", phase="recall", text=note)
-        return {"recalled": [], "memory_note": note}
+        return {"recalled": [], "memory_note": note, "runbooks": runbooks}
     recalled = [
         {
             "id": p.id,
@@ -47,5 +56,18 @@ def recall_incidents(state: AgentState, runtime: Ctx) -> dict[str, Any]:
         for p in past
         if p.id != incident.get("id")
     ]
-    emit(runtime, "status", phase="recall", text=f"{len(recalled)} similar past incident(s)")
-    return {"recalled": recalled, "memory_note": deps.knowledge.note}
+    emit(
+        runtime,
+        "status",
+        phase="recall",
+        text=f"{len(recalled)} similar past incident(s); runbooks: {', '.join(runbooks) or 'none'}",
+    )
+    return {"recalled": recalled, "memory_note": deps.knowledge.note, "runbooks": runbooks}
+
+
+def _runbooks_for(state: AgentState, runtime: Ctx, memory: Any | None, text: str) -> list[str]:
+    """Ids of the runbooks matching the alert, else the ones most like the incident's text."""
+    loaded = list(runtime.context.runbooks)
+    matched = matching_runbooks(loaded, state["incident"], list(state.get("findings", [])))
+    found = matched or search_loaded(loaded, memory, text, k=MAX_RUNBOOKS)
+    return [rb.id for rb in found[:MAX_RUNBOOKS]]
