@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import shutil
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -25,6 +26,7 @@ def run_suite(
     keep_sandbox: bool = True,
 ) -> dict[str, Any]:
     started = datetime.now(UTC).isoformat(timespec="seconds")
+    _fresh(out, progress)
     env: EvalEnv = open_env(out, sandbox_dir, overrides=overrides, progress=progress)
     runs: list[dict[str, Any]] = []
     try:
@@ -51,6 +53,23 @@ def run_suite(
             lifecycle.down(sandbox_dir)
     reasoner = "llm:" + env.settings.llm_model if env.settings.use_llm else "offline planner"
     return {"started_at": started, "reasoner": reasoner, "summary": summarize(runs, repeat), "runs": runs}
+
+
+def _fresh(out: Path, progress: Progress) -> None:
+    """Every suite starts with an empty agent (no memory, no learned ranking, no old approvals).
+
+    Results must be comparable run to run, so what an earlier run taught the agent is moved aside
+    (``agent-data.previous``), and its observations are removed.
+    """
+    data = out / "agent-data"
+    if data.exists():
+        previous = out / "agent-data.previous"
+        if previous.exists():
+            shutil.rmtree(previous)
+        data.rename(previous)
+        progress(f"moved the previous run's agent data to {previous}")
+    for old in (out / "observations").glob("*.json"):
+        old.unlink()
 
 
 def _save_observation(out: Path, obs: Observation, n: int) -> None:
