@@ -136,3 +136,13 @@ def test_readiness_probe(world: World) -> None:
         f["kind"] for f in findings(world, "api-gateway") if f["data"].get("deployment") == "api-gateway"
     }
     assert kinds & {"readiness_failing", "rollout_stuck"}
+
+
+def test_cache_down_is_not_a_selector_mismatch(world: World) -> None:
+    world.inject("cache-down")
+    world.run(30)
+    items = findings(world)
+    [down] = of_kind(items, "cache_down")
+    assert down["data"]["deployment"] == "cache"
+    [endpoints] = [f for f in of_kind(items, "no_endpoints") if f["data"]["service"] == "cache"]
+    assert endpoints["data"]["selector_mismatch"] is False

@@ -36,14 +36,15 @@ def no_endpoints(snap: Snapshot) -> list[Finding]:
         dep = next((d for d in snap.deployments if d["metadata"]["name"] == name), None) or next(
             (d for d in snap.deployments if (d["spec"].get("template", {}).get("metadata", {}).get("labels") or {}).get("app") == selector.get("app")), None)  # fmt: skip
         tmpl_labels = (dep or {}).get("spec", {}).get("template", {}).get("metadata", {}).get("labels") or {}
-        mismatch = not matching and bool(dep)
+        dep_pods = [p for p in snap.pods if dep and snap.deployment_of(p) == dep["metadata"]["name"]]
+        mismatch = not matching and bool(dep_pods)  # the workload has pods, the selector misses them
         expected = {k: tmpl_labels[k] for k in selector if k in tmpl_labels} or {
             k: v for k, v in tmpl_labels.items() if k in ("app", "app.kubernetes.io/name")
         }
         why = (
             "selector matches no pods (selector mismatch)"
             if mismatch
-            else (f"{len(matching)} matching pods, none ready" if matching else "no pods")
+            else (f"{len(matching)} matching pods, none ready" if matching else "its workload has no pods")
         )
         out.append(Finding(
             kind="no_endpoints", target=f"Service/{snap.namespace}/{name}", severity="critical",
@@ -53,7 +54,21 @@ def no_endpoints(snap: Snapshot) -> list[Finding]:
             data={"service": name, "namespace": snap.namespace, "selector": selector, "matching_pods": len(matching), "selector_mismatch": mismatch,
                   "deployment": dep["metadata"]["name"] if dep else None, "expected_selector": expected if mismatch else selector},
         ))  # fmt: skip
+        if dep is not None and _is_cache(dep):
+            out.append(Finding(
+                kind="cache_down", target=f"Deployment/{snap.namespace}/{dep['metadata']['name']}", severity="critical",
+                summary=f"cache {name} has no ready endpoints ({why})",
+                evidence=[f"endpoints {name}: {ready} ready (k8s_describe kind=service name={name})"],
+                data={"deployment": dep["metadata"]["name"], "service": name, "namespace": snap.namespace, "error_ratio": None},
+            ))  # fmt: skip
     return out
+
+
+def _is_cache(dep: Obj) -> bool:
+    """A cache by its tier label or its name (redis, memcached, cache)."""
+    labels = dep.get("spec", {}).get("template", {}).get("metadata", {}).get("labels") or {}
+    name = dep["metadata"]["name"]
+    return labels.get("tier") == "cache" or any(word in name for word in ("cache", "redis", "memcached"))
 
 
 def readiness_failing(snap: Snapshot) -> list[Finding]:
