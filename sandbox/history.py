@@ -64,7 +64,10 @@ class Timeline:
 
     @classmethod
     def starting_now(cls, now: float | None = None) -> Timeline:
-        return cls(time.time() if now is None else now)
+        """The timeline of a platform seeded at ``now`` (default: the current time), to the whole hour,
+        so a re-seed within the hour (``sandbox reset``) writes the very same past."""
+        moment = time.time() if now is None else now
+        return cls(moment - moment % 3_600.0)
 
     def created(self, resource: str) -> float:
         return self.now - _CREATED.get(resource, INSTALLED)
