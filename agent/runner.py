@@ -17,6 +17,8 @@ process with the same data dir can resume it.
 from __future__ import annotations
 
 import logging
+import queue
+import threading
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -83,8 +85,12 @@ class Runner:
         self.deps = deps or build_deps(settings)
         self._saver = open_checkpointer(settings.path("checkpoints.sqlite"))
         self.graph: Graph = compile_graph(self._saver)
+        self._workers: dict[str, _Worker] = {}
 
     def close(self) -> None:
+        for worker in list(self._workers.values()):  # e.g. an interrupted turn still in a model call
+            worker.cancel.set()
+            worker.thread.join(CLOSE_WAIT_S)
         self._saver.conn.close()
 
     def __enter__(self) -> Runner:
@@ -111,6 +117,8 @@ class Runner:
         """
         if (question is None) == (alert is None):
             raise RunnerError("give either a question or an alert payload")
+        if thread_id:
+            self._settle_worker(thread_id)
         existing = self._values(thread_id) if thread_id else {}
         if thread_id and self.waiting_for(thread_id):
             raise RunnerError(
@@ -144,6 +152,7 @@ class Runner:
         Nodes re-run from their start; ``act`` skips a change whose idempotency key the audit log
         already has, so an action applied just before the crash is not applied again.
         """
+        self._settle_worker(thread_id)
         if not self.interrupted(thread_id):
             outcome = self.outcome(thread_id)
             if outcome is None:
@@ -175,6 +184,7 @@ class Runner:
     # --- resuming --------------------------------------------------------------------------
     def waiting_for(self, incident_id: str) -> str | None:
         """The approval id a paused run waits for, or None."""
+        self._settle_worker(incident_id)
         snapshot = self.graph.get_state(_config(incident_id))
         for intr in snapshot.interrupts:
             value = intr.value
@@ -186,6 +196,7 @@ class Runner:
         """Claim a decision exactly once (across processes) without continuing the run yet."""
         store = self.deps.approvals
         req = store.get(approval_id)
+        self._settle_worker(req.incident_id)
         if self.waiting_for(req.incident_id) != approval_id:
             raise ApprovalError(
                 f"incident {req.incident_id} is not waiting for approval {approval_id} "
@@ -262,32 +273,51 @@ class Runner:
     def _values(self, incident_id: str | None) -> dict[str, Any]:
         if not incident_id:
             return {}
+        self._settle_worker(incident_id)
         return dict(self.graph.get_state(_config(incident_id)).values or {})
 
     # --- running ---------------------------------------------------------------------------
     def _run(self, inputs: Any, incident_id: str, on_event: EventCallback | None) -> RunOutcome:
-        config = _config(incident_id)
+        """Run the graph in a worker thread and hand its events to ``on_event`` in this thread.
+
+        Ctrl-C (or an exception from ``on_event``) returns at once: the graph stops at its next
+        event, and the node still running (a model call) finishes in the background; the next call
+        about this incident waits for it, so the checkpoint is never written by two turns at once.
+        """
+        worker = _Worker(self.graph, inputs, incident_id, self.deps)
+        self._workers[incident_id] = worker
+        worker.thread.start()
         try:
-            for chunk in self.graph.stream(
-                inputs, config, context=self.deps, stream_mode="custom", durability="sync"
-            ):
-                if on_event is not None and isinstance(chunk, dict):
-                    data = dict(chunk)
-                    on_event(
-                        RunEvent(kind=str(data.pop("kind", "status")), incident_id=incident_id, data=data)
-                    )
-        except Exception as exc:  # a bug must not leave a traceback on the user's screen
-            log.debug("run %s crashed", incident_id, exc_info=True)
-            crash = self.settings.path("errors.log")
-            with crash.open("a") as fh:
-                fh.write(f"--- {incident_id}\n{traceback.format_exc()}\n")
-            values = self._values(incident_id)
-            reason = f"internal error: {type(exc).__name__}: {exc} (traceback in {crash})"
-            self.deps.audit.append(
-                "run_finished", incident_id=incident_id, data={"status": "aborted", "stop_reason": reason}
-            )
-            return self._outcome(incident_id, {**values, "status": "aborted", "stop_reason": reason})
-        return self._outcome(incident_id, self._values(incident_id))
+            failure = worker.drain(on_event)
+        except BaseException:
+            worker.cancel.set()  # _settle_worker waits for it before anything else touches the thread
+            raise
+        worker.thread.join()  # it has put its last item: this returns at once
+        self._workers.pop(incident_id, None)
+        if failure is None:
+            return self._outcome(incident_id, self._values(incident_id))
+        exc, trace = failure
+        crash = self.settings.path("errors.log")
+        with crash.open("a") as fh:
+            fh.write(f"--- {incident_id}\n{trace}\n")
+        values = self._values(incident_id)
+        reason = f"internal error: {type(exc).__name__}: {exc} (traceback in {crash})"
+        self.deps.audit.append(
+            "run_finished", incident_id=incident_id, data={"status": "aborted", "stop_reason": reason}
+        )
+        return self._outcome(incident_id, {**values, "status": "aborted", "stop_reason": reason})
+
+    def _settle_worker(self, incident_id: str) -> None:
+        """Wait for the worker of an interrupted turn of this incident to stop writing its checkpoint.
+
+        Only interrupted turns: a run another thread is driving (``serve``) is read as it stands.
+        """
+        worker = self._workers.get(incident_id)
+        if worker is None or not worker.cancel.is_set():
+            return
+        while worker.thread.is_alive():
+            worker.thread.join(0.2)  # short joins: Ctrl-C still works while we wait
+        self._workers.pop(incident_id, None)
 
     def _outcome(self, incident_id: str, values: dict[str, Any]) -> RunOutcome:
         waiting = self.waiting_for(incident_id)
@@ -319,6 +349,61 @@ class Runner:
             namespace=incident.get("namespace"),
             service=incident.get("service"),
         )
+
+
+CLOSE_WAIT_S = 5.0
+"""How long ``close`` waits for an interrupted turn's model call before closing the checkpointer."""
+
+_DONE = object()
+
+
+class _Worker:
+    """One graph run in a daemon thread; its events go through a queue to the caller's thread."""
+
+    def __init__(self, graph: Graph, inputs: Any, incident_id: str, deps: AgentDeps) -> None:
+        self.graph, self.inputs, self.incident_id, self.deps = graph, inputs, incident_id, deps
+        self.events: queue.Queue[Any] = queue.Queue()
+        self.cancel = threading.Event()
+        self.thread = threading.Thread(target=self._main, name=f"run-{incident_id}", daemon=True)
+
+    def _main(self) -> None:
+        try:
+            for chunk in self.graph.stream(
+                self.inputs,
+                _config(self.incident_id),
+                context=self.deps,
+                stream_mode="custom",
+                durability="sync",
+            ):
+                if self.cancel.is_set():  # the caller was interrupted: stop at this event
+                    break
+                self.events.put(chunk)
+        except Exception as exc:  # a bug must not leave a traceback on the user's screen
+            log.debug("run %s crashed", self.incident_id, exc_info=True)
+            self.events.put((exc, traceback.format_exc()))
+        except BaseException as exc:  # KeyboardInterrupt/SystemExit inside a node: the caller's to raise
+            self.events.put(exc)
+        finally:
+            self.events.put(_DONE)
+
+    def drain(self, on_event: EventCallback | None) -> tuple[Exception, str] | None:
+        """Pass events on until the run ends; returns the crash (exception, traceback) if any."""
+        while True:
+            try:
+                item = self.events.get(timeout=0.2)  # short waits: Ctrl-C is handled promptly
+            except queue.Empty:
+                continue
+            if item is _DONE:
+                return None
+            if isinstance(item, BaseException):
+                raise item
+            if isinstance(item, tuple):
+                return item
+            if on_event is not None and isinstance(item, dict):
+                data = dict(item)
+                on_event(
+                    RunEvent(kind=str(data.pop("kind", "status")), incident_id=self.incident_id, data=data)
+                )
 
 
 def _request_json(req: ApprovalRequest) -> dict[str, Any]:
