@@ -39,13 +39,14 @@ from sandbox.control import ControlClient
 from tools.budget import estimate_tokens
 from tools.deps import Deps
 from tools.kubernetes.client import Kube
+from tools.kubernetes.logs import resolve_pod
 from tools.prometheus import auto_step
 from tools.registry import default_registry
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "benchmarks" / "results" / "tool_tokens.json"
 NS = "market-predictor"
-Raw = Callable[[Deps], Any]
+Raw = Callable[[Deps, dict[str, Any]], Any]  # (deps, the tool's arguments) -> raw API output
 
 
 def _json(obj: Any) -> str:
@@ -68,7 +69,7 @@ def _loki(deps: Deps, query: str, minutes: int, limit: int) -> Any:
 
 
 def _list(kind_path: str) -> Raw:
-    return lambda deps: _kube(deps, kind_path)
+    return lambda deps, _args: _kube(deps, kind_path)
 
 
 def investigation(target: str) -> list[tuple[str, dict[str, Any], Raw]]:
@@ -79,12 +80,12 @@ def investigation(target: str) -> list[tuple[str, dict[str, Any], Raw]]:
     log_query = f'{{namespace="{NS}", app="{target}"}}'
     end = time.time()
 
-    def everything(deps: Deps) -> list[Any]:
+    def everything(deps: Deps, _args: dict[str, Any]) -> list[Any]:
         paths = [f"{core}/pods", f"{apps}/deployments", f"{apps}/replicasets", f"{core}/services", f"{core}/endpoints",
                  f"/apis/autoscaling/v2/namespaces/{NS}/horizontalpodautoscalers", f"{core}/events", f"{core}/configmaps", "/api/v1/nodes"]  # fmt: skip
         return [_kube(deps, p) for p in paths]
 
-    def usage(deps: Deps) -> list[Any]:
+    def usage(deps: Deps, _args: dict[str, Any]) -> list[Any]:
         sel = f'namespace="{NS}",pod=~"{target}-.*"'
         return [
             _kube(deps, f"{core}/pods", labelSelector=f"app={target}"),
@@ -92,28 +93,27 @@ def investigation(target: str) -> list[tuple[str, dict[str, Any], Raw]]:
             _prom(deps, "/api/v1/query", query=f"rate(container_cpu_usage_seconds_total{{{sel}}}[5m])"),
         ]
 
-    def describe(deps: Deps) -> list[Any]:
+    def describe(deps: Deps, _args: dict[str, Any]) -> list[Any]:
         return [_kube(deps, f"{apps}/deployments/{target}"), _kube(deps, f"{apps}/replicasets", labelSelector=f"app={target}"),
                 _kube(deps, f"{core}/pods", labelSelector=f"app={target}"), _kube(deps, f"{core}/events")]  # fmt: skip
 
-    def pod_logs(deps: Deps) -> str:
-        pods = _kube(deps, f"{core}/pods", labelSelector=f"app={target}")["items"]
-        return str(Kube(deps, None).pod_log(pods[0]["metadata"]["name"], NS, tailLines=100))
+    def pod_logs(deps: Deps, args: dict[str, Any]) -> str:
+        return str(Kube(deps, None).pod_log(args["pod"], NS, tailLines=100))
 
     return [
-        ("prometheus_alerts", {}, lambda d: _prom(d, "/api/v1/alerts")),
+        ("prometheus_alerts", {}, lambda d, _a: _prom(d, "/api/v1/alerts")),
         ("triage", {"namespace": NS, "service": target}, everything),
         ("recent_changes", {"namespace": NS, "minutes": 60}, everything),
         ("k8s_list", {"kind": "pod", "namespace": NS}, _list(f"{core}/pods")),
         ("k8s_describe", {"kind": "deployment", "name": target, "namespace": NS}, describe),
         ("k8s_events", {"namespace": NS}, _list(f"{core}/events")),
-        ("k8s_rollout_history", {"deployment": target, "namespace": NS}, lambda d: _kube(d, f"{apps}/replicasets", labelSelector=f"app={target}")),
+        ("k8s_rollout_history", {"deployment": target, "namespace": NS}, lambda d, _a: _kube(d, f"{apps}/replicasets", labelSelector=f"app={target}")),
         ("prometheus_range_query", {"query": ratio, "minutes": 30},
-         lambda d: _prom(d, "/api/v1/query_range", query=ratio, start=end - 1800, end=end, step=auto_step(30))),
-        ("loki_patterns", {"query": log_query, "minutes": 15}, lambda d: _loki(d, log_query, 15, 5000)),
+         lambda d, _a: _prom(d, "/api/v1/query_range", query=ratio, start=end - 1800, end=end, step=auto_step(30))),
+        ("loki_patterns", {"query": log_query, "minutes": 15}, lambda d, _a: _loki(d, log_query, 15, 5000)),
         ("k8s_pod_logs", {"pod": f"deployment/{target}", "namespace": NS}, pod_logs),
         ("k8s_resource_usage", {"namespace": NS, "deployment": target}, usage),
-        ("k8s_get", {"kind": "deployment", "name": target, "namespace": NS}, lambda d: _kube(d, f"{apps}/deployments/{target}")),
+        ("k8s_get", {"kind": "deployment", "name": target, "namespace": NS}, lambda d, _a: _kube(d, f"{apps}/deployments/{target}")),
     ]  # fmt: skip
 
 
@@ -184,8 +184,10 @@ def measure(deps: Deps, target: str) -> dict[str, Any]:
     for name, args, raw_fn in investigation(target):
         tool = registry.get(name)
         assert tool is not None
+        if name == "k8s_pod_logs":  # pods come and go in a rollout: both sides read the same pod
+            args = {**args, "pod": resolve_pod(Kube(deps, None), args["pod"], NS)[0]}
         result = tool.invoke(deps, args)
-        raw = raw_fn(deps)
+        raw = raw_fn(deps, args)
         raw_text = raw if isinstance(raw, str) else _json(raw)
         calls.append({
             "tool": name, "args": args, "status": result.status, "latency_s": round(result.duration_s, 4),
