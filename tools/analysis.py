@@ -43,8 +43,12 @@ def correlate(findings: list[Finding]) -> list[Finding]:
     for f in findings:
         symptoms = troubled.get(str(f.data.get("deployment") or ""), set())
         if f.kind in CHANGE_KINDS and symptoms:
-            f = f.model_copy(update={"severity": "warning" if f.severity == "info" else f.severity,
-                                     "summary": f"{f.summary}; followed by {', '.join(sorted(symptoms))}"})  # fmt: skip
+            f = f.model_copy(
+                update={
+                    "severity": "warning" if f.severity == "info" else f.severity,
+                    "summary": f"{f.summary}; followed by {', '.join(sorted(symptoms))}",
+                }
+            )
         out.append(f)
     return out
 

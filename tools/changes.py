@@ -80,14 +80,25 @@ def rollouts(kube: Kube, namespace: str | None, cutoff: datetime, events: list[O
             if REVISION_HISTORY in (current["metadata"].get("annotations") or {})
             else ("image" if image != prev_image else ("restart" if restarted else "template"))
         )
-        out.append({
-            "time": started.strftime("%Y-%m-%dT%H:%M:%SZ"), "kind": "rollout", "target": f"Deployment/{ns}/{dep}",
-            "deployment": dep, "namespace": ns, "revision": revision_of(current), "previous_revision": revision_of(prev),
-            "image": image, "previous_image": prev_image, "change": kind, "changed_at": started.strftime("%Y-%m-%dT%H:%M:%SZ"),
-            "change_cause": (current["metadata"].get("annotations") or {}).get(CHANGE_CAUSE, ""),
-            "summary": f"revision {revision_of(prev)} -> {revision_of(current)} ({kind}: {prev_image} -> {image})" if image != prev_image
-            else f"revision {revision_of(prev)} -> {revision_of(current)} ({kind}, image {image} unchanged)",
-        })  # fmt: skip
+        out.append(
+            {
+                "time": started.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                "kind": "rollout",
+                "target": f"Deployment/{ns}/{dep}",
+                "deployment": dep,
+                "namespace": ns,
+                "revision": revision_of(current),
+                "previous_revision": revision_of(prev),
+                "image": image,
+                "previous_image": prev_image,
+                "change": kind,
+                "changed_at": started.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                "change_cause": (current["metadata"].get("annotations") or {}).get(CHANGE_CAUSE, ""),
+                "summary": f"revision {revision_of(prev)} -> {revision_of(current)} ({kind}: {prev_image} -> {image})"
+                if image != prev_image
+                else f"revision {revision_of(prev)} -> {revision_of(current)} ({kind}, image {image} unchanged)",
+            }
+        )
     return out
 
 
@@ -101,10 +112,16 @@ def object_updates(kube: Kube, namespace: str | None, cutoff: datetime) -> list[
                 continue
             meta = obj["metadata"]
             created = parse_time(meta.get("creationTimestamp")) == when
-            out.append({
-                "time": when.strftime("%Y-%m-%dT%H:%M:%SZ"), "kind": kind, "target": f"{obj.get('kind', kind)}/{meta.get('namespace')}/{meta['name']}",
-                "name": meta["name"], "namespace": meta.get("namespace"), "summary": "created" if created else "updated",
-            })  # fmt: skip
+            out.append(
+                {
+                    "time": when.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                    "kind": kind,
+                    "target": f"{obj.get('kind', kind)}/{meta.get('namespace')}/{meta['name']}",
+                    "name": meta["name"],
+                    "namespace": meta.get("namespace"),
+                    "summary": "created" if created else "updated",
+                }
+            )
     return out
 
 
@@ -161,10 +178,15 @@ def scaling(events: list[Obj], cutoff: datetime) -> list[dict[str, Any]]:
         if e.get("reason") not in ("ScalingReplicaSet", "SuccessfulRescale") or when is None or when < cutoff:
             continue
         inv = e.get("involvedObject", {})
-        out.append({
-            "time": when.strftime("%Y-%m-%dT%H:%M:%SZ"), "kind": "scaling", "target": f"{inv.get('kind')}/{inv.get('namespace', '')}/{inv.get('name')}",
-            "summary": e.get("message", "") + (f" (x{e.get('count')})" if int(e.get("count") or 1) > 1 else ""),
-        })  # fmt: skip
+        out.append(
+            {
+                "time": when.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                "kind": "scaling",
+                "target": f"{inv.get('kind')}/{inv.get('namespace', '')}/{inv.get('name')}",
+                "summary": e.get("message", "")
+                + (f" (x{e.get('count')})" if int(e.get("count") or 1) > 1 else ""),
+            }
+        )
     return out
 
 

@@ -7,11 +7,28 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 FindingKind = Literal[
-    "crash_loop", "oom_killed", "image_pull_error", "pods_pending", "rollout_stuck", "recent_rollout",
-    "config_changed", "high_error_rate", "high_latency", "cpu_saturation", "hpa_maxed", "no_endpoints",
-    "readiness_failing", "node_not_ready", "node_cordoned", "db_connections_exhausted", "cache_down",
-    "queue_backlog", "auth_errors", "connection_errors", "scaled_to_zero",
-]  # fmt: skip
+    "crash_loop",
+    "oom_killed",
+    "image_pull_error",
+    "pods_pending",
+    "rollout_stuck",
+    "recent_rollout",
+    "config_changed",
+    "high_error_rate",
+    "high_latency",
+    "cpu_saturation",
+    "hpa_maxed",
+    "no_endpoints",
+    "readiness_failing",
+    "node_not_ready",
+    "node_cordoned",
+    "db_connections_exhausted",
+    "cache_down",
+    "queue_backlog",
+    "auth_errors",
+    "connection_errors",
+    "scaled_to_zero",
+]
 Severity = Literal["info", "warning", "critical"]
 SEVERITY_ORDER: dict[str, int] = {"critical": 0, "warning": 1, "info": 2}
 

@@ -212,8 +212,17 @@ def prometheus_alerts(deps: ToolDeps, state: Literal["firing", "pending", "all"]
         )
         for a, d in zip(alerts, diffs, strict=True)
     ]
-    out = [{"alertname": a["labels"].get("alertname"), "state": a.get("state"), "labels": a.get("labels"), "active_at": a.get("activeAt"),
-            "value": a.get("value"), "annotations": a.get("annotations")} for a in alerts]  # fmt: skip
+    out = [
+        {
+            "alertname": a["labels"].get("alertname"),
+            "state": a.get("state"),
+            "labels": a.get("labels"),
+            "active_at": a.get("activeAt"),
+            "value": a.get("value"),
+            "annotations": a.get("annotations"),
+        }
+        for a in alerts
+    ]
     return shaped(deps, "prometheus_alerts", table(("ALERT", "STATE", "FOR", "LABELS", "SUMMARY"), rows), out)
 
 

@@ -126,9 +126,17 @@ def summarize(series: Series, labels: dict[str, str]) -> Stats | None:
     dep, score = departure(points)
     lo, hi = min(finite), max(finite)
     return Stats(
-        labels=labels, points=len(points), min=lo, max=hi, mean=statistics.fmean(finite),
-        last=vals[-1], first=vals[0], trend=trend(finite[0], finite[-1], lo, hi), departure=dep, score=score,
-    )  # fmt: skip
+        labels=labels,
+        points=len(points),
+        min=lo,
+        max=hi,
+        mean=statistics.fmean(finite),
+        last=vals[-1],
+        first=vals[0],
+        trend=trend(finite[0], finite[-1], lo, hi),
+        departure=dep,
+        score=score,
+    )
 
 
 def shape_matrix(result: list[Series], query: str, top_k: int = 15) -> tuple[str, list[dict[str, Any]]]:

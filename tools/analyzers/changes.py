@@ -20,12 +20,22 @@ def recent_rollouts(snap: Snapshot) -> list[Finding]:
         if c.get("kind") != "rollout":
             continue
         keys = ("deployment", "revision", "previous_revision", "image", "previous_image", "changed_at")
-        out.append(Finding(
-            kind="recent_rollout", target=target_ref(snap, "Deployment", c["deployment"]), severity="info",
-            summary=f"rolled out at {c['changed_at']}: {c['summary']}",
-            evidence=[f"ReplicaSet revision {c['revision']} of deployment {c['deployment']} (k8s_rollout_history deployment={c['deployment']})"],
-            data={**{k: c.get(k) for k in keys}, "namespace": c.get("namespace"), "change": c.get("change")},
-        ))  # fmt: skip
+        out.append(
+            Finding(
+                kind="recent_rollout",
+                target=target_ref(snap, "Deployment", c["deployment"]),
+                severity="info",
+                summary=f"rolled out at {c['changed_at']}: {c['summary']}",
+                evidence=[
+                    f"ReplicaSet revision {c['revision']} of deployment {c['deployment']} (k8s_rollout_history deployment={c['deployment']})"
+                ],
+                data={
+                    **{k: c.get(k) for k in keys},
+                    "namespace": c.get("namespace"),
+                    "change": c.get("change"),
+                },
+            )
+        )
     return out
 
 
@@ -72,16 +82,32 @@ def config_drift(snap: Snapshot) -> list[Finding]:
         for key, value, previous in _drift(cm):
             secret = is_secret_name(key)
             changed_at = next((restarts[u]["changed_at"] for u in users if u in restarts), None) or (
-                ts.strftime("%Y-%m-%dT%H:%M:%SZ") if (ts := _updated_at(cm)) else None)  # fmt: skip
-            out.append(Finding(
-                kind="config_changed", target=f"ConfigMap/{snap.namespace}/{name}", severity="warning" if users else "info",
-                summary=f"configmap {name}: {key} is {'(set)' if secret else value!r}, the last applied manifest says "
-                f"{'(set)' if secret else previous!r}" + (f"; read by {', '.join(users)}" if users else ""),
-                evidence=[f"configmap {name} data.{key} differs from its {LAST_APPLIED} annotation (k8s_get kind=configmap name={name})"],
-                data={"configmap": name, "namespace": snap.namespace, "key": key, "value": None if secret else value,
-                      "previous_value": None if secret else previous, "deployments": users, "deployment": users[0] if users else None,
-                      "changed_at": changed_at, "source": "last-applied-configuration"},
-            ))  # fmt: skip
+                ts.strftime("%Y-%m-%dT%H:%M:%SZ") if (ts := _updated_at(cm)) else None
+            )
+            out.append(
+                Finding(
+                    kind="config_changed",
+                    target=f"ConfigMap/{snap.namespace}/{name}",
+                    severity="warning" if users else "info",
+                    summary=f"configmap {name}: {key} is {'(set)' if secret else value!r}, the last applied manifest says "
+                    f"{'(set)' if secret else previous!r}"
+                    + (f"; read by {', '.join(users)}" if users else ""),
+                    evidence=[
+                        f"configmap {name} data.{key} differs from its {LAST_APPLIED} annotation (k8s_get kind=configmap name={name})"
+                    ],
+                    data={
+                        "configmap": name,
+                        "namespace": snap.namespace,
+                        "key": key,
+                        "value": None if secret else value,
+                        "previous_value": None if secret else previous,
+                        "deployments": users,
+                        "deployment": users[0] if users else None,
+                        "changed_at": changed_at,
+                        "source": "last-applied-configuration",
+                    },
+                )
+            )
     return out
 
 
@@ -100,12 +126,23 @@ def config_changes(snap: Snapshot) -> list[Finding]:
     }
     for name, c in updated.items():
         users = [d["metadata"]["name"] for d in snap.deployments if name in _configmaps_used(d)]
-        out.append(Finding(
-            kind="config_changed", target=f"ConfigMap/{snap.namespace}/{name}", severity="warning" if users else "info",
-            summary=f"configmap {name} {c['summary']} at {c['time']}" + (f"; read by {', '.join(users)}" if users else ""),
-            evidence=[f"configmap {name} last written {c['time']} (recent_changes)"],
-            data={"configmap": name, "namespace": snap.namespace, "deployments": users, "deployment": users[0] if users else None, "changed_at": c["time"]},
-        ))  # fmt: skip
+        out.append(
+            Finding(
+                kind="config_changed",
+                target=f"ConfigMap/{snap.namespace}/{name}",
+                severity="warning" if users else "info",
+                summary=f"configmap {name} {c['summary']} at {c['time']}"
+                + (f"; read by {', '.join(users)}" if users else ""),
+                evidence=[f"configmap {name} last written {c['time']} (recent_changes)"],
+                data={
+                    "configmap": name,
+                    "namespace": snap.namespace,
+                    "deployments": users,
+                    "deployment": users[0] if users else None,
+                    "changed_at": c["time"],
+                },
+            )
+        )
     for c in snap.changes:
         dep = snap.deployment(c.get("deployment", "")) if c.get("kind") == "rollout" else None
         if dep is None or c.get("change") not in ("restart", "template"):
@@ -118,15 +155,33 @@ def config_changes(snap: Snapshot) -> list[Finding]:
         }
         for cm in sorted(_configmaps_used(dep) - updated.keys() - tracked):
             key, value, line = _key_in_crash_logs(snap, c["deployment"], cm)
-            out.append(Finding(
-                kind="config_changed", target=f"ConfigMap/{snap.namespace}/{cm}", severity="warning" if key else "info",
-                summary=f"deployment {c['deployment']} was restarted at {c['changed_at']} without an image change; it reads configmap {cm}"
-                + (f", and its crash log names {key}={value}" if key else ", whose values may have changed just before (the API keeps no history of configmap edits)"),
-                evidence=[f"rollout of {c['deployment']}: {c['summary']} (recent_changes)", f"deployment {c['deployment']} reads configmap {cm}"]
-                + ([f"crash log: {line[:200]}"] if key else []),
-                data={"configmap": cm, "namespace": snap.namespace, "deployments": [c["deployment"]], "deployment": c["deployment"],
-                      "changed_at": c["changed_at"], "key": key, "value": value},
-            ))  # fmt: skip
+            out.append(
+                Finding(
+                    kind="config_changed",
+                    target=f"ConfigMap/{snap.namespace}/{cm}",
+                    severity="warning" if key else "info",
+                    summary=f"deployment {c['deployment']} was restarted at {c['changed_at']} without an image change; it reads configmap {cm}"
+                    + (
+                        f", and its crash log names {key}={value}"
+                        if key
+                        else ", whose values may have changed just before (the API keeps no history of configmap edits)"
+                    ),
+                    evidence=[
+                        f"rollout of {c['deployment']}: {c['summary']} (recent_changes)",
+                        f"deployment {c['deployment']} reads configmap {cm}",
+                    ]
+                    + ([f"crash log: {line[:200]}"] if key else []),
+                    data={
+                        "configmap": cm,
+                        "namespace": snap.namespace,
+                        "deployments": [c["deployment"]],
+                        "deployment": c["deployment"],
+                        "changed_at": c["changed_at"],
+                        "key": key,
+                        "value": value,
+                    },
+                )
+            )
     return out
 
 

@@ -85,12 +85,22 @@ def error_rate(sig: Signals, snap: Snapshot) -> list[Finding]:
         if total < 0.2 or ratio <= 0.02:
             continue
         query = f'sum(rate(http_requests_total{{namespace="{ns}",service="{svc}",code=~"5.."}}[1m])) / sum(rate(http_requests_total{{namespace="{ns}",service="{svc}"}}[1m]))'
-        out.append(Finding(
-            kind="high_error_rate", target=f"Service/{ns}/{svc}", severity="critical" if ratio > 0.05 else "warning",
-            summary=f"{ratio:.1%} of {svc}'s requests fail with 5xx ({fmt(total)} req/s)",
-            evidence=[f"{query} = {ratio:.3f}"],
-            data={"service": svc, "namespace": ns, "deployment": _deployment_for(snap, svc), "error_ratio": round(ratio, 4), "rps": round(total, 3)},
-        ))  # fmt: skip
+        out.append(
+            Finding(
+                kind="high_error_rate",
+                target=f"Service/{ns}/{svc}",
+                severity="critical" if ratio > 0.05 else "warning",
+                summary=f"{ratio:.1%} of {svc}'s requests fail with 5xx ({fmt(total)} req/s)",
+                evidence=[f"{query} = {ratio:.3f}"],
+                data={
+                    "service": svc,
+                    "namespace": ns,
+                    "deployment": _deployment_for(snap, svc),
+                    "error_ratio": round(ratio, 4),
+                    "rps": round(total, 3),
+                },
+            )
+        )
     return out
 
 
@@ -101,12 +111,21 @@ def latency(sig: Signals, snap: Snapshot) -> list[Finding]:
     for (svc,), p99 in _by(sig.prom(query), "service").items():
         if not p99 > 1.0:  # also skips NaN
             continue
-        out.append(Finding(
-            kind="high_latency", target=f"Service/{ns}/{svc}", severity="warning",
-            summary=f"p99 latency of {svc} is {p99:.2f}s (objective 1s)",
-            evidence=[f"{query} -> service={svc}: {p99:.3f}"],
-            data={"service": svc, "namespace": ns, "deployment": _deployment_for(snap, svc), "p99_seconds": round(p99, 3)},
-        ))  # fmt: skip
+        out.append(
+            Finding(
+                kind="high_latency",
+                target=f"Service/{ns}/{svc}",
+                severity="warning",
+                summary=f"p99 latency of {svc} is {p99:.2f}s (objective 1s)",
+                evidence=[f"{query} -> service={svc}: {p99:.3f}"],
+                data={
+                    "service": svc,
+                    "namespace": ns,
+                    "deployment": _deployment_for(snap, svc),
+                    "p99_seconds": round(p99, 3),
+                },
+            )
+        )
     return out
 
 
@@ -139,14 +158,26 @@ def cpu(sig: Signals, snap: Snapshot) -> list[Finding]:
             (hpa or {}).get("status", {}).get("currentReplicas") or d.get("spec", {}).get("replicas", 0)
         )
         hpa_max = int(hpa["spec"]["maxReplicas"]) if hpa else None
-        out.append(Finding(
-            kind="cpu_saturation", target=f"Deployment/{ns}/{dep}", severity="warning",
-            summary=f"{dep} uses {avg:.0%} of its CPU limit on average over {len(values)} pods"
-            + (f"; HPA at {current}/{hpa_max}" if hpa else "; no HPA"),
-            evidence=[f'rate(container_cpu_usage_seconds_total{{namespace="{ns}"}}[1m]) / kube_pod_container_resource_limits{{resource="cpu"}} for {dep}: {avg:.2f}'],
-            data={"deployment": dep, "namespace": ns, "cpu_ratio": round(avg, 3), "current_replicas": current, "hpa_max": hpa_max,
-                  "hpa": hpa["metadata"]["name"] if hpa else None},
-        ))  # fmt: skip
+        out.append(
+            Finding(
+                kind="cpu_saturation",
+                target=f"Deployment/{ns}/{dep}",
+                severity="warning",
+                summary=f"{dep} uses {avg:.0%} of its CPU limit on average over {len(values)} pods"
+                + (f"; HPA at {current}/{hpa_max}" if hpa else "; no HPA"),
+                evidence=[
+                    f'rate(container_cpu_usage_seconds_total{{namespace="{ns}"}}[1m]) / kube_pod_container_resource_limits{{resource="cpu"}} for {dep}: {avg:.2f}'
+                ],
+                data={
+                    "deployment": dep,
+                    "namespace": ns,
+                    "cpu_ratio": round(avg, 3),
+                    "current_replicas": current,
+                    "hpa_max": hpa_max,
+                    "hpa": hpa["metadata"]["name"] if hpa else None,
+                },
+            )
+        )
     return out
 
 
@@ -165,12 +196,24 @@ def db_connections(sig: Signals, snap: Snapshot) -> list[Finding]:
             ),
             "service",
         )
-        out.append(Finding(
-            kind="db_connections_exhausted", target=f"Service/{ns}/{key[0]}", severity="critical",
-            summary=f"database {key[0]} uses {fmt(used)} of {fmt(mx)} connections ({used / mx:.0%})",
-            evidence=[f'db_connections_in_use{{namespace="{ns}",service="{key[0]}"}} = {fmt(used)}, db_connections_max = {fmt(mx)}'],
-            data={"service": key[0], "namespace": ns, "in_use": used, "max": mx, "clients": sorted(c[0] for c in clients if c[0])},
-        ))  # fmt: skip
+        out.append(
+            Finding(
+                kind="db_connections_exhausted",
+                target=f"Service/{ns}/{key[0]}",
+                severity="critical",
+                summary=f"database {key[0]} uses {fmt(used)} of {fmt(mx)} connections ({used / mx:.0%})",
+                evidence=[
+                    f'db_connections_in_use{{namespace="{ns}",service="{key[0]}"}} = {fmt(used)}, db_connections_max = {fmt(mx)}'
+                ],
+                data={
+                    "service": key[0],
+                    "namespace": ns,
+                    "in_use": used,
+                    "max": mx,
+                    "clients": sorted(c[0] for c in clients if c[0]),
+                },
+            )
+        )
     return out
 
 
@@ -190,12 +233,23 @@ def cache(sig: Signals, snap: Snapshot) -> list[Finding]:
         ),
         None,
     )
-    return [Finding(
-        kind="cache_down", target=f"Deployment/{ns}/{dep or 'cache'}", severity="critical",
-        summary=f"{errors / total:.0%} of cache requests fail",
-        evidence=[f'sum(rate(cache_requests_total{{namespace="{ns}",result="error"}}[1m])) / sum(rate(cache_requests_total[1m])) = {errors / total:.2f}'],
-        data={"deployment": dep, "service": dep, "namespace": ns, "error_ratio": round(errors / total, 3)},
-    )]  # fmt: skip
+    return [
+        Finding(
+            kind="cache_down",
+            target=f"Deployment/{ns}/{dep or 'cache'}",
+            severity="critical",
+            summary=f"{errors / total:.0%} of cache requests fail",
+            evidence=[
+                f'sum(rate(cache_requests_total{{namespace="{ns}",result="error"}}[1m])) / sum(rate(cache_requests_total[1m])) = {errors / total:.2f}'
+            ],
+            data={
+                "deployment": dep,
+                "service": dep,
+                "namespace": ns,
+                "error_ratio": round(errors / total, 3),
+            },
+        )
+    ]
 
 
 def queue(sig: Signals, snap: Snapshot) -> list[Finding]:
@@ -216,13 +270,27 @@ def queue(sig: Signals, snap: Snapshot) -> list[Finding]:
             for x in snap.deployments
             if "worker" in x["metadata"]["name"] or "consumer" in x["metadata"]["name"]
         ]
-        out.append(Finding(
-            kind="queue_backlog", target=f"Queue/{ns}/{key[0]}", severity="warning",
-            summary=f"queue {key[0]}: depth {fmt(d)} ({'+' if g >= 0 else ''}{fmt(g)}/s), consumer lag {fmt(lg)}s, consuming {fmt(consumed.get(key, 0.0))}/s",
-            evidence=[f'queue_depth{{queue="{key[0]}"}} = {fmt(d)}; deriv(queue_depth[1m]) = {fmt(g)}; queue_consumer_lag_seconds = {fmt(lg)}'],
-            data={"queue": key[0], "namespace": ns, "depth": d, "growth_per_s": g, "lag_seconds": lg, "consumed_per_s": consumed.get(key, 0.0),
-                  "consumer": workers[0] if len(workers) == 1 else None, "deployment": workers[0] if len(workers) == 1 else None},
-        ))  # fmt: skip
+        out.append(
+            Finding(
+                kind="queue_backlog",
+                target=f"Queue/{ns}/{key[0]}",
+                severity="warning",
+                summary=f"queue {key[0]}: depth {fmt(d)} ({'+' if g >= 0 else ''}{fmt(g)}/s), consumer lag {fmt(lg)}s, consuming {fmt(consumed.get(key, 0.0))}/s",
+                evidence=[
+                    f'queue_depth{{queue="{key[0]}"}} = {fmt(d)}; deriv(queue_depth[1m]) = {fmt(g)}; queue_consumer_lag_seconds = {fmt(lg)}'
+                ],
+                data={
+                    "queue": key[0],
+                    "namespace": ns,
+                    "depth": d,
+                    "growth_per_s": g,
+                    "lag_seconds": lg,
+                    "consumed_per_s": consumed.get(key, 0.0),
+                    "consumer": workers[0] if len(workers) == 1 else None,
+                    "deployment": workers[0] if len(workers) == 1 else None,
+                },
+            )
+        )
     return out
 
 
@@ -251,16 +319,30 @@ def upstream_failures(sig: Signals, snap: Snapshot) -> list[Finding]:
             f'rate(upstream_requests_total{{namespace="{ns}",service="{svc}",upstream="{up}"}}[1m]) by result'
         )
         if auth > 0.05:
-            out.append(Finding(kind="auth_errors", target=f"Service/{ns}/{up}", severity="critical",
-                               summary=f"{svc} -> {up}: {auth:.0%} of calls rejected (auth_failed)",
-                               evidence=[f"{query}: auth_failed {auth:.2f}"], data={**common, "ratio": round(auth, 3)}))  # fmt: skip
+            out.append(
+                Finding(
+                    kind="auth_errors",
+                    target=f"Service/{ns}/{up}",
+                    severity="critical",
+                    summary=f"{svc} -> {up}: {auth:.0%} of calls rejected (auth_failed)",
+                    evidence=[f"{query}: auth_failed {auth:.2f}"],
+                    data={**common, "ratio": round(auth, 3)},
+                )
+            )
         if conn > 0.1:
             kinds = ", ".join(
                 f"{r} {v / total:.0%}" for r, v in sorted(results.items()) if r != "auth_failed" and v > 0
             )
-            out.append(Finding(kind="connection_errors", target=f"Service/{ns}/{up}", severity="warning",
-                               summary=f"{svc} -> {up}: {conn:.0%} of calls fail ({kinds})",
-                               evidence=[f"{query}: {kinds}"], data={**common, "ratio": round(conn, 3), "results": results}))  # fmt: skip
+            out.append(
+                Finding(
+                    kind="connection_errors",
+                    target=f"Service/{ns}/{up}",
+                    severity="warning",
+                    summary=f"{svc} -> {up}: {conn:.0%} of calls fail ({kinds})",
+                    evidence=[f"{query}: {kinds}"],
+                    data={**common, "ratio": round(conn, 3), "results": results},
+                )
+            )
     return out
 
 
@@ -280,18 +362,34 @@ def log_errors(sig: Signals, snap: Snapshot, have: set[tuple[str, str]]) -> list
             app = labels.get("app", "")
             if count < 5 or (kind, app) in have:
                 continue
-            out.append(Finding(
-                kind=kind, target=f"Deployment/{ns}/{app}", severity="warning",  # type: ignore[arg-type]
-                summary=f"{int(count)} log lines of {app} in 5m match {kind.replace('_', ' ')}",
-                evidence=[f"loki: {query} -> app={app}: {int(count)} (see loki_patterns)"],
-                data={"deployment": app, "service": app, "namespace": ns, "log_lines": int(count), "source": "logs"},
-            ))  # fmt: skip
+            out.append(
+                Finding(
+                    kind=kind,
+                    target=f"Deployment/{ns}/{app}",
+                    severity="warning",  # type: ignore[arg-type]
+                    summary=f"{int(count)} log lines of {app} in 5m match {kind.replace('_', ' ')}",
+                    evidence=[f"loki: {query} -> app={app}: {int(count)} (see loki_patterns)"],
+                    data={
+                        "deployment": app,
+                        "service": app,
+                        "namespace": ns,
+                        "log_lines": int(count),
+                        "source": "logs",
+                    },
+                )
+            )
     return out
 
 
 METRIC_ANALYZERS: list[Callable[[Signals, Snapshot], list[Finding]]] = [
-    error_rate, latency, cpu, db_connections, cache, queue, upstream_failures,
-]  # fmt: skip
+    error_rate,
+    latency,
+    cpu,
+    db_connections,
+    cache,
+    queue,
+    upstream_failures,
+]
 
 
 def analyze_signals(deps: ToolDeps, snap: Snapshot) -> tuple[list[Finding], list[str]]:

@@ -67,10 +67,16 @@ def take_snapshot(kube: Kube, namespace: str, minutes: int = 60) -> Snapshot:
 
     snap = Snapshot(namespace=namespace)
     for attr, kind, ns in (
-        ("pods", "pod", namespace), ("deployments", "deployment", namespace), ("replicasets", "replicaset", namespace),
-        ("services", "service", namespace), ("endpoints", "endpoints", namespace), ("hpas", "hpa", namespace),
-        ("events", "event", namespace), ("configmaps", "configmap", namespace), ("nodes", "node", None),
-    ):  # fmt: skip
+        ("pods", "pod", namespace),
+        ("deployments", "deployment", namespace),
+        ("replicasets", "replicaset", namespace),
+        ("services", "service", namespace),
+        ("endpoints", "endpoints", namespace),
+        ("hpas", "hpa", namespace),
+        ("events", "event", namespace),
+        ("configmaps", "configmap", namespace),
+        ("nodes", "node", None),
+    ):
         try:
             setattr(snap, attr, kube.list(kind, ns))
         except BackendUnavailable:

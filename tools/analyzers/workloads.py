@@ -20,9 +20,15 @@ PULL_REASONS = {"ErrImagePull", "ImagePullBackOff", "InvalidImageName", "ErrImag
 
 
 def crash_loops(snap: Snapshot) -> list[Finding]:
-    bad = [p for p in snap.pods if any(
-        (cs.get("state") or {}).get("waiting", {}).get("reason") == "CrashLoopBackOff" or int(cs.get("restartCount") or 0) >= CRASH_RESTARTS
-        for cs in container_statuses(p))]  # fmt: skip
+    bad = [
+        p
+        for p in snap.pods
+        if any(
+            (cs.get("state") or {}).get("waiting", {}).get("reason") == "CrashLoopBackOff"
+            or int(cs.get("restartCount") or 0) >= CRASH_RESTARTS
+            for cs in container_statuses(p)
+        )
+    ]
     out = []
     for dep, pods in by_deployment(snap, bad).items():
         reasons = sorted(
@@ -60,15 +66,34 @@ def crash_loops(snap: Snapshot) -> list[Finding]:
             ),
             "",
         )
-        out.append(Finding(
-            kind="crash_loop", target=target_ref(snap, "Deployment", dep), severity="critical",
-            summary=f"{len(pods)} pods crash-looping ({restarts} restarts; last termination {', '.join(reasons) or 'unknown'})"
-            + (f"; last log line: {last_log[:200]}" if last_log else ""),
-            evidence=[f"pod {p['metadata']['name']}: {pod_phase(p)}, {pod_restarts(p)} restarts (k8s_describe kind=pod)" for p in pods[:3]]
-            + ([f"k8s_pod_logs(pod={pods[0]['metadata']['name']!r}, previous=True): {last_log[:200]}"] if last_log else []),
-            data={"deployment": dep, "namespace": snap.namespace, "pods": [p["metadata"]["name"] for p in pods], "restarts": restarts,
-                  "reasons": reasons, "exit_codes": exit_codes, "container": container, "last_log": last_log},
-        ))  # fmt: skip
+        out.append(
+            Finding(
+                kind="crash_loop",
+                target=target_ref(snap, "Deployment", dep),
+                severity="critical",
+                summary=f"{len(pods)} pods crash-looping ({restarts} restarts; last termination {', '.join(reasons) or 'unknown'})"
+                + (f"; last log line: {last_log[:200]}" if last_log else ""),
+                evidence=[
+                    f"pod {p['metadata']['name']}: {pod_phase(p)}, {pod_restarts(p)} restarts (k8s_describe kind=pod)"
+                    for p in pods[:3]
+                ]
+                + (
+                    [f"k8s_pod_logs(pod={pods[0]['metadata']['name']!r}, previous=True): {last_log[:200]}"]
+                    if last_log
+                    else []
+                ),
+                data={
+                    "deployment": dep,
+                    "namespace": snap.namespace,
+                    "pods": [p["metadata"]["name"] for p in pods],
+                    "restarts": restarts,
+                    "reasons": reasons,
+                    "exit_codes": exit_codes,
+                    "container": container,
+                    "last_log": last_log,
+                },
+            )
+        )
     return out
 
 
@@ -90,12 +115,25 @@ def oom_kills(snap: Snapshot) -> list[Finding]:
             (c for c in pod.get("spec", {}).get("containers") or [] if c.get("name") == cs.get("name")), {}
         )
         limit = ((spec_c.get("resources") or {}).get("limits") or {}).get("memory")
-        out.append(Finding(
-            kind="oom_killed", target=target_ref(snap, "Deployment", dep), severity="critical",
-            summary=f"container {cs.get('name')} OOMKilled in {len(pairs)} pods (memory limit {limit or 'none'})",
-            evidence=[f"pod {p['metadata']['name']} container {c.get('name')}: lastState.terminated.reason=OOMKilled, restarts {c.get('restartCount', 0)}" for p, c in pairs[:3]],
-            data={"deployment": dep, "namespace": snap.namespace, "container": cs.get("name"), "memory_limit": limit, "pods": [p["metadata"]["name"] for p, _ in pairs]},
-        ))  # fmt: skip
+        out.append(
+            Finding(
+                kind="oom_killed",
+                target=target_ref(snap, "Deployment", dep),
+                severity="critical",
+                summary=f"container {cs.get('name')} OOMKilled in {len(pairs)} pods (memory limit {limit or 'none'})",
+                evidence=[
+                    f"pod {p['metadata']['name']} container {c.get('name')}: lastState.terminated.reason=OOMKilled, restarts {c.get('restartCount', 0)}"
+                    for p, c in pairs[:3]
+                ],
+                data={
+                    "deployment": dep,
+                    "namespace": snap.namespace,
+                    "container": cs.get("name"),
+                    "memory_limit": limit,
+                    "pods": [p["metadata"]["name"] for p, _ in pairs],
+                },
+            )
+        )
     return out
 
 
@@ -124,12 +162,24 @@ def image_pull_errors(snap: Snapshot) -> list[Finding]:
             ),
             None,
         )
-        out.append(Finding(
-            kind="image_pull_error", target=target_ref(snap, "Deployment", dep), severity="critical",
-            summary=f"{len(pods)} pods cannot pull image {image} ({waiting.get('reason')})",
-            evidence=[f"pod {pods[0]['metadata']['name']}: {waiting.get('reason')}: {(waiting.get('message') or '')[:160]}"],
-            data={"deployment": dep, "namespace": snap.namespace, "image": image, "container": cs.get("name"), "pods": [p["metadata"]["name"] for p in pods]},
-        ))  # fmt: skip
+        out.append(
+            Finding(
+                kind="image_pull_error",
+                target=target_ref(snap, "Deployment", dep),
+                severity="critical",
+                summary=f"{len(pods)} pods cannot pull image {image} ({waiting.get('reason')})",
+                evidence=[
+                    f"pod {pods[0]['metadata']['name']}: {waiting.get('reason')}: {(waiting.get('message') or '')[:160]}"
+                ],
+                data={
+                    "deployment": dep,
+                    "namespace": snap.namespace,
+                    "image": image,
+                    "container": cs.get("name"),
+                    "pods": [p["metadata"]["name"] for p in pods],
+                },
+            )
+        )
     return out
 
 
@@ -160,12 +210,21 @@ def pending_pods(snap: Snapshot) -> list[Finding]:
             None,
         )
         reason = why or cond or "not scheduled yet"
-        out.append(Finding(
-            kind="pods_pending", target=target_ref(snap, "Deployment", dep), severity="warning",
-            summary=f"{len(pods)} pods pending: {reason[:160]}",
-            evidence=[f"pods {name_list(pods)}: phase Pending, no node (k8s_events name={dep})"],
-            data={"deployment": dep, "namespace": snap.namespace, "pods": sorted(names), "reason": reason},
-        ))  # fmt: skip
+        out.append(
+            Finding(
+                kind="pods_pending",
+                target=target_ref(snap, "Deployment", dep),
+                severity="warning",
+                summary=f"{len(pods)} pods pending: {reason[:160]}",
+                evidence=[f"pods {name_list(pods)}: phase Pending, no node (k8s_events name={dep})"],
+                data={
+                    "deployment": dep,
+                    "namespace": snap.namespace,
+                    "pods": sorted(names),
+                    "reason": reason,
+                },
+            )
+        )
     return out
 
 
@@ -179,21 +238,44 @@ def stuck_rollouts(snap: Snapshot) -> list[Finding]:
         lagging = int(st.get("updatedReplicas") or 0) < want and int(st.get("unavailableReplicas") or 0) > 0
         if not (deadline or (lagging and want > 0)):
             continue
-        out.append(Finding(
-            kind="rollout_stuck", target=target_ref(snap, "Deployment", name), severity="critical" if deadline else "warning",
-            summary=f"rollout not progressing: {st.get('updatedReplicas', 0)}/{want} updated, {st.get('unavailableReplicas', 0)} unavailable"
-            + (" (progress deadline exceeded)" if deadline else ""),
-            evidence=[f"deployment {name} status: {progressing.get('reason', 'no Progressing condition')} {progressing.get('message', '')[:120]}"],
-            data={"deployment": name, "namespace": snap.namespace, "revision": d["metadata"].get("annotations", {}).get("deployment.kubernetes.io/revision"),
-                  "image": images(spec.get("template", {}).get("spec", {})), "updated": st.get("updatedReplicas", 0), "desired": want},
-        ))  # fmt: skip
+        out.append(
+            Finding(
+                kind="rollout_stuck",
+                target=target_ref(snap, "Deployment", name),
+                severity="critical" if deadline else "warning",
+                summary=f"rollout not progressing: {st.get('updatedReplicas', 0)}/{want} updated, {st.get('unavailableReplicas', 0)} unavailable"
+                + (" (progress deadline exceeded)" if deadline else ""),
+                evidence=[
+                    f"deployment {name} status: {progressing.get('reason', 'no Progressing condition')} {progressing.get('message', '')[:120]}"
+                ],
+                data={
+                    "deployment": name,
+                    "namespace": snap.namespace,
+                    "revision": d["metadata"].get("annotations", {}).get("deployment.kubernetes.io/revision"),
+                    "image": images(spec.get("template", {}).get("spec", {})),
+                    "updated": st.get("updatedReplicas", 0),
+                    "desired": want,
+                },
+            )
+        )
     return out
 
 
 ANALYZERS: list[Callable[[Snapshot], list[Finding]]] = [
-    crash_loops, oom_kills, image_pull_errors, pending_pods, stuck_rollouts, recent_rollouts, config_drift, config_changes,
-    scaled_to_zero, no_endpoints, readiness_failing, hpa_maxed, nodes,
-]  # fmt: skip
+    crash_loops,
+    oom_kills,
+    image_pull_errors,
+    pending_pods,
+    stuck_rollouts,
+    recent_rollouts,
+    config_drift,
+    config_changes,
+    scaled_to_zero,
+    no_endpoints,
+    readiness_failing,
+    hpa_maxed,
+    nodes,
+]
 
 
 def analyze_workloads(snap: Snapshot) -> list[Finding]:

@@ -53,14 +53,33 @@ RESOURCES: dict[str, Resource] = {
 }
 
 ALIASES: dict[str, str] = {
-    "po": "pod", "pods": "pod", "deploy": "deployment", "deployments": "deployment",
-    "rs": "replicaset", "replicasets": "replicaset", "sts": "statefulset", "statefulsets": "statefulset",
-    "ds": "daemonset", "daemonsets": "daemonset", "svc": "service", "services": "service",
-    "ep": "endpoints", "endpoint": "endpoints", "cm": "configmap", "configmaps": "configmap",
-    "secrets": "secret", "ev": "event", "events": "event", "hpa": "horizontalpodautoscaler",
-    "hpas": "horizontalpodautoscaler", "horizontalpodautoscalers": "horizontalpodautoscaler",
-    "no": "node", "nodes": "node", "ns": "namespace", "namespaces": "namespace",
-}  # fmt: skip
+    "po": "pod",
+    "pods": "pod",
+    "deploy": "deployment",
+    "deployments": "deployment",
+    "rs": "replicaset",
+    "replicasets": "replicaset",
+    "sts": "statefulset",
+    "statefulsets": "statefulset",
+    "ds": "daemonset",
+    "daemonsets": "daemonset",
+    "svc": "service",
+    "services": "service",
+    "ep": "endpoints",
+    "endpoint": "endpoints",
+    "cm": "configmap",
+    "configmaps": "configmap",
+    "secrets": "secret",
+    "ev": "event",
+    "events": "event",
+    "hpa": "horizontalpodautoscaler",
+    "hpas": "horizontalpodautoscaler",
+    "horizontalpodautoscalers": "horizontalpodautoscaler",
+    "no": "node",
+    "nodes": "node",
+    "ns": "namespace",
+    "namespaces": "namespace",
+}
 
 
 def resource_for(kind: str) -> Resource:

@@ -10,9 +10,18 @@ from tools.errors import ToolError
 from tools.kubernetes.client import ALIASES, Kube, Obj
 
 KindName = Literal[
-    "pod", "deployment", "replicaset", "statefulset", "daemonset", "service", "endpoints",
-    "configmap", "secret", "hpa", "node",
-]  # fmt: skip
+    "pod",
+    "deployment",
+    "replicaset",
+    "statefulset",
+    "daemonset",
+    "service",
+    "endpoints",
+    "configmap",
+    "secret",
+    "hpa",
+    "node",
+]
 
 
 def _normalize_kind(value: Any) -> Any:

@@ -37,11 +37,21 @@ def trim(obj: Obj) -> Obj:
 
 # Values the API server fills in when a manifest leaves them out: noise for a reader.
 _DEFAULTS: dict[str, Any] = {
-    "terminationMessagePath": "/dev/termination-log", "terminationMessagePolicy": "File", "imagePullPolicy": "IfNotPresent",
-    "restartPolicy": "Always", "terminationGracePeriodSeconds": 30, "dnsPolicy": "ClusterFirst",
-    "schedulerName": "default-scheduler", "revisionHistoryLimit": 10, "progressDeadlineSeconds": 600, "minReadySeconds": 0,
-    "successThreshold": 1, "timeoutSeconds": 1, "scheme": "HTTP", "protocol": "TCP",
-}  # fmt: skip
+    "terminationMessagePath": "/dev/termination-log",
+    "terminationMessagePolicy": "File",
+    "imagePullPolicy": "IfNotPresent",
+    "restartPolicy": "Always",
+    "terminationGracePeriodSeconds": 30,
+    "dnsPolicy": "ClusterFirst",
+    "schedulerName": "default-scheduler",
+    "revisionHistoryLimit": 10,
+    "progressDeadlineSeconds": 600,
+    "minReadySeconds": 0,
+    "successThreshold": 1,
+    "timeoutSeconds": 1,
+    "scheme": "HTTP",
+    "protocol": "TCP",
+}
 
 
 def _drop_defaults(value: Any) -> Any:
@@ -163,18 +173,26 @@ def _pod_row(o: Obj) -> list[Any]:
 def _deploy_row(o: Obj) -> list[Any]:
     spec, st = o.get("spec", {}), o.get("status", {})
     return [
-        _meta(o).get("name"), f"{st.get('readyReplicas') or 0}/{spec.get('replicas', 1)}", st.get("updatedReplicas") or 0,
-        st.get("availableReplicas") or 0, _meta(o).get("annotations", {}).get(REVISION, "?"),
-        images(spec.get("template", {}).get("spec", {})), age(_meta(o).get("creationTimestamp")),
-    ]  # fmt: skip
+        _meta(o).get("name"),
+        f"{st.get('readyReplicas') or 0}/{spec.get('replicas', 1)}",
+        st.get("updatedReplicas") or 0,
+        st.get("availableReplicas") or 0,
+        _meta(o).get("annotations", {}).get(REVISION, "?"),
+        images(spec.get("template", {}).get("spec", {})),
+        age(_meta(o).get("creationTimestamp")),
+    ]
 
 
 def _rs_row(o: Obj) -> list[Any]:
     spec, st = o.get("spec", {}), o.get("status", {})
     return [
-        _meta(o).get("name"), spec.get("replicas", 0), st.get("replicas") or 0, st.get("readyReplicas") or 0,
-        _meta(o).get("annotations", {}).get(REVISION, "?"), images(spec.get("template", {}).get("spec", {})),
-    ]  # fmt: skip
+        _meta(o).get("name"),
+        spec.get("replicas", 0),
+        st.get("replicas") or 0,
+        st.get("readyReplicas") or 0,
+        _meta(o).get("annotations", {}).get(REVISION, "?"),
+        images(spec.get("template", {}).get("spec", {})),
+    ]
 
 
 def _svc_row(o: Obj) -> list[Any]:
@@ -235,9 +253,14 @@ def _hpa_row(o: Obj) -> list[Any]:
         now = (res.get("current") or {}).get("averageUtilization")
         targets.append(f"now {res.get('name', '')}:{now}%")
     return [
-        _meta(o).get("name"), f"{ref.get('kind')}/{ref.get('name')}", spec.get("minReplicas", 1), spec.get("maxReplicas"),
-        st.get("currentReplicas"), st.get("desiredReplicas"), " ".join(targets) or "-",
-    ]  # fmt: skip
+        _meta(o).get("name"),
+        f"{ref.get('kind')}/{ref.get('name')}",
+        spec.get("minReplicas", 1),
+        spec.get("maxReplicas"),
+        st.get("currentReplicas"),
+        st.get("desiredReplicas"),
+        " ".join(targets) or "-",
+    ]
 
 
 def _cm_row(o: Obj) -> list[Any]:

@@ -16,8 +16,19 @@ from tools.kubernetes.client import Kube, Obj
 from tools.kubernetes.common import Context, deployment_pods
 from tools.kubernetes.shape import table
 
-_UNITS = {"": 1, "m": 1e-3, "k": 1e3, "K": 1e3, "M": 1e6, "G": 1e9, "T": 1e12,
-          "Ki": 1024, "Mi": 1024**2, "Gi": 1024**3, "Ti": 1024**4}  # fmt: skip
+_UNITS = {
+    "": 1,
+    "m": 1e-3,
+    "k": 1e3,
+    "K": 1e3,
+    "M": 1e6,
+    "G": 1e9,
+    "T": 1e12,
+    "Ki": 1024,
+    "Mi": 1024**2,
+    "Gi": 1024**3,
+    "Ti": 1024**4,
+}
 
 
 def parse_quantity(q: Any) -> float | None:
@@ -88,15 +99,25 @@ def k8s_resource_usage(
             req, lim = res.get("requests") or {}, res.get("limits") or {}
             use = usage.get((p["metadata"]["name"], c.get("name", "")), {})
             row = {
-                "pod": p["metadata"]["name"], "container": c.get("name"),
-                "cpu": use.get("cpu"), "cpu_request": parse_quantity(req.get("cpu")), "cpu_limit": parse_quantity(lim.get("cpu")),
-                "memory": use.get("memory"), "memory_request": parse_quantity(req.get("memory")), "memory_limit": parse_quantity(lim.get("memory")),
-            }  # fmt: skip
+                "pod": p["metadata"]["name"],
+                "container": c.get("name"),
+                "cpu": use.get("cpu"),
+                "cpu_request": parse_quantity(req.get("cpu")),
+                "cpu_limit": parse_quantity(lim.get("cpu")),
+                "memory": use.get("memory"),
+                "memory_request": parse_quantity(req.get("memory")),
+                "memory_limit": parse_quantity(lim.get("memory")),
+            }
             data.append(row)
-            rows.append((
-                row["pod"], row["container"],
-                f"{_cpu(row['cpu'])}/{_cpu(row['cpu_request'])}/{_cpu(row['cpu_limit'])}", _pct(row["cpu"], row["cpu_limit"]),
-                f"{_mem(row['memory'])}/{_mem(row['memory_request'])}/{_mem(row['memory_limit'])}", _pct(row["memory"], row["memory_limit"]),
-            ))  # fmt: skip
+            rows.append(
+                (
+                    row["pod"],
+                    row["container"],
+                    f"{_cpu(row['cpu'])}/{_cpu(row['cpu_request'])}/{_cpu(row['cpu_limit'])}",
+                    _pct(row["cpu"], row["cpu_limit"]),
+                    f"{_mem(row['memory'])}/{_mem(row['memory_request'])}/{_mem(row['memory_limit'])}",
+                    _pct(row["memory"], row["memory_limit"]),
+                )
+            )
     text = table(("POD", "CONTAINER", "CPU use/req/lim", "CPU%LIM", "MEM use/req/lim", "MEM%LIM"), rows)
     return shaped(deps, "k8s_resource_usage", text + (f"\n{note}" if note else ""), data)
