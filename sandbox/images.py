@@ -403,7 +403,7 @@ IMAGES: dict[str, ImageProfile] = dict(
         _tag(_PREDICTOR, "1.3.2"),
         _tag(_PREDICTOR, "1.4.0"),
         _tag(_PREDICTOR, "1.5.0", error_ratio=0.35),
-        _tag(_PREDICTOR, "1.4.1-leak", memory_growth_mib_per_min=600.0),  # OOM within ~45 s: alert < 60 s
+        _tag(_PREDICTOR, "1.4.1-leak", memory_growth_mib_per_min=900.0),  # OOM ~35 s after injection
         _tag(_PREDICTOR, "1.5.1-slow", latency_ms=900.0, cpu_per_rps=14.0),
         _tag(
             _PREDICTOR,
@@ -420,10 +420,10 @@ IMAGES: dict[str, ImageProfile] = dict(
         # queue
         _tag(_QUEUE, "3.12.6"),
         _tag(_QUEUE, "3.13.1"),
-        # ingest-worker: 2.2.1 older good, 2.3.0 current good, 2.4.0 stalls 15 s after start
+        # ingest-worker: 2.2.1 older good, 2.3.0 current good, 2.4.0 stalls 8 s after start
         _tag(_WORKER, "2.2.1"),
         _tag(_WORKER, "2.3.0"),
-        _tag(_WORKER, "2.4.0", stall_after_s=15.0),  # stalls fast enough to alert < 60 s
+        _tag(_WORKER, "2.4.0", stall_after_s=8.0),  # backlog > 200 ~20 s after injection: alert ~35 s
     ]
 )
 
