@@ -179,7 +179,7 @@ def chat(
                 continue
             try:
                 _chat_turn(runner, thread, text, printer)
-            except KeyboardInterrupt:
+            except (KeyboardInterrupt, typer.Abort):  # click turns Ctrl-C at a prompt into Abort
                 printer.end_stream()
                 console.print("[yellow]interrupted[/] (the conversation goes on; /quit to leave)")
     finally:

@@ -99,3 +99,36 @@ def test_chat_repl_as_a_user_drives_it(chat, llm, tmp_path):
     assert chat.wait() == 0
     applied = AuditLog(tmp_path / "data" / "audit.sqlite").rows(kind="action_applied")
     assert len(applied) == 1
+
+
+def test_an_approval_left_open_with_ctrl_c_is_listed_and_asked_again(chat, llm, tmp_path):
+    chat.expect(PROMPT)
+    llm.add(
+        reply("Rolling the predictor back.", tool_calls=[call("k8s_rollback", ROLLBACK)]),
+        reply("Root cause: predictor image 1.5.0 is broken; a human declined the rollback."),
+    )
+    chat.line("fix the predictor")
+    chat.expect("approve? [y]es / [n]o / [e]dit arguments")
+    chat.send("\x03")  # the user walks away from the question
+    chat.expect("interrupted")
+    chat.expect(PROMPT)
+
+    chat.line("/approvals")
+    listed = chat.expect(PROMPT)
+    assert "k8s_rollback" in listed and "chat-" in listed  # pending, with its conversation
+
+    chat.line("and now?")
+    chat.expect("still waits for an approval")
+    chat.expect("approve? [y]es / [n]o / [e]dit arguments")
+    chat.line("n")
+    chat.expect("why (the agent is told)")
+    chat.line("not during business hours")
+    chat.expect(PROMPT)
+    chat.line("/approvals")
+    assert "no pending approvals" in chat.expect(PROMPT)
+    assert AuditLog(tmp_path / "data" / "audit.sqlite").rows(kind="action_applied") == []
+    told = [m["content"] for m in llm.requests[1]["messages"] if m["role"] == "tool"]
+    assert any("not during business hours" in t for t in told)
+
+    chat.line("/quit")
+    assert chat.wait() == 0
