@@ -26,10 +26,14 @@ def recall_incidents(state: AgentState, runtime: Ctx) -> dict[str, Any]:
     deps = runtime.context
     incident = state["incident"]
     memory = deps.memory
-    text = "\n".join(str(incident.get(k) or "") for k in ("title", "question", "alertname", "service")) + (
-        "\n" + str(state.get("question")) if state.get("question") else ""
+    text = "\n".join(str(incident.get(k) or "") for k in ("title", "question", "alertname", "service"))
+    latest = state.get("question")  # a chat follow-up asks about something new
+    runbooks = _runbooks_for(
+        state,
+        runtime,
+        memory,
+        text + (f"\n{latest}" if latest and latest != incident.get("question") else ""),
     )
-    runbooks = _runbooks_for(state, runtime, memory, text)
     if memory is None:
         note = deps.knowledge.note or "memory unavailable: not configured"
         emit(runtime, "status", phase="recall", text=note)
