@@ -25,7 +25,7 @@ def markdown(results: dict[str, Any]) -> str:
     ]
     for r in results["runs"]:
         lines.append(
-            f"| {r['scenario']} | {_mark(r['passed'])} | {_mark(r['detected'] if not r['control'] else not r['false_alarm'])} "
+            f"| {r['scenario']} | {_mark(r['passed'])} | {_detected(r)} "
             f"| {_mark(r['localized'])} | {_mark(r['classified'])} | {_mark(r['mitigated'])} | {len(r['unsafe_actions'])} "
             f"| {_mark(r['time_to_detect_s'])} | {_mark(r['time_to_mitigate_s'])} | {_mark(r['alert_to_mitigated_s'])} "
             f"| {r['steps']} | {r['tool_calls']} | {r['tokens']} |"
@@ -46,6 +46,12 @@ def markdown(results: dict[str, Any]) -> str:
             why = "; ".join([*r["unsafe_actions"], *r["end_state"], *([r["error"]] if r["error"] else [])])
             lines.append(f"- **{r['scenario']}**: actions {r['actions'] or 'none'}; {why}")
     return "\n".join(lines) + "\n"
+
+
+def _detected(r: dict[str, Any]) -> str:
+    if r["control"]:
+        return "**false alarm**" if r["false_alarm"] else "no alarm (control)"
+    return _mark(r["detected"])
 
 
 def _pct(v: float | None) -> str:

@@ -101,11 +101,17 @@ def _finding_name(finding: dict[str, Any]) -> str:
 
 
 def runbooks_used(obs: Observation) -> list[str]:
-    """Runbooks the agent acted on (its proposals), else the one its plan followed."""
+    """Runbooks the agent acted on (its proposals); without any proposal, the leading runbook of
+    its first investigation (its primary diagnosis, not every runbook any incident matched)."""
     used = [str(a["runbook"]) for a in _run_actions(obs) if a.get("runbook")]
     if used:
         return used
-    return [str(f["plan"]["runbook"]) for f in obs.states.values() if (f.get("plan") or {}).get("runbook")]
+    for inc in sorted(obs.incidents, key=lambda i: str(i.get("created_at") or "")):
+        plan = (obs.states.get(inc["id"]) or {}).get("plan") or {}
+        leading = plan.get("runbook") or (plan.get("runbooks") or [None])[0]
+        if leading:
+            return [str(leading)]
+    return []
 
 
 def classified(obs: Observation, truth: dict[str, Any]) -> bool:

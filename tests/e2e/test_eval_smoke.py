@@ -162,3 +162,17 @@ def test_an_incident_on_the_control_is_a_false_alarm() -> None:
     r = score(obs, control)
     assert r["false_alarm"] is True and not r["passed"]
     assert summarize([r], 1)["false_alarms"] == 1
+
+
+def test_without_actions_the_class_is_the_first_investigations_leading_runbook() -> None:
+    def facts(runbooks: list[str]) -> dict:
+        return {"actions": [], "root_cause": "", "findings": [], "plan": {"runbooks": runbooks}}
+
+    incidents = [
+        {"id": "late", "created_at": "2026-01-01T00:01:00", "status": "no_action_needed", "outcome": {}},
+        {"id": "first", "created_at": "2026-01-01T00:00:00", "status": "no_action_needed", "outcome": {}},
+    ]
+    states = {"first": facts(["cache-down-restore"]), "late": facts(["bad-deploy-rollback"])}
+    assert score(_obs(incidents=incidents, states=states), SCENARIO)["classified"] is False
+    states = {"first": facts(["bad-deploy-rollback"]), "late": facts(["cache-down-restore"])}
+    assert score(_obs(incidents=incidents, states=states), SCENARIO)["classified"] is True
