@@ -172,9 +172,22 @@ class Service:
                 log.info("closing %s: %s", incident["id"], exc)
         final = self.runner.outcome(incident["id"])
         outcome = outcome_dict(final) if final is not None else (incident.get("outcome") or {})
+        self._mark_resolved(incident["id"])
         self.queue.set_status(incident["id"], "closed", outcome)
         current = self.queue.incident(incident["id"]) or incident
         self._notify("incident_closed", current, str(outcome.get("report") or ""))
+
+    def _mark_resolved(self, incident_id: str) -> None:
+        """The incident record in memory learns when Alertmanager said it was over."""
+        memory = getattr(getattr(self.runner, "deps", None), "memory", None)
+        if memory is None:
+            return
+        try:
+            record = memory.get(incident_id)
+            if record is not None and record.resolved_at is None:
+                memory.remember(record.model_copy(update={"resolved_at": datetime.now(UTC)}))
+        except Exception:  # memory is best effort here; the incident still closes
+            log.exception("could not mark %s resolved in memory", incident_id)
 
     def _release(self, incident_id: str) -> None:
         children = self.queue.release_children(incident_id)
