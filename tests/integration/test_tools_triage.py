@@ -146,3 +146,29 @@ def test_cache_down_is_not_a_selector_mismatch(world: World) -> None:
     assert down["data"]["deployment"] == "cache"
     [endpoints] = [f for f in of_kind(items, "no_endpoints") if f["data"]["service"] == "cache"]
     assert endpoints["data"]["selector_mismatch"] is False
+
+
+def test_a_revert_to_the_applied_config_is_not_a_change(world: World) -> None:
+    """A write that restores the applied manifest (a revert, a reset) is not reported as a change."""
+    import json
+
+    from tools.kubernetes.object_actions import k8s_patch_configmap
+
+    world.inject("crashloop-config", "predictor")
+    world.run(5)
+    cm = world.get("configmaps", "predictor-config")
+    applied = json.loads(cm["metadata"]["annotations"]["kubectl.kubernetes.io/last-applied-configuration"])[
+        "data"
+    ]
+    assert cm["data"]["WORKERS"] != applied["WORKERS"]
+    revert = k8s_patch_configmap.invoke(
+        world.deps,
+        {"name": "predictor-config", "namespace": NS, "key": "WORKERS", "value": applied["WORKERS"]},
+    )
+    assert revert.status == "ok" and world.get("configmaps", "predictor-config")["metadata"].get(
+        "managedFields"
+    )
+    world.run(5)
+    assert [
+        f for f in of_kind(findings(world), "config_changed") if f["data"]["configmap"] == "predictor-config"
+    ] == []

@@ -120,9 +120,18 @@ def _updated_at(obj: Obj) -> datetime | None:
 def config_changes(snap: Snapshot) -> list[Finding]:
     """ConfigMaps written recently, and restarts without an image change of workloads that read one."""
     out = []
+    # configmaps carrying a last-applied manifest are judged by config_drift: a write that matches the
+    # manifest (a revert, a re-apply) is not a change to report, and there is no guessing for them
+    tracked = {
+        c["metadata"]["name"]
+        for c in snap.configmaps
+        if LAST_APPLIED in (c["metadata"].get("annotations") or {})
+    }
     # a configmap created with its workloads is not a change to them; an update after creation is
     updated = {
-        c["name"]: c for c in snap.changes if c.get("kind") == "configmap" and c.get("summary") == "updated"
+        c["name"]: c
+        for c in snap.changes
+        if c.get("kind") == "configmap" and c.get("summary") == "updated" and c["name"] not in tracked
     }
     for name, c in updated.items():
         users = [d["metadata"]["name"] for d in snap.deployments if name in _configmaps_used(d)]
@@ -147,12 +156,6 @@ def config_changes(snap: Snapshot) -> list[Finding]:
         dep = snap.deployment(c.get("deployment", "")) if c.get("kind") == "rollout" else None
         if dep is None or c.get("change") not in ("restart", "template"):
             continue
-        # configmaps carrying a last-applied manifest are judged by config_drift: no guessing for them
-        tracked = {
-            c["metadata"]["name"]
-            for c in snap.configmaps
-            if LAST_APPLIED in (c["metadata"].get("annotations") or {})
-        }
         for cm in sorted(_configmaps_used(dep) - updated.keys() - tracked):
             key, value, line = _key_in_crash_logs(snap, c["deployment"], cm)
             out.append(
