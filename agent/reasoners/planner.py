@@ -123,8 +123,19 @@ def suspect(findings: list[dict[str, Any]], service: str | None, hops: int = 3) 
 
 
 def focus(findings: list[dict[str, Any]], service: str | None) -> list[dict[str, Any]]:
-    """The findings about the incident's service, when there are symptoms among them; else all."""
-    return scoped(findings, [service])
+    """The findings about the incident's service, when there are symptoms among them; else all.
+
+    A saturated dependency names who saturates it (``data.clients``, e.g. the database's connection
+    pools): their changes are part of the story, so the focus widens to them.
+    """
+    mine = scoped(findings, [service])
+    clients: list[str] = []
+    for f in mine:
+        data = f.get("data") or {}
+        for client in data.get("clients") or []:
+            if isinstance(client, str) and client not in clients and client != service:
+                clients.append(client)
+    return scoped(findings, [service, *clients]) if clients else mine
 
 
 def render_context(state: AgentState) -> TemplateContext:

@@ -65,3 +65,39 @@ def test_focus_keeps_the_service_and_drops_neighbours():
     assert all(x["kind"] != "config_changed" for x in kept)
     assert focus(FINDINGS, "cache") == FINDINGS  # nothing abnormal about cache itself: keep everything
     assert focus(FINDINGS, None) == FINDINGS
+
+
+def test_focus_widens_to_the_clients_that_saturate_a_dependency() -> None:
+    """db-connections: the database is the suspect, but the fix is a client's config change."""
+    from agent.reasoners.planner import focus
+
+    findings = [
+        {
+            "kind": "db_connections_exhausted",
+            "target": "Service/market-predictor/feature-store",
+            "severity": "critical",
+            "summary": "feature-store connections at 100% of max",
+            "data": {"service": "feature-store", "clients": ["ingest-worker", "predictor"]},
+        },
+        {
+            "kind": "config_changed",
+            "target": "ConfigMap/market-predictor/ingest-worker-config",
+            "severity": "warning",
+            "summary": "POOL_SIZE 8 -> 60",
+            "data": {
+                "configmap": "ingest-worker-config",
+                "deployment": "ingest-worker",
+                "key": "POOL_SIZE",
+                "previous_value": "8",
+            },
+        },
+        {
+            "kind": "recent_rollout",
+            "target": "Deployment/market-predictor/cache",
+            "severity": "info",
+            "summary": "cache rolled out",
+            "data": {"deployment": "cache"},
+        },
+    ]
+    kinds = [f["kind"] for f in focus(findings, "feature-store")]
+    assert kinds == ["db_connections_exhausted", "config_changed"]
