@@ -3,7 +3,7 @@
 The agent's triage treats recent changes as suspects (new ReplicaSets, ScalingReplicaSet events
 "from 0", ConfigMaps and Services whose managedFields were written recently). A sandbox whose objects
 were all created a second ago would make every deployment and ConfigMap a suspect. So the seed
-stamps each object with a plausible history, relative to the moment it is seeded:
+stamps each object with a plausible history, relative to the start of the day it is seeded on:
 
 ==========================  ==============================================================
 cluster (namespaces, nodes)  created ``CLUSTER_AGE`` ago
@@ -64,10 +64,10 @@ class Timeline:
 
     @classmethod
     def starting_now(cls, now: float | None = None) -> Timeline:
-        """The timeline of a platform seeded at ``now`` (default: the current time), to the whole hour,
-        so a re-seed within the hour (``sandbox reset``) writes the very same past."""
+        """The timeline of a platform seeded at ``now`` (default: the current time), taken to the start
+        of its day (UTC), so a re-seed on the same day (``sandbox reset``) writes the very same past."""
         moment = time.time() if now is None else now
-        return cls(moment - moment % 3_600.0)
+        return cls(moment - moment % DAY)
 
     def created(self, resource: str) -> float:
         return self.now - _CREATED.get(resource, INSTALLED)
