@@ -182,3 +182,23 @@ def test_runbook_summaries_keep_to_their_token_cap():
     many = [rb.model_copy(update={"id": f"rb-{i}"}) for i in range(30)]
     text = runbooks_text(many, budget=200)
     assert estimate_tokens(text) <= 200 and text.startswith("runbook rb-0:")
+
+
+def test_without_memory_runbooks_are_still_found_and_recall_says_why(make_runner, llm):
+    from fakes.agent_env import closed_port
+
+    runner = llm_runner(make_runner, llm, chroma_url=f"http://127.0.0.1:{closed_port()}")
+    llm.add(
+        reply(
+            tool_calls=[
+                call("search_runbooks", {"query": "error rate right after a rollout"}),
+                call("recall_incidents", {"query": "checkout 500s"}),
+            ]
+        ),
+        reply("Root cause: checkout v2."),
+    )
+    out = runner.investigate("is the shop healthy?")
+    assert out.status == "no_action_needed"
+    found, recalled = [m["content"] for m in llm.requests[1]["messages"] if m["role"] == "tool"]
+    assert found.startswith("[ok] runbook shop-bad-deploy:")  # word match over the loaded runbooks
+    assert recalled.startswith("[error] memory unavailable:") and "carry on" in recalled
