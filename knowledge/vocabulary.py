@@ -88,7 +88,17 @@ def known_tool_names() -> set[str]:
 
 FINDING_DATA_KEYS: dict[str, frozenset[str]] = {
     "recent_rollout": frozenset(
-        {"deployment", "revision", "previous_revision", "image", "previous_image", "changed_at", "change"}
+        {
+            "deployment",
+            "revision",
+            "previous_revision",
+            "image",
+            "previous_image",
+            "changed_at",
+            "change",
+            "container",
+            "container_previous_image",
+        }
     ),
     # key and previous_value: requested from triage (a last-known-good value); until then the
     # remediations that restore a ConfigMap value are not applicable and the planner escalates.

@@ -29,6 +29,19 @@ def _owner(obj: Obj) -> str | None:
     return next((r.get("name") for r in refs if r.get("kind") == "Deployment"), None)
 
 
+def _changed_container(current: Obj, prev: Obj) -> tuple[str, str]:
+    """The container whose image the rollout changed (else the first one), and its previous image."""
+    cur = current["spec"]["template"].get("spec", {}).get("containers") or []
+    before = {
+        c.get("name"): c.get("image")
+        for c in prev["spec"]["template"].get("spec", {}).get("containers") or []
+    }
+    changed = [c for c in cur if before.get(c.get("name")) not in (None, c.get("image"))]
+    pick = (changed or cur or [{}])[0]
+    name = str(pick.get("name") or "")
+    return name, str(before.get(name) or "")
+
+
 def _updated_at(obj: Obj) -> datetime | None:
     """Last write time: the newest managedFields entry, else the creation time."""
     times = [parse_time(m.get("time")) for m in obj.get("metadata", {}).get("managedFields") or []]
@@ -72,6 +85,7 @@ def rollouts(kube: Kube, namespace: str | None, cutoff: datetime, events: list[O
             images(current["spec"]["template"].get("spec", {})),
             images(prev["spec"]["template"].get("spec", {})),
         )
+        container, container_prev = _changed_container(current, prev)
         restarted = (current["spec"]["template"].get("metadata", {}).get("annotations") or {}).get(
             RESTARTED_AT
         )
@@ -91,6 +105,8 @@ def rollouts(kube: Kube, namespace: str | None, cutoff: datetime, events: list[O
                 "previous_revision": revision_of(prev),
                 "image": image,
                 "previous_image": prev_image,
+                "container": container,
+                "container_previous_image": container_prev,
                 "change": kind,
                 "changed_at": started.strftime("%Y-%m-%dT%H:%M:%SZ"),
                 "change_cause": (current["metadata"].get("annotations") or {}).get(CHANGE_CAUSE, ""),

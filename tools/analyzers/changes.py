@@ -19,7 +19,16 @@ def recent_rollouts(snap: Snapshot) -> list[Finding]:
     for c in snap.changes:
         if c.get("kind") != "rollout":
             continue
-        keys = ("deployment", "revision", "previous_revision", "image", "previous_image", "changed_at")
+        keys = (
+            "deployment",
+            "revision",
+            "previous_revision",
+            "image",
+            "previous_image",
+            "changed_at",
+            "container",
+            "container_previous_image",
+        )
         out.append(
             Finding(
                 kind="recent_rollout",

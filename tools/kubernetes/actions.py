@@ -137,7 +137,9 @@ def _scale_hpa(
     spec = hpa["spec"]
     name, ns = hpa["metadata"]["name"], hpa["metadata"]["namespace"]
     old_min, old_max = int(spec.get("minReplicas", 1)), int(spec["maxReplicas"])
-    new_max = max(old_max, replicas)
+    # a floor at or above the ceiling would pin the autoscaler at its maximum (KubeHpaMaxedOut for
+    # ever): raise the ceiling to twice the new floor so it keeps room to follow the load
+    new_max = old_max if replicas < old_max else 2 * replicas
     before = int(dep["spec"].get("replicas", 1))
     base = _deployment_effect(dep, context) | {
         "replicas_after": max(replicas, min(before, new_max)),
