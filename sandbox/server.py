@@ -127,7 +127,12 @@ def _restore(kind: str, live: dict[str, Any], seeded: dict[str, Any], *, keep_re
         meta["annotations"] = annotations
     if (seeded_meta.get("labels") or {}) != (meta.get("labels") or {}):
         meta["labels"] = seeded_meta.get("labels") or {}
-    return json.dumps(live, sort_keys=True) != before
+    changed = json.dumps(live, sort_keys=True) != before
+    if changed and seeded_meta.get("managedFields"):
+        # back to the seeded state means back to its history too: the next scenario must not read
+        # the previous one's fault (or this reset) as a fresh change an operator made
+        meta["managedFields"] = seeded_meta["managedFields"]
+    return changed
 
 
 class SandboxServer:
