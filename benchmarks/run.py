@@ -24,6 +24,7 @@ BENCHES: dict[str, tuple[list[str], list[str], str]] = {
         "sandbox_footprint.json",
     ),
     "memory": (["-m", "benchmarks.memory_bench"], ["--sizes", "1000,10000"], "memory.json"),
+    "timing": (["benchmarks/sandbox_fault_timing.py"], [], "sandbox_fault_timing.json"),
 }
 START, END = "<!-- bench-results -->", "<!-- /bench-results -->"
 
@@ -45,26 +46,50 @@ def summary() -> str:
     lines = []
     tools = _load("tools")
     if tools:
+        t = tools.get("summary") or {}
         lines.append(
-            f"- **Tool output** ({tools.get('scenario', 'standard investigation')}): "
-            + "; ".join(f"{k}: {_fmt(v)}" for k, v in (tools.get("summary") or {}).items())
+            f"- **Tool output for the model** ({tools.get('fault', 'a fault')} investigation, "
+            f"{len(tools.get('calls') or [])} tool calls): raw API output {_fmt(t.get('raw tokens'))} tokens, "
+            f"shaped {_fmt(t.get('shaped tokens'))} ({t.get('reduction')} less); all {t.get('tools')} tool schemas "
+            f"{_fmt(t.get('all tool schemas (tokens)'))} tokens; median tool latency {_fmt(t.get('median tool latency (ms)'))} ms "
+            f"(slowest: {t.get('slowest tool')})."
         )
     fp = _load("footprint")
     if fp:
-        s = fp.get("summary") or fp
+        total = fp.get("total") or {}
         lines.append(
-            "- **Sandbox idle footprint**: "
-            + "; ".join(f"{k}: {_fmt(v)}" for k, v in s.items() if not isinstance(v, (dict, list)))
+            f"- **Sandbox idle footprint** (server + Prometheus + Alertmanager): "
+            f"{100 * float(total.get('cpu_core_share') or 0):.1f}% of one core, {_fmt(total.get('rss_mib'))} MiB RSS "
+            "(targets: 25%, 1 GiB)."
         )
+    timing = _load("timing")
+    if timing:
+        alerts = [
+            max(v["alert_s"].values()) for v in (timing.get("faults") or {}).values() if v.get("alert_s")
+        ]
+        heals = [
+            v["heal_to_end_state_s"]
+            for v in (timing.get("faults") or {}).values()
+            if v.get("heal_to_end_state_s")
+        ]
+        if alerts:
+            lines.append(
+                f"- **Fault timing** ({len(alerts)} faults): injection to alert in Alertmanager "
+                f"{min(alerts):.0f}-{max(alerts):.0f} s (target 60 s); fix to end-state check passing "
+                f"{min(heals):.0f}-{max(heals):.0f} s."
+            )
     mem = _load("memory")
     if mem:
-        rows = mem.get("sizes") or mem.get("results") or []
-        for row in rows if isinstance(rows, list) else []:
+        for row in mem.get("results") or []:
             lines.append(
-                "- **Memory** "
-                + ", ".join(f"{k} {_fmt(v)}" for k, v in row.items() if not isinstance(v, (dict, list)))
+                f"- **Memory** at {row['incidents']:,} incidents: insert {_fmt(row['insert_per_s'])}/s, "
+                f"recall p50 {_fmt(row['recall_p50_ms'])} ms, p95 {_fmt(row['recall_p95_ms'])} ms."
             )
-    return "\n".join(lines) or "(no results yet: run `make bench`)"
+    lines.append("")
+    lines.append(
+        "Measured on this project's 2-core machine, shared with other work; compare runs on one machine."
+    )
+    return "\n".join(lines) if len(lines) > 2 else "(no results yet: run `make bench`)"
 
 
 def update_readme(text: str) -> None:
