@@ -32,6 +32,7 @@ clusters:
   - context: "*"
     namespaces:
       - {match: market-predictor, autonomy: approve}
+      - {match: "", autonomy: approve}      # cluster-scoped objects (nodes: cordon) also wait for the approver
       - {match: "*", autonomy: observe}
 guardrails:
   cooldown_s: 20              # scenarios repeat the same fix on the same target minutes apart
