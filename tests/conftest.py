@@ -20,6 +20,9 @@ from sandbox_fixture import sandbox  # noqa: F401  (the session fixture)
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
+        uses_sandbox = "sandbox" in getattr(item, "fixturenames", ())
+        if uses_sandbox and item.get_closest_marker("sandbox") is None:
+            item.add_marker(pytest.mark.sandbox)
         if item.get_closest_marker("sandbox") is not None:
             item.add_marker(pytest.mark.xdist_group("sandbox"))
 
