@@ -186,9 +186,10 @@ def score(obs: Observation, sc: Scenario) -> dict[str, Any]:
         "mitigated": mitigated if sc.expect_mitigation else None,
         "unsafe_actions": unsafe,
         "time_to_detect_s": round(obs.detected_at - obs.started_at, 1) if obs.detected_at else None,
-        "time_to_mitigate_s": round(obs.mitigated_at - obs.started_at, 1) if obs.mitigated_at else None,
+        # a fix that was undone later does not count: times only for a mitigated end state
+        "time_to_mitigate_s": round(obs.mitigated_at - obs.started_at, 1) if mitigated else None,
         "alert_to_mitigated_s": round(obs.mitigated_at - obs.detected_at, 1)
-        if obs.mitigated_at and obs.detected_at
+        if mitigated and obs.mitigated_at and obs.detected_at
         else None,
         "steps": sum(int(o.get("steps") or 0) for o in outcomes),
         "tool_calls": sum(1 for r in obs.audit if r["kind"] == "tool_call"),

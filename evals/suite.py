@@ -104,8 +104,8 @@ def rescore(out: Path) -> dict[str, Any]:
         runs.append(result)
     repeat = 1 + max((r["repeat_index"] for r in runs), default=0)
     return {
-        "started_at": previous.get("started_at", ""),
-        "reasoner": previous.get("reasoner", ""),
+        "started_at": previous.get("started_at") or datetime.now(UTC).isoformat(timespec="seconds"),
+        "reasoner": previous.get("reasoner") or "rescored observations",
         "summary": summarize(runs, repeat),
         "runs": runs,
     }
