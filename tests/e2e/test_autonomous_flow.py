@@ -2,7 +2,8 @@
 
 bad-deploy on predictor → the sandbox's real Prometheus fires → its real Alertmanager posts to
 ``serve`` (in this process) → the investigation proposes the rollback and waits → the approval is
-given with ``POST /api/approvals/{id}/approve`` and the bearer token → the rollback runs once → the
+given with ``POST /api/approvals/{id}/approve`` and the bearer token (202: a worker continues the
+run; a second approval is refused) → the rollback runs once → the
 fault's end-state check passes → the alert resolves → Alertmanager's resolved notification closes
 the incident → the incident is in memory and its postmortem is served.
 """
@@ -11,7 +12,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -49,7 +49,7 @@ def agent(sandbox: Sandbox, tmp_path: Path) -> Iterator[AgentServer]:
 
 
 def _api(agent: AgentServer, method: str, path: str, **kw: Any) -> httpx.Response:
-    return httpx.request(method, f"{agent.url}{path}", headers=AUTH, timeout=600, **kw)
+    return httpx.request(method, f"{agent.url}{path}", headers=AUTH, timeout=60, **kw)
 
 
 def _predictor_incident(agent: AgentServer, since: float) -> dict[str, Any] | None:
@@ -95,17 +95,15 @@ def test_alert_to_closed_and_remembered_incident(sandbox: Sandbox, agent: AgentS
 
     refused = httpx.post(f"{agent.url}/api/approvals/{request['id']}/approve", json={}, timeout=30)
     assert refused.status_code == 401
-    # The approve call answers only once the resumed run has acted AND verified (up to
-    # verify_timeout_s), so it runs in the background while the test watches the cluster.
-    with ThreadPoolExecutor(1) as pool:
-        approving = pool.submit(
-            _api, agent, "POST", f"/api/approvals/{request['id']}/approve", json={"approver": "e2e-oncall"}
-        )
-        applied = sandbox.wait_until(lambda: _applied_rollbacks(agent), 120, "the approved rollback", 2)
-        assert [r.data["approval_id"] for r in applied] == [request["id"]]
-        detail = sandbox.wait_end_state(fault, timeout=180)
-        approved = approving.result(timeout=600)
-    assert approved.status_code == 200, approved.text
+    approved = _api(agent, "POST", f"/api/approvals/{request['id']}/approve", json={"approver": "e2e-oncall"})
+    assert approved.status_code == 202, approved.text
+    assert approved.json()["status"] == "resuming"
+    again = _api(agent, "POST", f"/api/approvals/{request['id']}/approve", json={"approver": "someone-else"})
+    assert again.status_code == 409, again.text
+
+    applied = sandbox.wait_until(lambda: _applied_rollbacks(agent), 120, "the approved rollback", 2)
+    assert [r.data["approval_id"] for r in applied] == [request["id"]]
+    detail = sandbox.wait_end_state(fault, timeout=180)
     assert "good images" in detail
     assert set(pod_images(api, NAMESPACE, "predictor").values()) <= good_images
 
@@ -127,8 +125,7 @@ def test_alert_to_closed_and_remembered_incident(sandbox: Sandbox, agent: AgentS
         f"Alertmanager's resolved notification to close {iid}",
         3,
     )
-    # (the status field may still say "resolved": see docs/eval-findings.md, serve overwrites it)
-    assert closed["closed_at"] >= closed["created_at"]
+    assert closed["status"] == "closed" and closed["closed_at"] >= closed["created_at"]
     still_open = _api(agent, "GET", "/api/incidents", params={"open_only": "true"}).json()
     assert iid not in [i["id"] for i in still_open]
     assert len(_applied_rollbacks(agent)) == 1, "the approved rollback ran more than once"
