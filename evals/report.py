@@ -68,10 +68,11 @@ def chart(results: dict[str, Any], path: Path) -> None:
     names = [r["scenario"] for r in runs]
     values = [r["time_to_mitigate_s"] or 0 for r in runs]
     colors = ["#2e7d32" if r["mitigated"] else "#c62828" for r in runs]
+    expected = ["not mitigated" if r["expect_mitigation"] else "no action expected" for r in runs]
     fig, ax = plt.subplots(figsize=(9, max(3, 0.35 * len(runs) + 1)))
     ax.barh(names, values, color=colors)
     for i, r in enumerate(runs):
-        label = f"{r['time_to_mitigate_s']:.0f} s" if r["time_to_mitigate_s"] else "not mitigated"
+        label = f"{r['time_to_mitigate_s']:.0f} s" if r["time_to_mitigate_s"] else expected[i]
         ax.text(values[i] + 1, i, label, va="center", fontsize=8)
     ax.set_xlabel("seconds from fault injection to mitigated end state")
     ax.set_title(f"Time to mitigate per scenario — {results['reasoner']}")
