@@ -18,13 +18,25 @@ import pytest
 from sandbox_fixture import sandbox  # noqa: F401  (the session fixture)
 
 
+# The slow sandbox tests are split in two groups of similar length; with `-n 2 --dist loadgroup`
+# each group runs on its own worker with its own session sandbox (a sandbox idles at ~5% of a core).
+_SECOND_SANDBOX = (
+    "tests/e2e/test_learning_e2e.py",
+    "tests/e2e/test_autonomous_flow.py",
+    "tests/e2e/test_serve_restart.py",
+    "tests/integration/test_sandbox_baseline.py",
+    "tests/integration/test_tools_sandbox.py",
+)
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         uses_sandbox = "sandbox" in getattr(item, "fixturenames", ())
         if uses_sandbox and item.get_closest_marker("sandbox") is None:
             item.add_marker(pytest.mark.sandbox)
         if item.get_closest_marker("sandbox") is not None:
-            item.add_marker(pytest.mark.xdist_group("sandbox"))
+            second = any(item.nodeid.startswith(path) for path in _SECOND_SANDBOX)
+            item.add_marker(pytest.mark.xdist_group("sandbox-b" if second else "sandbox-a"))
 
 
 class NetworkBlocked(OSError):
