@@ -1,8 +1,8 @@
 """Shared test configuration.
 
 - ``sandbox``: the session-wide running sandbox (see ``tests/sandbox_fixture.py``). Tests that use
-  it are marked ``@pytest.mark.sandbox``; they are kept on one xdist worker (``--dist loadgroup``)
-  so the whole session starts one sandbox, not one per worker.
+  it are marked ``@pytest.mark.sandbox`` (automatically when they use the fixture) and split into two
+  xdist groups (``--dist loadgroup``): each worker runs one group on its own sandbox.
 - No accidental network: a test that connects anywhere but loopback fails, unless it is marked
   ``@pytest.mark.network``.
 """
@@ -16,7 +16,6 @@ from typing import Any
 
 import pytest
 from sandbox_fixture import sandbox  # noqa: F401  (the session fixture)
-
 
 # The slow sandbox tests are split in two groups of similar length; with `-n 2 --dist loadgroup`
 # each group runs on its own worker with its own session sandbox (a sandbox idles at ~5% of a core).
