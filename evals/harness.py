@@ -43,7 +43,7 @@ def firing_alerts(prometheus_url: str) -> list[dict[str, Any]]:
     return [a for a in alerts if a.get("state") == "firing"]
 
 
-def reset_world(env: EvalEnv, timeout_s: float = 180) -> None:
+def reset_world(env: EvalEnv, timeout_s: float = 360) -> None:
     """Seeded objects, no surge, no active fault, no alert firing, and every earlier incident closed.
 
     An incident left open would swallow the next scenario's alert of the same group (Alertmanager
