@@ -17,7 +17,7 @@ from typing import Any
 
 from agent.nodes.common import Ctx, add_action, answer_call, current_action, emit, incident_id, run_tool
 from agent.nodes.triage import findings_of, triage_args
-from agent.reasoners.base import is_symptom, scoped
+from agent.reasoners.base import is_symptom, mentions, scoped
 from agent.state import AgentState
 
 
@@ -105,8 +105,9 @@ def at_deadline(
     """The verdict when time is up: symptoms still there → no_effect. Symptoms gone but the alert
     still firing → fixed, said plainly: alert expressions average over windows (burn rates over
     30 minutes and more) and clear after the service itself has recovered."""
+    now = in_scope(before, obs.findings, services)
     before = scoped(before, services)
-    left = symptoms(before) & symptoms(scoped(obs.findings, services))
+    left = symptoms(before) & symptoms(now)
     if left:
         return "no_effect", f"after {waited_s:.0f} s still: " + ", ".join(f"{k} {t}" for k, t in sorted(left))
     if symptoms(before):
@@ -118,6 +119,23 @@ def at_deadline(
         "no_effect",
         f"after {waited_s:.0f} s the alert is still firing and triage shows no symptom to explain it",
     )
+
+
+def in_scope(
+    before: list[dict[str, Any]], current: list[dict[str, Any]], services: list[str | None]
+) -> list[dict[str, Any]]:
+    """The current findings judged the way the findings before the change were scoped.
+
+    When the change was about these services (they had symptoms), only findings about them count
+    afterwards too: their symptoms gone is "fixed", even if a neighbour blips meanwhile. Falling back
+    to the whole namespace once they recovered made a neighbour's brief 5xx look "worse" and undid
+    a correct fix.
+    """
+    names = [s for s in services if s]
+    focused = [f for f in before if any(mentions(f, n) for n in names)]
+    if names and any(is_symptom(f) for f in focused):
+        return [f for f in current if any(mentions(f, n) for n in names)]
+    return scoped(current, services)
 
 
 def _services(state: AgentState, action: dict[str, Any]) -> list[str | None]:
@@ -140,7 +158,8 @@ def verify_action(state: AgentState, runtime: Ctx) -> dict[str, Any]:
     settings = deps.settings
     action = dict(current_action(state) or {})
     services = _services(state, action)
-    before = scoped(state.get("findings", []), services)
+    found = state.get("findings", [])
+    before = scoped(found, services)
     deadline = deps.now() + timedelta(seconds=settings.verify_timeout_s)
     emit(
         runtime,
@@ -151,7 +170,7 @@ def verify_action(state: AgentState, runtime: Ctx) -> dict[str, Any]:
     while True:
         deps.sleep(settings.verify_interval_s)
         obs = observe(runtime, state)
-        verdict = judge(before, Observation(scoped(obs.findings, services), obs.alert_active))
+        verdict = judge(before, Observation(in_scope(found, obs.findings, services), obs.alert_active))
         if verdict is not None:
             outcome, detail = verdict
             break

@@ -101,3 +101,33 @@ def test_focus_widens_to_the_clients_that_saturate_a_dependency() -> None:
     ]
     kinds = [f["kind"] for f in focus(findings, "feature-store")]
     assert kinds == ["db_connections_exhausted", "config_changed"]
+
+
+def test_verify_keeps_the_changed_service_in_scope_after_it_recovers() -> None:
+    """memory-leak: predictor recovered after the rollback while api-gateway blipped; that is not "worse"."""
+    from agent.nodes.verify import Observation, in_scope, judge
+    from agent.reasoners.base import scoped
+
+    services = ["predictor"]
+    before = [
+        {
+            "kind": "oom_killed",
+            "target": "Deployment/market-predictor/predictor",
+            "severity": "critical",
+            "summary": "predictor OOMKilled",
+        },
+    ]
+    after = [
+        {
+            "kind": "high_error_rate",
+            "target": "Service/market-predictor/api-gateway",
+            "severity": "critical",
+            "summary": "api-gateway 5xx 3%",
+        },
+    ]
+    assert judge(scoped(before, services), Observation(in_scope(before, after, services), None)) == (
+        "fixed",
+        "the symptoms seen before the change are gone",
+    )
+    # the old namespace-wide fallback called the neighbour's blip a new critical symptom
+    assert judge(scoped(before, services), Observation(scoped(after, services), None))[0] == "worse"
