@@ -8,6 +8,7 @@ processes cannot both win.
 
 from __future__ import annotations
 
+import builtins
 import json
 import sqlite3
 import uuid
@@ -15,7 +16,6 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-import builtins
 from typing import Any, Literal, cast
 
 from pydantic import BaseModel, Field

@@ -63,7 +63,9 @@ def test_deleted_tail_detected(tmp_path: Path) -> None:
 
 def test_rehashed_row_still_breaks_chain(tmp_path: Path) -> None:
     log = _filled(tmp_path)
-    _raw(log).execute("UPDATE audit SET hash = (CASE WHEN substr(hash, 1, 1) = '0' THEN '1' ELSE '0' END) || substr(hash, 2) WHERE id = 2")
+    _raw(log).execute(
+        "UPDATE audit SET hash = (CASE WHEN substr(hash, 1, 1) = '0' THEN '1' ELSE '0' END) || substr(hash, 2) WHERE id = 2"
+    )
     report = log.verify()
     assert not report.ok and report.first_bad_id == 2
 

@@ -47,7 +47,9 @@ class ScriptedRunner:
         assert self.store is not None
         return self.store.decide(decision)
 
-    def resume(self, approval_id: str, decision: ApprovalDecision, *, claimed: bool = False) -> dict[str, Any]:
+    def resume(
+        self, approval_id: str, decision: ApprovalDecision, *, claimed: bool = False
+    ) -> dict[str, Any]:
         if not claimed:
             self.claim(approval_id, decision)
         self.resumed.append(decision)
@@ -116,7 +118,13 @@ def test_firing_then_resolved_opens_and_closes_one_incident(svc: Any) -> None:
     assert r.status_code == 200 and r.json()["opened"]
     inc_id = r.json()["incident_id"]
     r2 = client.post("/webhook/alertmanager", json=payload())
-    assert r2.json() == {"incident_id": inc_id, "opened": False, "folded": 1, "closing": False, "parent_id": None}
+    assert r2.json() == {
+        "incident_id": inc_id,
+        "opened": False,
+        "folded": 1,
+        "closing": False,
+        "parent_id": None,
+    }
     wait_for(lambda: runner.investigations)
     r3 = client.post(
         "/webhook/alertmanager", json=payload(alerts=[alert(status="resolved")], status="resolved")
