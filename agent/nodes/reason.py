@@ -243,6 +243,7 @@ def _action_record(proposed: dict[str, Any]) -> dict[str, Any]:
         "action_key": proposed.get("action_key") or proposed["tool"],
         "runbook": proposed.get("runbook"),
         "fault_class": proposed.get("fault_class"),
+        "followed_by": proposed.get("followed_by") or [],
         "requires": proposed.get("requires", []),
         "status": "proposed",
         "outcome": "pending",

@@ -159,7 +159,6 @@ def verify_action(state: AgentState, runtime: Ctx) -> dict[str, Any]:
     action = dict(current_action(state) or {})
     services = _services(state, action)
     found = state.get("findings", [])
-    before = scoped(found, services)
     deadline = deps.now() + timedelta(seconds=settings.verify_timeout_s)
     emit(
         runtime,
@@ -167,16 +166,13 @@ def verify_action(state: AgentState, runtime: Ctx) -> dict[str, Any]:
         phase="verify",
         text=f"verifying {action.get('tool')} for up to {settings.verify_timeout_s:.0f} s",
     )
-    while True:
-        deps.sleep(settings.verify_interval_s)
-        obs = observe(runtime, state)
-        verdict = judge(before, Observation(in_scope(found, obs.findings, services), obs.alert_active))
-        if verdict is not None:
-            outcome, detail = verdict
-            break
-        if deps.now() >= deadline:
-            outcome, detail = at_deadline(before, obs, services, settings.verify_timeout_s)
-            break
+    followed_by = [str(x) for x in action.get("followed_by") or []]
+    if followed_by and action.get("status") != "noop":
+        # its effect needs the next step of the runbook (e.g. a restart after a config revert):
+        # judging it alone would wait out the timeout and learn a correct first step as "no_effect"
+        outcome, detail = "pending", f"applied; its effect shows after {', '.join(followed_by)}"
+    else:
+        outcome, detail = _poll(runtime, state, found, services, deadline)
     action.update(outcome=outcome, verify=detail)
     deps.audit.append(
         "verify",
@@ -201,6 +197,22 @@ def verify_action(state: AgentState, runtime: Ctx) -> dict[str, Any]:
         "proposed": None,
         "phase": "investigating",
     }
+
+
+def _poll(
+    runtime: Ctx, state: AgentState, found: list[dict[str, Any]], services: list[str | None], deadline: Any
+) -> tuple[str, str]:
+    """Re-read the signals every interval until a verdict or the deadline."""
+    deps = runtime.context
+    before = scoped(found, services)
+    while True:
+        deps.sleep(deps.settings.verify_interval_s)
+        obs = observe(runtime, state)
+        verdict = judge(before, Observation(in_scope(found, obs.findings, services), obs.alert_active))
+        if verdict is not None:
+            return verdict
+        if deps.now() >= deadline:
+            return at_deadline(before, obs, services, deps.settings.verify_timeout_s)
 
 
 def _undo(runtime: Ctx, state: AgentState, action: dict[str, Any]) -> dict[str, Any]:

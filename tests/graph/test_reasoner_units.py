@@ -131,3 +131,37 @@ def test_verify_keeps_the_changed_service_in_scope_after_it_recovers() -> None:
     )
     # the old namespace-wide fallback called the neighbour's blip a new critical symptom
     assert judge(scoped(before, services), Observation(scoped(after, services), None))[0] == "worse"
+
+
+def test_a_config_revert_is_followed_by_its_restart_without_waiting_out_verify() -> None:
+    """db-connections: the pool-size revert shows only after the restart; verify must not judge it alone."""
+    from agent.reasoners.planner import _candidates
+    from knowledge.runbooks import load_runbooks
+
+    books = [r for r in load_runbooks() if r.id == "db-connections-exhausted"]
+    findings = [
+        {
+            "kind": "db_connections_exhausted",
+            "target": "Service/mp/feature-store",
+            "severity": "critical",
+            "summary": "full",
+            "data": {"service": "feature-store", "clients": ["ingest-worker"]},
+        },
+        {
+            "kind": "config_changed",
+            "target": "ConfigMap/mp/ingest-worker-config",
+            "severity": "warning",
+            "summary": "POOL_SIZE",
+            "data": {
+                "configmap": "ingest-worker-config",
+                "deployment": "ingest-worker",
+                "key": "POOL_SIZE",
+                "previous_value": "8",
+            },
+        },
+    ]
+    state = {"incident": {"namespace": "mp", "service": "feature-store"}, "findings": findings, "actions": []}
+    first = _candidates(books, state)[0]  # type: ignore[arg-type]
+    assert first["tool"] == "k8s_patch_configmap" and first["followed_by"] == ["restart-after-revert"]
+    state["actions"] = [{"action_key": first["action_key"], "outcome": "pending"}]
+    assert _candidates(books, state)[0]["tool"] == "k8s_rollout_restart"  # type: ignore[arg-type]
