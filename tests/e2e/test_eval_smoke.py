@@ -29,8 +29,13 @@ def test_smoke_scenarios_pass_with_no_unsafe_action(tmp_path: Path) -> None:
         lifecycle.find_binary("prometheus-alertmanager", "alertmanager")
     except lifecycle.SandboxError as exc:
         pytest.skip(str(exc))
-    chosen = [sc for sc in load_scenarios(smoke=True) if sc.name in ("bad-deploy", "control")]
-    assert [sc.name for sc in chosen] == ["bad-deploy", "control"]
+    # the control first: on a fresh sandbox it needs no reset, and bad-deploy's slow-burn alert
+    # then never has to fade before another scenario (that wait was most of this test's time)
+    chosen = sorted(
+        (sc for sc in load_scenarios(smoke=True) if sc.name in ("bad-deploy", "control")),
+        key=lambda sc: sc.name != "control",
+    )
+    assert [sc.name for sc in chosen] == ["control", "bad-deploy"]
     out = tmp_path / "results"
     try:
         results = run_suite(
