@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import importlib
 from functools import lru_cache
+from typing import get_args
+
+from tools.findings import FindingKind
 
 CONTRACT_TOOLS: frozenset[str] = frozenset(
     {
@@ -42,31 +45,8 @@ CONTRACT_TOOLS: frozenset[str] = frozenset(
     }
 )
 
-FINDING_KINDS: frozenset[str] = frozenset(
-    {
-        "crash_loop",
-        "oom_killed",
-        "image_pull_error",
-        "pods_pending",
-        "rollout_stuck",
-        "recent_rollout",
-        "config_changed",
-        "high_error_rate",
-        "high_latency",
-        "cpu_saturation",
-        "hpa_maxed",
-        "no_endpoints",
-        "readiness_failing",
-        "node_not_ready",
-        "node_cordoned",
-        "db_connections_exhausted",
-        "cache_down",
-        "queue_backlog",
-        "auth_errors",
-        "connection_errors",
-        "scaled_to_zero",
-    }
-)
+# One list, owned by the analyzers that produce the findings (tools/findings.py).
+FINDING_KINDS: frozenset[str] = frozenset(get_args(FindingKind))
 
 
 @lru_cache(maxsize=1)
