@@ -58,11 +58,7 @@ def run_tool(
     if tool is None:
         result = ToolResult.error(f"unknown tool {tool_name!r}; nothing was executed")
     else:
-        result = (
-            tool.invoke(deps.tool_deps, args, dry_run=dry_run)
-            if tool.is_action
-            else tool.invoke(deps.tool_deps, args)
-        )
+        result = tool.invoke(deps.tool_deps, args, dry_run=dry_run)  # read tools ignore dry_run
     text = redact_text(result.text)
     entry = {
         "tool": tool_name,

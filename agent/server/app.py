@@ -332,7 +332,7 @@ def create_app(service: Service) -> FastAPI:
     @app.get("/metrics")
     def metrics() -> Response:
         service.metrics.queue_depth.set(service.queue.depth())
-        service.metrics.incidents_open.set(len(service.queue.incidents(limit=10000, open_only=True)))
+        service.metrics.incidents_open.set(service.queue.open_count())
         return Response(service.metrics.render(), media_type="text/plain; version=0.0.4")
 
     auth = [Depends(require_token)]

@@ -273,6 +273,11 @@ class WorkQueue:
             )
             return cur.rowcount
 
+    def open_count(self) -> int:
+        """Incidents Alertmanager has not closed yet."""
+        with self._tx() as db:
+            return int(db.execute("SELECT COUNT(*) FROM incidents WHERE closed_at IS NULL").fetchone()[0])
+
     def depth(self) -> int:
         with self._tx() as db:
             return int(

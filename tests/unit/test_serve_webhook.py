@@ -330,3 +330,4 @@ def test_health_and_metrics(svc: Any) -> None:
     )
     text = client.get("/metrics").text
     assert "devops_agent_alerts_received_total" in text and "devops_agent_tool_latency_seconds_bucket" in text
+    assert "devops_agent_incidents_open 1.0" in text
