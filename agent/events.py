@@ -1,4 +1,4 @@
-"""Progress events of a run as plain dicts (``{"type": kind, ...data}``) for serve, Slack and metrics."""
+"""Run events and outcomes as plain dicts (``{"type": kind, ...data}``) for serve, Slack and metrics."""
 
 from __future__ import annotations
 
@@ -15,3 +15,10 @@ def event_dict(event: Any) -> dict[str, Any]:
         "incident_id": getattr(event, "incident_id", None),
         **data,
     }
+
+
+def outcome_dict(outcome: Any) -> dict[str, Any]:
+    """A runner ``RunOutcome`` (or a plain dict from a test's fake runner) as a JSON-ready dict."""
+    if isinstance(outcome, dict):
+        return dict(outcome)
+    return dict(outcome.model_dump(mode="json"))

@@ -18,7 +18,7 @@ from fastapi import Depends, FastAPI, HTTPException, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 
 from agent.approvals import ApprovalDecision, ApprovalError, ApprovalStore
-from agent.events import event_dict
+from agent.events import event_dict, outcome_dict
 from agent.server.alerts import PayloadError, parse_payload
 from agent.server.metrics import AgentMetrics
 from agent.server.queue import WorkItem, WorkQueue
@@ -54,14 +54,6 @@ class Notifier(Protocol):
     def investigation_finished(self, incident: dict[str, Any], outcome: dict[str, Any]) -> None: ...
 
     def incident_closed(self, incident: dict[str, Any], postmortem: str) -> None: ...
-
-
-def outcome_dict(outcome: Any) -> dict[str, Any]:
-    if hasattr(outcome, "to_dict"):
-        return dict(outcome.to_dict())
-    if hasattr(outcome, "model_dump"):
-        return dict(outcome.model_dump(mode="json"))
-    return dict(outcome)
 
 
 class Service:

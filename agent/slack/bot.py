@@ -18,7 +18,7 @@ from slack_bolt import Ack, App
 from slack_sdk import WebClient
 
 from agent.approvals import ApprovalDecision, ApprovalError, ApprovalStore
-from agent.events import event_dict
+from agent.events import event_dict, outcome_dict
 from agent.policy import load_policy
 from agent.settings import Settings
 from agent.slack import blocks as bk
@@ -123,7 +123,7 @@ class SlackBot:
                 self._call("chat_update", channel=channel, ts=status_ts, text=bk.progress_text(lines))
 
         try:
-            outcome = _as_dict(
+            outcome = outcome_dict(
                 self.runner.investigate(question=question, thread_id=thread_id, on_event=on_event)
             )
         except Exception as exc:
@@ -194,7 +194,7 @@ class SlackBot:
         )
         thread_ts = message.get("thread_ts") or ts
         try:
-            outcome = _as_dict(self.runner.resume(approval_id, d))
+            outcome = outcome_dict(self.runner.resume(approval_id, d))
         except ApprovalError as exc:
             self._settled(channel, ts, original, approval_id, user, str(exc))
             return
@@ -292,14 +292,6 @@ class SlackBot:
     def stop(self) -> None:
         if self._socket is not None:
             self._socket.close()
-
-
-def _as_dict(outcome: Any) -> dict[str, Any]:
-    if isinstance(outcome, dict):
-        return outcome
-    if hasattr(outcome, "to_dict"):
-        return dict(outcome.to_dict())
-    return dict(outcome.model_dump(mode="json"))
 
 
 def _answer_text(outcome: dict[str, Any]) -> str:
