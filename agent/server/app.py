@@ -114,8 +114,7 @@ class Service:
             item.kind == "resume"
         ):  # the run may have started outside serve (CLI, chat): no incident row needed
             decision = ApprovalDecision.model_validate_json(item.payload or "{}")
-            outcome = self.runner.resume(decision.approval_id, decision, claimed=True)
-            self._after_resume(decision.approval_id, outcome)
+            self._continue(decision)
             return
         incident = self.queue.incident(item.incident_id)
         if incident is None:
@@ -208,7 +207,9 @@ class Service:
 
     def resume(self, approval_id: str, decision: ApprovalDecision) -> dict[str, Any]:
         """Claim a decision and continue the paused run now, in this thread (Slack, the evals)."""
-        return self._after_resume(approval_id, self.runner.resume(approval_id, decision))
+        req = self.runner.claim(approval_id, decision)
+        self._mark_resuming(req.incident_id, decision)
+        return self._continue(decision)
 
     def submit_decision(self, approval_id: str, decision: ApprovalDecision) -> dict[str, Any]:
         """Claim a decision now (a second claim fails: 409) and let a worker continue the run.
@@ -216,6 +217,7 @@ class Service:
         The HTTP API uses this: acting and verifying take minutes, longer than a client should wait.
         """
         req = self.runner.claim(approval_id, decision)
+        self._mark_resuming(req.incident_id, decision)
         self.queue.enqueue(req.incident_id, "resume", payload=decision.model_dump_json())
         self.wake()
         return {
@@ -225,6 +227,26 @@ class Service:
             "status": "resuming",
             "approver": decision.approver,
         }
+
+    def _continue(self, decision: ApprovalDecision) -> dict[str, Any]:
+        """Continue a run whose decision was claimed; if that fails the request is open again, and
+        so is the incident's wait for it."""
+        try:
+            raw = self.runner.resume(decision.approval_id, decision, claimed=True)
+        except BaseException:
+            incident_id = self.approvals.get(decision.approval_id).incident_id
+            if self.queue.incident(incident_id) is not None:
+                self.queue.set_status(incident_id, "awaiting_approval")
+            raise
+        return self._after_resume(decision.approval_id, raw)
+
+    def _mark_resuming(self, incident_id: str, decision: ApprovalDecision) -> None:
+        """From the decision until the run ends, the incident is no longer waiting for anyone: it is
+        acting (and verifying) on an approval, or investigating on after a rejection."""
+        if self.queue.incident(incident_id) is not None:
+            self.queue.set_status(
+                incident_id, "acting" if decision.decision == "approve" else "investigating"
+            )
 
     def _after_resume(self, approval_id: str, raw_outcome: Any) -> dict[str, Any]:
         req = self.approvals.get(approval_id)

@@ -196,7 +196,7 @@ class WorkQueue:
         )
         row = db.execute(
             "SELECT id FROM incidents WHERE closed_at IS NULL AND parent_id IS NULL AND namespace IS ?"
-            " AND status IN ('queued', 'investigating', 'awaiting_approval') AND created_at >= ?"
+            " AND status IN ('queued', 'investigating', 'awaiting_approval', 'acting') AND created_at >= ?"
             " ORDER BY created_at LIMIT 1",
             (namespace, since),
         ).fetchone()

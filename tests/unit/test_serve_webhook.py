@@ -28,6 +28,9 @@ class ScriptedRunner:
         self.resumed: list[ApprovalDecision] = []
         self.block = block
         self.lock = threading.Lock()
+        self.investigate_status = "no_action_needed"
+        self.resume_block: threading.Event | None = None
+        self.resume_error: Exception | None = None
 
     def investigate(
         self, *, alert: dict[str, Any] | None = None, thread_id: str | None = None, on_event: Any = None
@@ -39,7 +42,11 @@ class ScriptedRunner:
             on_event({"type": "tool_finished", "tool": "k8s_get"})
         if self.block is not None:
             self.block.wait(5)
-        return {"incident_id": thread_id, "status": "no_action_needed", "report": f"# report {thread_id}"}
+        return {
+            "incident_id": thread_id,
+            "status": self.investigate_status,
+            "report": f"# report {thread_id}",
+        }
 
     store: ApprovalStore | None = None
 
@@ -52,6 +59,10 @@ class ScriptedRunner:
     ) -> dict[str, Any]:
         if not claimed:
             self.claim(approval_id, decision)
+        if self.resume_block is not None:
+            self.resume_block.wait(10)
+        if self.resume_error is not None:
+            raise self.resume_error
         self.resumed.append(decision)
         return {"incident_id": "inc-x", "status": "resolved"}
 
@@ -315,6 +326,50 @@ def test_approve_through_api_resumes_the_runner(svc: Any) -> None:
     time.sleep(0.5)
     assert len(runner.resumed) == 1
     assert client.post("/api/approvals/apr-none/approve", json={}, headers=h).status_code == 404
+
+
+def _request_for(incident_id: str) -> ApprovalRequest:
+    return ApprovalRequest.create(
+        ttl_s=60,
+        incident_id=incident_id,
+        tool="k8s_rollback",
+        args={},
+        target=Target(kind="Deployment", name="p", namespace="n"),
+        risk="write",
+    )
+
+
+def test_an_approved_incident_is_acting_until_its_run_ends_and_waits_again_if_the_run_fails(
+    svc: Any,
+) -> None:
+    service, runner, client = svc
+    runner.store, runner.investigate_status = service.approvals, "awaiting_approval"
+    h = {"Authorization": f"Bearer {TOKEN}"}
+    client.post("/webhook/alertmanager", json=payload())
+    wait_for(
+        lambda: [i["status"] for i in client.get("/api/incidents", headers=h).json()] == ["awaiting_approval"]
+    )
+    iid = client.get("/api/incidents", headers=h).json()[0]["id"]
+
+    def status() -> str:
+        return str(client.get(f"/api/incidents/{iid}", headers=h).json()["status"])
+
+    runner.resume_block = threading.Event()
+    first = service.approvals.add(_request_for(iid))
+    assert (
+        client.post(f"/api/approvals/{first.id}/approve", json={"approver": "a"}, headers=h).status_code
+        == 202
+    )
+    assert status() == "acting"  # set with the claim, before the worker picks the run up
+    runner.resume_block.set()
+    wait_for(lambda: status() == "resolved")
+
+    runner.resume_block, runner.resume_error = None, RuntimeError("checkpointer unavailable")
+    second = service.approvals.add(_request_for(iid))
+    service.queue.set_status(iid, "awaiting_approval")
+    with pytest.raises(RuntimeError):
+        service.resume(second.id, ApprovalDecision(approval_id=second.id, decision="reject", approver="b"))
+    assert status() == "awaiting_approval"  # the run did not continue: it is still waiting
 
 
 def test_health_and_metrics(svc: Any) -> None:
