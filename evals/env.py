@@ -18,7 +18,8 @@ from kubernetes import config as kube_config
 
 from agent.audit import AuditLog
 from agent.runner import Runner
-from agent.server.app import Service, create_app
+from agent.server.app import create_app
+from agent.server.service import Service
 from agent.settings import Settings
 from sandbox import lifecycle
 from sandbox.control import ControlClient

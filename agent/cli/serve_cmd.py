@@ -21,7 +21,8 @@ def serve(
     import uvicorn
 
     from agent.runner import Runner
-    from agent.server.app import Service, create_app
+    from agent.server.app import create_app
+    from agent.server.service import Service
 
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     cfg = settings()

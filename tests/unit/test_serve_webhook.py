@@ -12,8 +12,9 @@ import pytest
 from fastapi.testclient import TestClient
 
 from agent.approvals import ApprovalDecision, ApprovalRequest, ApprovalStore
-from agent.server.app import Service, create_app
+from agent.server.app import create_app
 from agent.server.queue import WorkQueue
+from agent.server.service import Service
 from agent.settings import Settings
 from tools.base import Target
 

@@ -1,0 +1,265 @@
+"""`serve`'s worker pool: it takes items from the durable queue and drives the same Runner the CLI
+uses, so an alert investigation, its approvals and its audit trail are identical whichever way in
+they came. The HTTP application in front of it is :mod:`agent.server.app`.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+from agent.approvals import ApprovalDecision, ApprovalError, ApprovalStore
+from agent.events import event_dict, outcome_dict
+from agent.server.metrics import AgentMetrics
+from agent.server.queue import WorkItem, WorkQueue
+from agent.settings import Settings
+
+log = logging.getLogger("devops_agent.serve")
+
+
+class RunnerLike(Protocol):
+    def investigate(
+        self, *, alert: dict[str, Any] | None = None, thread_id: str | None = None, on_event: Any = None
+    ) -> Any: ...
+
+    def resume(self, approval_id: str, decision: ApprovalDecision, *, claimed: bool = False) -> Any: ...
+
+    def claim(self, approval_id: str, decision: ApprovalDecision) -> Any: ...
+
+    def outcome(self, incident_id: str) -> Any: ...
+
+    def interrupted(self, thread_id: str) -> bool: ...
+
+    def continue_run(self, thread_id: str, *, on_event: Any = None) -> Any: ...
+
+
+class Notifier(Protocol):
+    """Something told about incidents as they happen (the Slack bot implements it)."""
+
+    def incident_opened(self, incident: dict[str, Any]) -> None: ...
+
+    def incident_event(self, incident: dict[str, Any], event: dict[str, Any]) -> None: ...
+
+    def investigation_finished(self, incident: dict[str, Any], outcome: dict[str, Any]) -> None: ...
+
+    def incident_closed(self, incident: dict[str, Any], postmortem: str) -> None: ...
+
+
+class Service:
+    """The queue, the workers and the runner, independent of HTTP (tests drive it directly too)."""
+
+    def __init__(self, settings: Settings, runner: RunnerLike, notifiers: Sequence[Notifier] = ()) -> None:
+        self.settings = settings
+        self.runner = runner
+        self.notifiers = list(notifiers)
+        self.queue = WorkQueue(
+            settings.path("serve.sqlite"),
+            correlate_window_s=settings.correlate_window_s,
+            follow_up_delay_s=settings.follow_up_delay_s,
+        )
+        self.approvals = ApprovalStore(settings.path("approvals.sqlite"))
+        self.metrics = AgentMetrics()
+        self._stop = threading.Event()
+        self._wake = threading.Event()
+        self._threads: list[threading.Thread] = []
+
+    # --- lifecycle ----------------------------------------------------------------------------
+    def start(self) -> None:
+        recovered = self.queue.recover()
+        if recovered:
+            log.warning("resuming %d investigation(s) interrupted by a restart", recovered)
+        for i in range(self.settings.max_concurrent_investigations):
+            t = threading.Thread(target=self._loop, name=f"investigator-{i}", daemon=True)
+            t.start()
+            self._threads.append(t)
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self._stop.set()
+        self._wake.set()
+        for t in self._threads:
+            t.join(timeout)
+
+    @property
+    def running(self) -> bool:
+        return bool(self._threads) and all(t.is_alive() for t in self._threads)
+
+    # --- work ---------------------------------------------------------------------------------
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            item = self.queue.claim()
+            if item is None:
+                self._wake.wait(0.5)
+                self._wake.clear()
+                continue
+            try:
+                self._process(item)
+                self.queue.finish(item)
+            except Exception as exc:  # keep the worker alive; the item is retried
+                log.exception("work item %s failed", item)
+                self.queue.finish(item, error=f"{type(exc).__name__}: {exc}")
+
+    def _process(self, item: WorkItem) -> None:
+        if (
+            item.kind == "resume"
+        ):  # the run may have started outside serve (CLI, chat): no incident row needed
+            decision = ApprovalDecision.model_validate_json(item.payload or "{}")
+            self._continue(decision)
+            return
+        incident = self.queue.incident(item.incident_id)
+        if incident is None:
+            return
+        if item.kind == "investigate":
+            if incident.get("closed_at"):
+                return  # every alert resolved before the investigation began (a correlated one the fix cured)
+            self.queue.set_status(incident["id"], "investigating")
+            self._notify("incident_opened", incident)
+
+            def on_event(raw: Any) -> None:
+                event = event_dict(raw)
+                self.metrics.observe_event(event)
+                self._notify("incident_event", incident, event)
+
+            if self.runner.interrupted(incident["id"]):
+                # the process died mid-run: carry on from the checkpoint
+                raw_outcome = self.runner.continue_run(incident["id"], on_event=on_event)
+            else:
+                raw_outcome = self.runner.investigate(
+                    alert=_alert_group(incident), thread_id=incident["id"], on_event=on_event
+                )
+            outcome = outcome_dict(raw_outcome)
+            status = str(outcome.get("status"))
+            self.metrics.observe_outcome(outcome)
+            self.queue.set_status(incident["id"], status, outcome)
+            self.metrics.investigations.labels(status).inc()
+            self._notify("investigation_finished", incident, outcome)
+            if status != "awaiting_approval":
+                self._release(incident["id"])
+        else:
+            self._close(incident)
+
+    def _close(self, incident: dict[str, Any]) -> None:
+        """Alertmanager says it is over. A run still waiting for a human is told so (its request is
+        rejected: nobody needs to approve a fix for a problem that went away), so it reports and learns."""
+        for req in self.approvals.list(status="pending", incident_id=incident["id"]):
+            reject = ApprovalDecision(
+                approval_id=req.id,
+                decision="reject",
+                approver="system:alert-resolved",
+                reason="the alerts resolved before anyone approved",
+            )
+            try:
+                self.runner.resume(req.id, reject)
+            except ApprovalError as exc:
+                log.info("closing %s: %s", incident["id"], exc)
+        final = self.runner.outcome(incident["id"])
+        outcome = outcome_dict(final) if final is not None else (incident.get("outcome") or {})
+        self._mark_resolved(incident["id"])
+        self.queue.set_status(incident["id"], "closed", outcome)
+        current = self.queue.incident(incident["id"]) or incident
+        self._notify("incident_closed", current, str(outcome.get("report") or ""))
+
+    def _mark_resolved(self, incident_id: str) -> None:
+        """The incident record in memory learns when Alertmanager said it was over."""
+        memory = getattr(getattr(self.runner, "deps", None), "memory", None)
+        if memory is None:
+            return
+        try:
+            record = memory.get(incident_id)
+            if record is not None and record.resolved_at is None:
+                memory.remember(record.model_copy(update={"resolved_at": datetime.now(UTC)}))
+        except Exception:  # memory is best effort here; the incident still closes
+            log.exception("could not mark %s resolved in memory", incident_id)
+
+    def _release(self, incident_id: str) -> None:
+        children = self.queue.release_children(incident_id)
+        if children:
+            log.info(
+                "incident %s done; correlated incidents still firing will be investigated: %s",
+                incident_id,
+                ", ".join(children),
+            )
+            self.wake()
+
+    def _notify(self, method: str, *args: Any) -> None:
+        for n in self.notifiers:
+            try:
+                getattr(n, method)(*args)
+            except Exception:
+                log.exception("notifier %s.%s failed", type(n).__name__, method)
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    # --- the runner, with serve's bookkeeping (the HTTP API, Slack and the evals call these) ----
+    def investigate(self, **kwargs: Any) -> Any:
+        return self.runner.investigate(**kwargs)
+
+    def resume(self, approval_id: str, decision: ApprovalDecision) -> dict[str, Any]:
+        """Claim a decision and continue the paused run now, in this thread (Slack, the evals)."""
+        req = self.runner.claim(approval_id, decision)
+        self._mark_resuming(req.incident_id, decision)
+        return self._continue(decision)
+
+    def submit_decision(self, approval_id: str, decision: ApprovalDecision) -> dict[str, Any]:
+        """Claim a decision now (a second claim fails: 409) and let a worker continue the run.
+
+        The HTTP API uses this: acting and verifying take minutes, longer than a client should wait.
+        """
+        req = self.runner.claim(approval_id, decision)
+        self._mark_resuming(req.incident_id, decision)
+        self.queue.enqueue(req.incident_id, "resume", payload=decision.model_dump_json())
+        self.wake()
+        return {
+            "approval_id": approval_id,
+            "incident_id": req.incident_id,
+            "decision": decision.decision,
+            "status": "resuming",
+            "approver": decision.approver,
+        }
+
+    def _continue(self, decision: ApprovalDecision) -> dict[str, Any]:
+        """Continue a run whose decision was claimed; if that fails the request is open again, and
+        so is the incident's wait for it."""
+        try:
+            raw = self.runner.resume(decision.approval_id, decision, claimed=True)
+        except BaseException:
+            incident_id = self.approvals.get(decision.approval_id).incident_id
+            if self.queue.incident(incident_id) is not None:
+                self.queue.set_status(incident_id, "awaiting_approval")
+            raise
+        return self._after_resume(decision.approval_id, raw)
+
+    def _mark_resuming(self, incident_id: str, decision: ApprovalDecision) -> None:
+        """From the decision until the run ends, the incident is no longer waiting for anyone: it is
+        acting (and verifying) on an approval, or investigating on after a rejection."""
+        if self.queue.incident(incident_id) is not None:
+            self.queue.set_status(
+                incident_id, "acting" if decision.decision == "approve" else "investigating"
+            )
+
+    def _after_resume(self, approval_id: str, raw_outcome: Any) -> dict[str, Any]:
+        req = self.approvals.get(approval_id)
+        outcome = outcome_dict(raw_outcome)
+        wait_s = ((req.decided_at or req.requested_at) - req.requested_at).total_seconds()
+        self.metrics.approval_wait.observe(max(0.0, wait_s))
+        if self.queue.incident(req.incident_id) is not None:
+            self.queue.set_status(req.incident_id, str(outcome.get("status")), outcome)
+            incident = self.queue.incident(req.incident_id) or {}
+            self._notify("investigation_finished", incident, outcome)
+            if outcome.get("status") != "awaiting_approval":
+                self._release(req.incident_id)
+        return outcome
+
+
+def _alert_group(incident: dict[str, Any]) -> dict[str, Any]:
+    firing = [a for a in incident["alerts"] if a["status"] == "firing"] or incident["alerts"]
+    return {
+        "version": "4",
+        "status": "firing",
+        "groupKey": incident["group_key"],
+        "commonLabels": incident["common_labels"],
+        "alerts": firing,
+    }
