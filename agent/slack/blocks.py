@@ -94,22 +94,71 @@ def progress_text(lines: list[str], limit: int = 12) -> str:
 
 
 def event_line(event: dict[str, Any]) -> str | None:
-    """A short status line for a runner progress event, or None to skip it."""
+    """A one-line status for a runner progress event, or None to skip it.
+
+    Tool summaries are often a heading over a table (``k8s_list``, ``triage``, a diff); like the
+    CLI, only their first line is shown, so one event stays one line of the status message.
+    """
     kind = event.get("type")
     if kind == "tool_started":
         return f"• `{event.get('tool')}` {_args(event.get('args'))}"
     if kind == "tool_finished":
-        return f"  ↳ {event.get('status', 'ok')}: {str(event.get('summary') or '')[:120]}"
+        return f"  ↳ {event.get('status', 'ok')}: {_first_line(event.get('summary'), 120)}"
     if kind == "approval_requested":
         approval = event.get("approval") or {}
         return f"• waiting for approval `{approval.get('id') or event.get('approval_id')}`"
     if kind == "action":
-        return f"• action `{event.get('tool')}`: {event.get('status')} {str(event.get('text') or '')[:100]}"
+        return f"• action `{event.get('tool')}`: {event.get('status')} {_first_line(event.get('text'), 100)}"
     if kind == "verify":
-        return (
-            f"• verify: {str(event.get('text') or event.get('summary') or event.get('outcome') or '')[:120]}"
-        )
+        detail = _first_line(event.get("detail") or event.get("text"), 120)
+        return f"• verify: {event.get('outcome') or '?'}" + (f" — {detail}" if detail else "")
     return None
+
+
+STATUS_ICON = {
+    "resolved": ":white_check_mark:",
+    "awaiting_approval": ":raised_hand:",
+    "mitigation_failed": ":x:",
+    "no_action_needed": ":information_source:",
+    "aborted": ":warning:",
+}
+MAX_FINDINGS = 3
+
+
+def answer_text(outcome: dict[str, Any]) -> str:
+    """A run's outcome (``RunOutcome`` as a dict) as the thread's answer.
+
+    While a change waits for approval the run has no root cause yet and its summary only names the
+    request, so the answer lists the findings that led to it: what the approver decides on.
+    """
+    status = str(outcome.get("status") or "?")
+    body = str(outcome.get("summary") or outcome.get("root_cause") or "")
+    rc = outcome.get("root_cause")
+    text = f"{STATUS_ICON.get(status, '')} *{status}*"
+    if rc and rc not in body:
+        text += f"\n*Root cause:* {rc}"
+    if body:
+        text += f"\n{body}"
+    if status == "awaiting_approval" and not rc:
+        text += findings_text(outcome.get("findings") or [])
+    return text
+
+
+def findings_text(findings: list[dict[str, Any]], limit: int = MAX_FINDINGS) -> str:
+    """The first findings (triage ranks them: the service's own symptoms first), one line each."""
+    if not findings:
+        return ""
+    lines = [
+        f"• [{f.get('severity')}] {f.get('kind')} `{f.get('target')}`: {_first_line(f.get('summary'), 200)}"
+        for f in findings[:limit]
+    ]
+    more = f"\n_… {len(findings) - limit} more_" if len(findings) > limit else ""
+    return "\n*Findings:*\n" + "\n".join(lines) + more
+
+
+def _first_line(value: Any, limit: int) -> str:
+    text = str(value or "").strip()
+    return text.splitlines()[0][:limit] if text else ""
 
 
 def _args(args: Any) -> str:

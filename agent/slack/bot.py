@@ -138,7 +138,7 @@ class SlackBot:
                 ts=status_ts,
                 text=bk.progress_text(done).replace("Investigating…", "Investigated"),
             )
-        self._post(channel, _answer_text(outcome), thread_ts)
+        self._post(channel, bk.answer_text(outcome), thread_ts)
         self._post_approvals(channel, thread_ts, str(outcome.get("incident_id") or thread_id))
 
     def _post_approvals(self, channel: str, thread_ts: str, incident_id: str) -> None:
@@ -203,7 +203,7 @@ class SlackBot:
             self._call(
                 "chat_update", channel=channel, ts=ts, text=line, blocks=bk.decided_blocks(original, line)
             )
-        self._post(channel, _answer_text(outcome), thread_ts)
+        self._post(channel, bk.answer_text(outcome), thread_ts)
 
     def _settled(
         self,
@@ -260,7 +260,7 @@ class SlackBot:
         if where is None:
             return
         channel, ts = where[0], where[1]
-        self._post(channel, _answer_text(outcome), ts)
+        self._post(channel, bk.answer_text(outcome), ts)
         self._post_approvals(channel, ts, incident["id"])
 
     def incident_closed(self, incident: dict[str, Any], postmortem: str) -> None:
@@ -292,22 +292,3 @@ class SlackBot:
     def stop(self) -> None:
         if self._socket is not None:
             self._socket.close()
-
-
-def _answer_text(outcome: dict[str, Any]) -> str:
-    status = outcome.get("status") or "?"
-    icon = {
-        "resolved": ":white_check_mark:",
-        "awaiting_approval": ":raised_hand:",
-        "mitigation_failed": ":x:",
-        "no_action_needed": ":information_source:",
-        "aborted": ":warning:",
-    }.get(str(status), "")
-    body = outcome.get("answer") or outcome.get("summary") or outcome.get("root_cause") or ""
-    rc = outcome.get("root_cause")
-    text = f"{icon} *{status}*"
-    if rc and rc not in str(body):
-        text += f"\n*Root cause:* {rc}"
-    if body:
-        text += f"\n{body}"
-    return text

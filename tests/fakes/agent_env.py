@@ -21,24 +21,32 @@ def closed_port() -> int:
         return int(s.getsockname()[1])
 
 
+def offline_values(tmp_path: Path, kubeconfig: Path) -> dict[str, str]:
+    """Settings (field name: value) for this test's cluster, without a model: Prometheus, Loki and
+    Alertmanager at a closed port (those tools answer with clear errors), verification not waited for."""
+    dead = f"http://127.0.0.1:{closed_port()}"
+    return {
+        "data_dir": str(tmp_path / "data"),
+        "kubeconfig": str(kubeconfig),
+        "prometheus_url": dead,
+        "loki_url": dead,
+        "alertmanager_url": dead,
+        "verify_timeout_s": "0",
+        "verify_interval_s": "0",
+        "default_namespace": NAMESPACE,
+        "http_timeout_s": "2",
+    }
+
+
 def agent_env(tmp_path: Path, kubeconfig: Path, llm: FakeOpenAI) -> dict[str, str]:
     """The environment a devops-agent process needs to reach this test's cluster and model."""
-    dead = f"http://127.0.0.1:{closed_port()}"
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DEVOPS_AGENT_", "OPENAI_"))}
+    env.update({f"DEVOPS_AGENT_{k.upper()}": v for k, v in offline_values(tmp_path, kubeconfig).items()})
     env.update(
         {
-            "DEVOPS_AGENT_DATA_DIR": str(tmp_path / "data"),
-            "DEVOPS_AGENT_KUBECONFIG": str(kubeconfig),
-            "DEVOPS_AGENT_PROMETHEUS_URL": dead,
-            "DEVOPS_AGENT_LOKI_URL": dead,
-            "DEVOPS_AGENT_ALERTMANAGER_URL": dead,
             "DEVOPS_AGENT_LLM_BASE_URL": llm.base_url,
             "DEVOPS_AGENT_LLM_MODEL": "fake-model",
             "DEVOPS_AGENT_LLM_MAX_RETRIES": "0",
-            "DEVOPS_AGENT_VERIFY_TIMEOUT_S": "0",
-            "DEVOPS_AGENT_VERIFY_INTERVAL_S": "0",
-            "DEVOPS_AGENT_DEFAULT_NAMESPACE": NAMESPACE,
-            "DEVOPS_AGENT_HTTP_TIMEOUT_S": "2",
             "COLUMNS": "250",
         }
     )

@@ -1,18 +1,29 @@
-"""A local server speaking the slice of Slack's Web API the bot uses; records every call."""
+"""A local server speaking the slice of Slack's Web API the bot uses; records every call.
+
+Also the other direction: signed events and button clicks as Slack posts them to the bot's
+``/slack/events`` (bolt verifies the signature with :data:`SIGNING_SECRET`).
+"""
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, urlencode
+
+from fastapi.testclient import TestClient
+
+SIGNING_SECRET = "signing-secret-for-tests"
 
 
 class FakeSlack:
     def __init__(self, group_members: list[str] | None = None) -> None:
         self.calls: list[tuple[str, dict[str, Any]]] = []
+        self.posted: list[dict[str, Any]] = []  # chat.postMessage calls with the ts they were given
         self.group_members = group_members or []
         self._ts = 1000
         self._lock = threading.Lock()
@@ -60,6 +71,8 @@ class FakeSlack:
                 "team": "t",
             }
         if method == "chat.postMessage":
+            with self._lock:
+                self.posted.append({**params, "ts": ts})
             return {
                 "ok": True,
                 "channel": params.get("channel"),
@@ -89,3 +102,84 @@ class FakeSlack:
     def close(self) -> None:
         self.server.shutdown()
         self.server.server_close()
+
+
+def signed(body: str, secret: str = SIGNING_SECRET, ts: int | None = None) -> dict[str, str]:
+    """The headers Slack signs a request with (v0 HMAC-SHA256 over timestamp and body)."""
+    stamp = str(ts or int(time.time()))
+    sig = "v0=" + hmac.new(secret.encode(), f"v0:{stamp}:{body}".encode(), hashlib.sha256).hexdigest()
+    return {"X-Slack-Request-Timestamp": stamp, "X-Slack-Signature": sig}
+
+
+def event(ev: dict[str, Any]) -> str:
+    """An Events API callback body around one event."""
+    return json.dumps(
+        {
+            "type": "event_callback",
+            "team_id": "T1",
+            "api_app_id": "A1",
+            "event": ev,
+            "event_id": f"Ev{time.time_ns()}",
+            "event_time": int(time.time()),
+            "token": "x",
+        }
+    )
+
+
+def mention(
+    client: TestClient,
+    text: str = "<@UBOT> why is predictor slow?",
+    ts: str = "111.222",
+    channel: str = "CINC",
+    user: str = "UBOB",
+) -> None:
+    """Post a signed @mention of the bot; bolt acknowledges it at once and answers in the background."""
+    body = event({"type": "app_mention", "user": user, "text": text, "channel": channel, "ts": ts})
+    r = client.post(
+        "/slack/events", content=body, headers={**signed(body), "content-type": "application/json"}
+    )
+    assert r.status_code == 200
+
+
+def click(
+    client: TestClient,
+    user: str,
+    approval_id: str,
+    action: str = "devops_agent_approve",
+    message_ts: str = "2000.000100",
+    thread_ts: str = "111.222",
+    blocks: list[dict[str, Any]] | None = None,
+    channel: str = "CINC",
+) -> int:
+    """Post a signed button click on the approval message (``blocks``: the message as Slack shows it)."""
+    payload = {
+        "type": "block_actions",
+        "user": {"id": user},
+        "team": {"id": "T1"},
+        "api_app_id": "A1",
+        "token": "x",
+        "trigger_id": "t",
+        "channel": {"id": channel},
+        "container": {"type": "message"},
+        "message": {
+            "ts": message_ts,
+            "thread_ts": thread_ts,
+            "blocks": blocks if blocks is not None else [{"type": "actions", "elements": []}],
+        },
+        "actions": [
+            {
+                "action_id": action,
+                "block_id": f"approval:{approval_id}",
+                "value": approval_id,
+                "type": "button",
+                "action_ts": "1",
+            }
+        ],
+    }
+    body = urlencode({"payload": json.dumps(payload)})
+    r = client.post(
+        "/slack/events",
+        content=body,
+        headers={**signed(body), "content-type": "application/x-www-form-urlencoded"},
+    )
+    return r.status_code

@@ -3,17 +3,13 @@ bolt's HTTP handler: mentions open threads, approvals by button execute once and
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-import json
 import threading
 import time
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode
 
 import pytest
-from fakes.slack_server import FakeSlack
+from fakes.slack_server import SIGNING_SECRET, FakeSlack, click, event, mention, signed
 from fastapi.testclient import TestClient
 
 from agent.approvals import ApprovalDecision, ApprovalRequest, ApprovalStore
@@ -22,7 +18,6 @@ from agent.slack.bot import SlackBot
 from agent.slack.http import slack_app
 from tools.base import Target
 
-SECRET = "signing-secret-for-tests"
 SECRET_VALUE = "hunter2-db-password-value"
 
 
@@ -73,7 +68,7 @@ class ScriptedRunner:
         return {
             "incident_id": thread_id,
             "status": "awaiting_approval",
-            "answer": f"predictor 1.5.0 raises 5xx; env DB_PASSWORD={SECRET_VALUE}",
+            "summary": f"predictor 1.5.0 raises 5xx; env DB_PASSWORD={SECRET_VALUE}",
         }
 
     def resume(self, approval_id: str, decision: ApprovalDecision) -> dict[str, Any]:
@@ -81,7 +76,7 @@ class ScriptedRunner:
         time.sleep(0.2)  # the action takes a moment: a second click arrives meanwhile
         with self.lock:
             self.executed.append(approval_id)
-        return {"incident_id": "x", "status": "resolved", "answer": "rolled back predictor to revision 1"}
+        return {"incident_id": "x", "status": "resolved", "summary": "rolled back predictor to revision 1"}
 
 
 @pytest.fixture
@@ -90,7 +85,7 @@ def slack(tmp_path: Path) -> Any:
     settings = Settings(  # type: ignore[call-arg]
         data_dir=tmp_path,
         slack_bot_token="xoxb-test",
-        slack_signing_secret=SECRET,
+        slack_signing_secret=SIGNING_SECRET,
         slack_api_url=fake.url,
         slack_channel="CINC",
         slack_approvers=["UALICE"],
@@ -102,74 +97,6 @@ def slack(tmp_path: Path) -> Any:
     client = TestClient(slack_app(bot))
     yield fake, runner, client, store
     fake.close()
-
-
-def signed(body: str, secret: str = SECRET, ts: int | None = None) -> dict[str, str]:
-    stamp = str(ts or int(time.time()))
-    sig = "v0=" + hmac.new(secret.encode(), f"v0:{stamp}:{body}".encode(), hashlib.sha256).hexdigest()
-    return {"X-Slack-Request-Timestamp": stamp, "X-Slack-Signature": sig}
-
-
-def event(ev: dict[str, Any]) -> str:
-    return json.dumps(
-        {
-            "type": "event_callback",
-            "team_id": "T1",
-            "api_app_id": "A1",
-            "event": ev,
-            "event_id": f"Ev{time.time_ns()}",
-            "event_time": int(time.time()),
-            "token": "x",
-        }
-    )
-
-
-def mention(client: TestClient, text: str = "<@UBOT> why is predictor slow?", ts: str = "111.222") -> None:
-    body = event({"type": "app_mention", "user": "UBOB", "text": text, "channel": "CINC", "ts": ts})
-    r = client.post(
-        "/slack/events", content=body, headers={**signed(body), "content-type": "application/json"}
-    )
-    assert r.status_code == 200
-
-
-def click(
-    client: TestClient,
-    user: str,
-    approval_id: str,
-    action: str = "devops_agent_approve",
-    message_ts: str = "2000.000100",
-) -> int:
-    payload = {
-        "type": "block_actions",
-        "user": {"id": user},
-        "team": {"id": "T1"},
-        "api_app_id": "A1",
-        "token": "x",
-        "trigger_id": "t",
-        "channel": {"id": "CINC"},
-        "container": {"type": "message"},
-        "message": {
-            "ts": message_ts,
-            "thread_ts": "111.222",
-            "blocks": [{"type": "actions", "elements": []}],
-        },
-        "actions": [
-            {
-                "action_id": action,
-                "block_id": f"approval:{approval_id}",
-                "value": approval_id,
-                "type": "button",
-                "action_ts": "1",
-            }
-        ],
-    }
-    body = urlencode({"payload": json.dumps(payload)})
-    r = client.post(
-        "/slack/events",
-        content=body,
-        headers={**signed(body), "content-type": "application/x-www-form-urlencoded"},
-    )
-    return r.status_code
 
 
 def test_mention_opens_a_thread_and_the_answer_lands_in_it(slack: Any) -> None:
