@@ -25,7 +25,9 @@ class RunnerLike(Protocol):
         self, *, alert: dict[str, Any] | None = None, thread_id: str | None = None, on_event: Any = None
     ) -> Any: ...
 
-    def resume(self, approval_id: str, decision: ApprovalDecision, *, claimed: bool = False) -> Any: ...
+    def resume(
+        self, approval_id: str, decision: ApprovalDecision, *, claimed: bool = False, on_event: Any = None
+    ) -> Any: ...
 
     def claim(self, approval_id: str, decision: ApprovalDecision) -> Any: ...
 
@@ -197,11 +199,20 @@ class Service:
     def investigate(self, **kwargs: Any) -> Any:
         return self.runner.investigate(**kwargs)
 
-    def resume(self, approval_id: str, decision: ApprovalDecision) -> dict[str, Any]:
-        """Claim a decision and continue the paused run now, in this thread (Slack, the evals)."""
+    def claim(self, approval_id: str, decision: ApprovalDecision) -> Any:
+        """Claim a decision exactly once; the incident is then acting on it (or investigating on)."""
         req = self.runner.claim(approval_id, decision)
         self._mark_resuming(req.incident_id, decision)
-        return self._continue(decision)
+        return req
+
+    def resume(
+        self, approval_id: str, decision: ApprovalDecision, *, claimed: bool = False, on_event: Any = None
+    ) -> dict[str, Any]:
+        """Continue the paused run now, in this thread (Slack, the evals), claiming the decision
+        first unless :meth:`claim` already did."""
+        if not claimed:
+            self.claim(approval_id, decision)
+        return self._continue(decision, on_event)
 
     def submit_decision(self, approval_id: str, decision: ApprovalDecision) -> dict[str, Any]:
         """Claim a decision now (a second claim fails: 409) and let a worker continue the run.
@@ -220,11 +231,11 @@ class Service:
             "approver": decision.approver,
         }
 
-    def _continue(self, decision: ApprovalDecision) -> dict[str, Any]:
+    def _continue(self, decision: ApprovalDecision, on_event: Any = None) -> dict[str, Any]:
         """Continue a run whose decision was claimed; if that fails the request is open again, and
         so is the incident's wait for it."""
         try:
-            raw = self.runner.resume(decision.approval_id, decision, claimed=True)
+            raw = self.runner.resume(decision.approval_id, decision, claimed=True, on_event=on_event)
         except BaseException:
             incident_id = self.approvals.get(decision.approval_id).incident_id
             if self.queue.incident(incident_id) is not None:

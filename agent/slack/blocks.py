@@ -87,10 +87,13 @@ def incident_line(incident: dict[str, Any]) -> str:
     )
 
 
-def progress_text(lines: list[str], limit: int = 12) -> str:
+def progress_text(
+    lines: list[str], verb: str = "Investigating", limit: int = 12, *, finished: bool = False
+) -> str:
+    """The status message of a run in progress (``verb…``) or finished (``verb``), last steps shown."""
     shown = lines[-limit:]
     more = f"_… {len(lines) - limit} earlier steps_\n" if len(lines) > limit else ""
-    return ":mag: Investigating…\n" + more + "\n".join(shown)
+    return f":mag: {verb}{'' if finished else '…'}\n" + more + "\n".join(shown)
 
 
 def event_line(event: dict[str, Any]) -> str | None:

@@ -113,31 +113,16 @@ class SlackBot:
             ".", "-"
         )
         self.threads.save_conversation(channel, thread_ts, thread_id)
-        status_ts = self._post(channel, bk.progress_text([]), thread_ts)
-        lines: list[str] = []
-
-        def on_event(raw: Any) -> None:
-            line = bk.event_line(event_dict(raw))
-            if line and status_ts:
-                lines.append(line)
-                self._call("chat_update", channel=channel, ts=status_ts, text=bk.progress_text(lines))
-
+        progress = _Progress(self, channel, thread_ts, "Investigating")
         try:
             outcome = outcome_dict(
-                self.runner.investigate(question=question, thread_id=thread_id, on_event=on_event)
+                self.runner.investigate(question=question, thread_id=thread_id, on_event=progress)
             )
         except Exception as exc:
             log.exception("investigation from Slack failed")
             self._post(channel, f":x: The investigation failed: {exc}", thread_ts)
             return
-        if status_ts:
-            done = lines or ["(no tool calls)"]
-            self._call(
-                "chat_update",
-                channel=channel,
-                ts=status_ts,
-                text=bk.progress_text(done).replace("Investigating…", "Investigated"),
-            )
+        progress.done("Investigated")
         self._post(channel, bk.answer_text(outcome), thread_ts)
         self._post_approvals(channel, thread_ts, str(outcome.get("incident_id") or thread_id))
 
@@ -193,8 +178,8 @@ class SlackBot:
             reason=f"{decision}d in Slack by {user}",
         )
         thread_ts = message.get("thread_ts") or ts
-        try:
-            outcome = outcome_dict(self.runner.resume(approval_id, d))
+        try:  # claimed first, so the buttons go at once and a second click is refused meanwhile
+            self.runner.claim(approval_id, d)
         except ApprovalError as exc:
             self._settled(channel, ts, original, approval_id, user, str(exc))
             return
@@ -203,6 +188,14 @@ class SlackBot:
             self._call(
                 "chat_update", channel=channel, ts=ts, text=line, blocks=bk.decided_blocks(original, line)
             )
+        progress = _Progress(self, channel, thread_ts, "Acting" if decision == "approve" else "Continuing")
+        try:
+            outcome = outcome_dict(self.runner.resume(approval_id, d, claimed=True, on_event=progress))
+        except Exception as exc:
+            log.exception("continuing the run after a Slack decision failed")
+            self._post(channel, f":x: Continuing after the decision failed: {exc}", thread_ts)
+            return
+        progress.done("Acted" if decision == "approve" else "Continued")
         self._post(channel, bk.answer_text(outcome), thread_ts)
 
     def _settled(
@@ -292,3 +285,25 @@ class SlackBot:
     def stop(self) -> None:
         if self._socket is not None:
             self._socket.close()
+
+
+class _Progress:
+    """One status message in a thread, edited in place with a line per runner event."""
+
+    def __init__(self, bot: SlackBot, channel: str, thread_ts: str | None, verb: str) -> None:
+        self.bot, self.channel, self.verb = bot, channel, verb
+        self.lines: list[str] = []
+        self.ts = bot._post(channel, bk.progress_text([], verb), thread_ts)
+
+    def __call__(self, raw: Any) -> None:
+        line = bk.event_line(event_dict(raw))
+        if line and self.ts:
+            self.lines.append(line)
+            self.bot._call(
+                "chat_update", channel=self.channel, ts=self.ts, text=bk.progress_text(self.lines, self.verb)
+            )
+
+    def done(self, verb: str) -> None:
+        if self.ts:
+            text = bk.progress_text(self.lines or ["(no tool calls)"], verb, finished=True)
+            self.bot._call("chat_update", channel=self.channel, ts=self.ts, text=text)

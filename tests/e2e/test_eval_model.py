@@ -67,7 +67,8 @@ def test_eval_run_with_model_drives_the_scenario_through_the_endpoint(
     assert requests, "the endpoint was never asked"
     assert {r["model"] for r in requests} == {MODEL}
     tool_results = [m for r in requests for m in r["messages"] if m["role"] == "tool"]
-    assert any("revision" in str(m["content"]) for m in tool_results)  # real tool output reached it
+    history = [str(m["content"]) for m in tool_results if "REVISION" in str(m["content"])]
+    assert history and "<- current" in history[0], tool_results[:2]  # the real tool's table reached it
 
     results = json.loads((out / "results.json").read_text())
     assert results["reasoner"] == f"llm:{MODEL}"

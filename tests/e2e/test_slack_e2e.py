@@ -122,9 +122,13 @@ def test_mention_to_approved_rollback_through_the_real_graph(slack: Any, tmp_pat
     # 4. + 5. the approver double-clicks: one click resumes the real graph, the other is told why not
     press("UALICE")
     press("UALICE")
-    fake.wait_for(lambda: len(fake.posted) == len(posts) + 1, timeout=90)  # the result in the thread
+    # the run's progress after the decision, then its result, in the thread
+    fake.wait_for(lambda: len(fake.posted) == len(posts) + 2, timeout=90)
     fake.wait_for(lambda: len(fake.of("chat.postEphemeral")) == 2)
-    result = thread_posts(fake)[-1]["text"]
+    acting, result = (p["text"] for p in thread_posts(fake)[-2:])
+    assert acting.startswith(":mag: Acting…")
+    after = [u["text"] for u in fake.of("chat.update") if u["ts"] == thread_posts(fake)[-2]["ts"]]
+    assert after[-1].startswith(":mag: Acted\n") and "k8s_rollback" in after[-1], after
     # The simulation is frozen in this test, so verify sees the pods stay unready: an honest no_effect.
     assert result.startswith(":x: *mitigation_failed*") and "k8s_rollback" in result and "no_effect" in result
     [verify] = audit.rows(incident_id=INCIDENT, kind="verify")
@@ -144,7 +148,7 @@ def test_mention_to_approved_rollback_through_the_real_graph(slack: Any, tmp_pat
     press("UALICE")
     fake.wait_for(lambda: len(fake.of("chat.postEphemeral")) == 3)
     assert len(audit.rows(incident_id=INCIDENT, kind="action_applied")) == 1
-    assert len(fake.posted) == len(posts) + 1
+    assert len(fake.posted) == len(posts) + 2  # nothing more was posted
     assert audit.verify().ok
 
     # 6. no Secret value (nor the literal password in predictor's env) reached Slack, though the

@@ -56,7 +56,7 @@ class ScriptedRunner:
         return self.store.decide(decision)
 
     def resume(
-        self, approval_id: str, decision: ApprovalDecision, *, claimed: bool = False
+        self, approval_id: str, decision: ApprovalDecision, *, claimed: bool = False, on_event: Any = None
     ) -> dict[str, Any]:
         if not claimed:
             self.claim(approval_id, decision)

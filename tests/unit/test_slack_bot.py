@@ -71,8 +71,16 @@ class ScriptedRunner:
             "summary": f"predictor 1.5.0 raises 5xx; env DB_PASSWORD={SECRET_VALUE}",
         }
 
-    def resume(self, approval_id: str, decision: ApprovalDecision) -> dict[str, Any]:
-        self.store.decide(decision)  # raises ApprovalError when already decided
+    def claim(self, approval_id: str, decision: ApprovalDecision) -> ApprovalRequest:
+        return self.store.decide(decision)  # raises ApprovalError when already decided
+
+    def resume(
+        self, approval_id: str, decision: ApprovalDecision, *, claimed: bool = False, on_event: Any = None
+    ) -> dict[str, Any]:
+        if not claimed:
+            self.claim(approval_id, decision)
+        if on_event:
+            on_event({"type": "tool_started", "tool": "k8s_rollback", "args": {"deployment": "predictor"}})
         time.sleep(0.2)  # the action takes a moment: a second click arrives meanwhile
         with self.lock:
             self.executed.append(approval_id)
@@ -144,7 +152,12 @@ def test_allowed_click_executes_once_and_updates_the_message(slack: Any) -> None
     fake.wait_for(lambda: any("approved by <@UALICE>" in u.get("text", "") for u in fake.of("chat.update")))
     upd = next(u for u in fake.of("chat.update") if "approved by" in u.get("text", ""))
     assert all(b["type"] != "actions" for b in upd["blocks"])  # buttons removed
+    fake.wait_for(
+        lambda: any("rolled back predictor" in p.get("text", "") for p in fake.of("chat.postMessage"))
+    )
     assert runner.executed == [runner.approval_id]
+    # the run's progress after the decision is shown in the thread, like the investigation's
+    assert any(u.get("text", "").startswith(":mag: Acted\n") for u in fake.of("chat.update"))
     assert store.get(runner.approval_id).decided_by == "slack:UALICE"
 
 
