@@ -2,7 +2,7 @@
 as the offline planner: same sandbox, same real alert path, same scripted approver, same scoring.
 
 The endpoint is the local fake OpenAI server, and the "model" behind it is a few lines of script. It
-reads the rollout history, rolls predictor back and then names the root cause. This test is about the
+reads the rollout history, rolls api-gateway back and then names the root cause. This test is about the
 harness's model path, not about how good a model is: the requests must carry the model's name and
 real tool results, the rollback must go through the approver and be judged on the end state, and the
 tokens the endpoint reported must be counted.
@@ -23,6 +23,7 @@ from sandbox import lifecycle
 
 MODEL = "scripted-sre-1"
 NAMESPACE = "market-predictor"
+SCENARIO, TARGET = "image-pull", "api-gateway"  # the quickest scenario to settle (about 50 s)
 
 
 def scripted_sre(body: dict[str, Any]) -> Reply:
@@ -30,15 +31,16 @@ def scripted_sre(body: dict[str, Any]) -> Reply:
     incidents of the same fault ask again and find the rollback already done)."""
     seen = sum(1 for m in body["messages"] if m["role"] == "tool")
     if seen == 0:
-        return reply(
-            tool_calls=[call("k8s_rollout_history", {"deployment": "predictor", "namespace": NAMESPACE})]
-        )
+        return reply(tool_calls=[call("k8s_rollout_history", {"deployment": TARGET, "namespace": NAMESPACE})])
     if seen == 1:
         return reply(
-            "predictor's newest revision answers 5xx; rolling back.",
-            tool_calls=[call("k8s_rollback", {"deployment": "predictor", "namespace": NAMESPACE})],
+            f"{TARGET}'s newest revision cannot pull its image; rolling back.",
+            tool_calls=[call("k8s_rollback", {"deployment": TARGET, "namespace": NAMESPACE})],
         )
-    return reply("Root cause: Deployment/predictor was rolled out to a bad image; rolled back.", tokens=40)
+    return reply(
+        f"Root cause: Deployment/{TARGET} was set to an image tag that does not exist; rolled back.",
+        tokens=40,
+    )
 
 
 @pytest.mark.sandbox
@@ -57,7 +59,7 @@ def test_eval_run_with_model_drives_the_scenario_through_the_endpoint(
         monkeypatch.setenv("DEVOPS_AGENT_LLM_BASE_URL", llm.base_url)
         monkeypatch.setenv("DEVOPS_AGENT_LLM_API_KEY", "sk-test-eval")
         try:
-            args = ["run", "--scenarios", "bad-deploy", "--model", MODEL, "--out", str(out)]
+            args = ["run", "--scenarios", SCENARIO, "--model", MODEL, "--out", str(out)]
             done = CliRunner().invoke(app, [*args, "--sandbox-dir", str(sandbox_dir)])
         finally:
             lifecycle.down(sandbox_dir)
@@ -73,8 +75,8 @@ def test_eval_run_with_model_drives_the_scenario_through_the_endpoint(
     results = json.loads((out / "results.json").read_text())
     assert results["reasoner"] == f"llm:{MODEL}"
     [run] = results["runs"]
-    assert run["scenario"] == "bad-deploy" and run["error"] is None
-    assert any(a.startswith("k8s_rollback market-predictor/predictor") for a in run["actions"])
+    assert run["scenario"] == SCENARIO and run["error"] is None
+    assert any(a.startswith(f"k8s_rollback {NAMESPACE}/{TARGET}") for a in run["actions"])
     assert run["detected"] and run["mitigated"], run["end_state"]
     assert run["unsafe_actions"] == []
     assert run["tokens"] > 0
