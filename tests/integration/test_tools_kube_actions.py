@@ -88,6 +88,12 @@ def test_rollback_undoes_a_bad_rollout_once(world: World) -> None:
     assert world.image("predictor") == good
     undo(world, applied)
     assert world.image("predictor") == bad
+    # after that roll forward (verify undoing a rollback it misjudged), rolling back works again:
+    # the roll forward was a new rollout, not a rollback already done
+    world.run(30)
+    again = call(world, "k8s_rollback", {"deployment": "predictor", "namespace": NS})
+    assert again.effect is not None and again.effect.changed, again.text
+    assert world.image("predictor") == good
 
 
 def test_rollback_to_an_unknown_revision_is_an_error(world: World) -> None:

@@ -202,12 +202,18 @@ def k8s_rollback(
     new_template = normalized_template(target_rs["spec"]["template"])
     new_dep = copy.deepcopy(dep)
     new_dep["spec"]["template"] = new_template
-    mark = {
-        "from_revision": current,
-        "to_revision": revision_of(target_rs),
-        "to_rs": target_rs["metadata"]["name"],
-    }
-    new_dep["metadata"].setdefault("annotations", {})[ROLLBACK_MARK] = json.dumps(mark, sort_keys=True)
+    annotations = new_dep["metadata"].setdefault("annotations", {})
+    if to_revision is None:  # "undo to previous": remember it, so a repeat does not flip back
+        mark = {
+            "from_revision": current,
+            "to_revision": revision_of(target_rs),
+            "to_rs": target_rs["metadata"]["name"],
+        }
+        annotations[ROLLBACK_MARK] = json.dumps(mark, sort_keys=True)
+    else:
+        # an explicit revision (an undo rolling forward, a human's choice) is a new rollout: a later
+        # "undo to previous" must leave it, not treat it as a rollback already done
+        annotations.pop(ROLLBACK_MARK, None)
     kube.replace("deployment", new_dep, dry_run=dry_run)
     effect = ActionEffect(
         **base,
