@@ -21,6 +21,7 @@ from agent.nodes.common import (
     incident_id,
     run_tool,
 )
+from agent.nodes.verify import findings_now
 from agent.state import AgentState
 
 
@@ -67,6 +68,7 @@ def apply_action(state: AgentState, runtime: Ctx) -> dict[str, Any]:
     evidence = [*state.get("evidence", []), dry_entry]
     if dry.status == "error":
         return _failed(state, proposed, action, evidence, f"the dry run before applying failed: {dry.text}")
+    before = findings_now(runtime, state)  # verify's baseline: the cluster right before the change
     result, entry = run_tool(runtime, state, action["tool"], action["args"], purpose="apply")
     evidence.append(entry)
     if result.status == "error":
@@ -100,6 +102,7 @@ def apply_action(state: AgentState, runtime: Ctx) -> dict[str, Any]:
         "undo": (effect_d or {}).get("undo"),
         "diff": (effect_d or {}).get("diff", action.get("diff", "")),
         "applied_at": deps.now().isoformat(),
+        "before": before,
     }
     return {"actions": add_action(state, record), "evidence": evidence, "phase": "verifying"}
 

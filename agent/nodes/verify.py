@@ -78,10 +78,14 @@ def _same_place(item: dict[str, Any], incident: dict[str, Any]) -> bool:
     return True
 
 
-def observe(runtime: Ctx, state: AgentState) -> Observation:
+def findings_now(runtime: Ctx, state: AgentState) -> list[dict[str, Any]]:
+    """Triage's findings at this moment (none if triage fails)."""
     result, _ = run_tool(runtime, state, "triage", triage_args(state["incident"]), purpose="verify")
-    findings = findings_of(result.data) if result.status == "ok" else []
-    return Observation(findings, _alert_active(runtime, state))
+    return findings_of(result.data) if result.status == "ok" else []
+
+
+def observe(runtime: Ctx, state: AgentState) -> Observation:
+    return Observation(findings_now(runtime, state), _alert_active(runtime, state))
 
 
 def judge(before: list[dict[str, Any]], obs: Observation) -> tuple[str, str] | None:
@@ -158,7 +162,10 @@ def verify_action(state: AgentState, runtime: Ctx) -> dict[str, Any]:
     settings = deps.settings
     action = dict(current_action(state) or {})
     services = _services(state, action)
-    found = state.get("findings", [])
+    # "before" is what the investigation saw plus what act saw right before the change: symptoms
+    # that developed while the change waited for approval (or while an earlier fix was verified)
+    # were not caused by it, and must not make it look "worse"
+    found = [*state.get("findings", []), *(action.get("before") or [])]
     deadline = deps.now() + timedelta(seconds=settings.verify_timeout_s)
     emit(
         runtime,

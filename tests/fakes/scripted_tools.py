@@ -38,6 +38,8 @@ class FakeCluster:
     applied: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     """Every real (non dry-run) change, in order."""
     worse_after_rollback: bool = False
+    extra_findings: list[dict[str, Any]] = field(default_factory=list)
+    """Findings triage reports on top of the deployments' own (a symptom that shows up later)."""
 
     def dep(self, namespace: str, name: str) -> Deployment | None:
         d = self.deployments.get(name)
@@ -173,6 +175,9 @@ def triage(
                     "data": {"deployment": d.name},
                 }
             )
+    findings += [
+        f for f in deps.cluster.extra_findings if not service or f["data"].get("deployment") == service
+    ]
     text = (
         "\n".join(f"[{f['severity']}] {f['kind']} {f['target']}: {f['summary']}" for f in findings)
         or "no findings"

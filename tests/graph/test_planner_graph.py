@@ -37,6 +37,35 @@ def test_planner_waits_for_approval_then_applies_once(make_runner, cluster):
     assert done.actions[0]["approver"] == "alice"
 
 
+def test_a_symptom_that_appeared_while_waiting_for_approval_does_not_make_the_fix_look_worse(
+    make_runner, cluster
+):
+    """verify compares with the cluster right before the change, not with the investigation's
+    findings from before the wait: a symptom that showed up meanwhile was not caused by the change
+    (judged against the old findings it was "worse", and the correct rollback was undone)."""
+    runner = make_runner()
+    out = runner.investigate("checkout is throwing 500s")
+    req = out.approvals[0]
+    cluster.extra_findings.append(
+        {
+            "kind": "crash_loop",
+            "target": "Deployment/shop/checkout",
+            "severity": "critical",
+            "summary": "checkout crash-loops (its database went away while the approval waited)",
+            "evidence": [],
+            "data": {"deployment": "checkout"},
+        }
+    )
+    done = runner.resume(
+        req["id"], ApprovalDecision(approval_id=req["id"], decision="approve", approver="al")
+    )
+    assert done.actions[0]["outcome"] == "no_effect", done.actions[0]  # the crash loop is still there
+    assert cluster.applied == [
+        ("k8s_rollback", {"deployment": "checkout", "namespace": "shop"})
+    ]  # not undone
+    assert cluster.dep("shop", "checkout").image == "shop/checkout:v1"
+
+
 def test_rejection_makes_the_planner_propose_the_next_remediation(make_runner, cluster):
     runner = make_runner()
     out = runner.investigate("checkout is throwing 500s")
