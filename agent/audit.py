@@ -205,7 +205,7 @@ class AuditLog:
             if at >= since:
                 out.append(
                     ActionRecord(
-                        tool=str(row.data.get("tool")), target_key=str(row.data.get("target_key")), at=at
+                        tool=str(row.data.get("tool")), target_key=str(row.data.get("target_ref")), at=at
                     )
                 )
         return out

