@@ -132,13 +132,9 @@ class Service:
                     alert=_alert_group(incident), thread_id=incident["id"], on_event=on_event
                 )
             outcome = outcome_dict(raw_outcome)
-            status = str(outcome.get("status"))
             self.metrics.observe_outcome(outcome)
-            self.queue.set_status(incident["id"], status, outcome)
-            self.metrics.investigations.labels(status).inc()
-            self._notify("investigation_finished", incident, outcome)
-            if status != "awaiting_approval":
-                self._release(incident["id"])
+            self.metrics.investigations.labels(str(outcome.get("status"))).inc()
+            self._finished(incident["id"], outcome)
         else:
             self._close(incident)
 
@@ -174,6 +170,14 @@ class Service:
                 memory.remember(record.model_copy(update={"resolved_at": datetime.now(UTC)}))
         except Exception:  # memory is best effort here; the incident still closes
             log.exception("could not mark %s resolved in memory", incident_id)
+
+    def _finished(self, incident_id: str, outcome: dict[str, Any]) -> None:
+        """A run ended (or paused for a human): record it, tell the notifiers, and once it no longer
+        waits let correlated incidents that still fire be investigated."""
+        self.queue.set_status(incident_id, str(outcome.get("status")), outcome)
+        self._notify("investigation_finished", self.queue.incident(incident_id) or {}, outcome)
+        if outcome.get("status") != "awaiting_approval":
+            self._release(incident_id)
 
     def _release(self, incident_id: str) -> None:
         children = self.queue.release_children(incident_id)
@@ -234,8 +238,14 @@ class Service:
     def _continue(self, decision: ApprovalDecision, on_event: Any = None) -> dict[str, Any]:
         """Continue a run whose decision was claimed; if that fails the request is open again, and
         so is the incident's wait for it."""
+
+        def observed(raw_event: Any) -> None:  # the action itself runs here: count it like the rest
+            self.metrics.observe_event(event_dict(raw_event))
+            if on_event is not None:
+                on_event(raw_event)
+
         try:
-            raw = self.runner.resume(decision.approval_id, decision, claimed=True, on_event=on_event)
+            raw = self.runner.resume(decision.approval_id, decision, claimed=True, on_event=observed)
         except BaseException:
             incident_id = self.approvals.get(decision.approval_id).incident_id
             if self.queue.incident(incident_id) is not None:
@@ -257,11 +267,7 @@ class Service:
         wait_s = ((req.decided_at or req.requested_at) - req.requested_at).total_seconds()
         self.metrics.approval_wait.observe(max(0.0, wait_s))
         if self.queue.incident(req.incident_id) is not None:
-            self.queue.set_status(req.incident_id, str(outcome.get("status")), outcome)
-            incident = self.queue.incident(req.incident_id) or {}
-            self._notify("investigation_finished", incident, outcome)
-            if outcome.get("status") != "awaiting_approval":
-                self._release(req.incident_id)
+            self._finished(req.incident_id, outcome)
         return outcome
 
 

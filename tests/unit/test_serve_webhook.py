@@ -64,6 +64,8 @@ class ScriptedRunner:
             self.resume_block.wait(10)
         if self.resume_error is not None:
             raise self.resume_error
+        if on_event:
+            on_event({"type": "action", "tool": "k8s_rollback", "status": "applied"})
         self.resumed.append(decision)
         return {"incident_id": "inc-x", "status": "resolved"}
 
@@ -321,6 +323,10 @@ def test_approve_through_api_resumes_the_runner(svc: Any) -> None:
     assert r.status_code == 202 and r.json()["status"] == "resuming"
     wait_for(lambda: runner.resumed)  # a worker continues the run
     assert runner.resumed[0].approver == "alice"
+    # the approved action runs in the resumed run, and /metrics counts it
+    assert (
+        'devops_agent_actions_total{outcome="applied",tool="k8s_rollback"} 1.0' in client.get("/metrics").text
+    )
     again = client.post(f"/api/approvals/{req.id}/approve", json={"approver": "bob"}, headers=h)
     assert again.status_code == 409 and "already approved by alice" in again.json()["detail"]
     assert client.post(f"/api/approvals/{req.id}/reject", json={}, headers=h).status_code == 400
