@@ -194,9 +194,7 @@ def _candidates(runbooks: list[Any], state: AgentState) -> list[dict[str, Any]]:
                     "requires": list(rem.requires),
                     # remediations of this runbook that only make sense after this one (a config
                     # revert whose effect shows once the pods restart): verify does not wait for it
-                    "followed_by": [
-                        r.id for r in rb.remediations if rem.id in (getattr(r, "after", None) or [])
-                    ],
+                    "followed_by": [r.id for r in rb.remediations if rem.id in r.after],
                 }
             )
     return out
