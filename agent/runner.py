@@ -72,6 +72,9 @@ class RunOutcome(BaseModel):
     reasoner: str = ""
     namespace: str | None = None
     service: str | None = None
+    handoff: dict[str, Any] | None = Field(
+        None, description="Set when the run ends on a system that still fails: what a human needs to take over."
+    )
 
     def to_json(self) -> dict[str, Any]:
         return self.model_dump(mode="json")
@@ -348,6 +351,7 @@ class Runner:
             reasoner=self.deps.reasoner.name,
             namespace=incident.get("namespace"),
             service=incident.get("service"),
+            handoff=values.get("handoff"),
         )
 
 

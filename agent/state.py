@@ -9,8 +9,11 @@ from __future__ import annotations
 
 from typing import Any, Literal, TypedDict
 
-RunStatus = Literal["resolved", "awaiting_approval", "mitigation_failed", "no_action_needed", "aborted"]
-"""How a run ended (``investigate --json`` prints it as ``status``)."""
+RunStatus = Literal[
+    "resolved", "awaiting_approval", "mitigation_failed", "escalated", "no_action_needed", "aborted"
+]
+"""How a run ended (``investigate --json`` prints it as ``status``). ``no_action_needed`` means the
+signals say healthy; a run that found no safe change on a system that still fails is ``escalated``."""
 
 ActionOutcome = Literal["fixed", "no_effect", "worse", "rejected", "denied", "failed", "pending"]
 """What happened to one proposed action (``fixed``/``no_effect``/``worse``/``rejected`` feed learning)."""
@@ -105,6 +108,10 @@ class AgentState(TypedDict, total=False):
     report: str | None
     """The Markdown report of the run (timeline, evidence, root cause, actions, outcome)."""
 
+    handoff: dict[str, Any] | None
+    """For a run that ends while the system still fails: what a human needs to take over
+    (``agent.handoff.build_handoff``: why, what is known, suspect changes, what was tried, next commands)."""
+
 
 RUN_FIELDS_RESET: dict[str, Any] = {
     "plan": {},
@@ -123,5 +130,6 @@ RUN_FIELDS_RESET: dict[str, Any] = {
     "stop_reason": None,
     "answer": None,
     "report": None,
+    "handoff": None,
 }
 """Per-run fields intake resets when a new turn starts on an existing thread (chat)."""

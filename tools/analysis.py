@@ -8,12 +8,15 @@ Prometheus (error rate, latency, CPU, DB connections, cache, queue, upstream fai
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from tools.analyzers.signals import analyze_signals
-from tools.analyzers.snapshot import take_snapshot
+from tools.analyzers.snapshot import Snapshot, take_snapshot
+from tools.analyzers.suspects import WINDOW, parse_onset, suspect_findings
 from tools.analyzers.workloads import analyze_workloads
 from tools.base import ToolDeps, ToolResult, tool
 from tools.budget import shaped
-from tools.errors import expected_errors
+from tools.errors import ToolError, expected_errors
 from tools.findings import SEVERITY_ORDER, Finding, FindingKind
 from tools.kubernetes.client import Kube
 from tools.kubernetes.common import Context
@@ -28,7 +31,7 @@ def _related(f: Finding, service: str | None) -> bool:
     return service in values or f.target.endswith(f"/{service}")
 
 
-CHANGE_KINDS = ("recent_rollout", "config_changed")
+CHANGE_KINDS = ("recent_rollout", "config_changed", "suspect_change")
 
 
 def correlate(findings: list[Finding]) -> list[Finding]:
@@ -75,15 +78,43 @@ def _newest_first(f: Finding) -> str:
     return "".join(chr(0x10FFFF - ord(c)) for c in when)  # descending order of an ISO timestamp
 
 
+def _suspects(
+    deps: ToolDeps, snap: Snapshot, findings: list[Finding], service: str | None, onset: str, context: Context
+) -> tuple[list[Finding], list[str]]:
+    """``suspect_change`` findings: changes on the failing path before the onset (journal or fallback)."""
+    from tools.journal import changes_for
+
+    when = parse_onset(onset)
+    if when is None:
+        return [], [f"onset {onset!r} is not an RFC 3339 time; suspect changes not ranked"]
+    when = when if when.tzinfo else when.replace(tzinfo=UTC)
+    try:
+        changes = changes_for(deps, snap.namespace, when - WINDOW, context=context)
+    except ToolError as exc:
+        return [], [f"the change journal could not be read: {exc}"]
+    return suspect_findings(changes, snap, findings, service, when), []
+
+
 @tool(risk="read", tags=("analysis",))
 @expected_errors
-def triage(deps: ToolDeps, namespace: str, service: str | None = None, context: Context = None) -> ToolResult:
-    """Every analyzer on a namespace: crash loops, OOM, rollouts, SLOs, saturation, dependencies, nodes.
-    Example: triage(namespace="ns", service="api")"""
+def triage(
+    deps: ToolDeps,
+    namespace: str,
+    service: str | None = None,
+    context: Context = None,
+    onset: str | None = None,
+) -> ToolResult:
+    """Every analyzer on a namespace: crash loops, OOM, rollouts, SLOs, saturation, dependencies, nodes;
+    with onset (RFC 3339, when the symptom began), also the changes on the failing path before it.
+    Example: triage(namespace="ns", service="api", onset="2026-01-01T12:00:00Z")"""
     kube = Kube(deps, context)
     snap = take_snapshot(kube, namespace)
     signal_findings, notes = analyze_signals(deps, snap)
-    findings = rank(correlate(analyze_workloads(snap) + signal_findings), service)
+    findings = correlate(analyze_workloads(snap) + signal_findings)
+    if onset:
+        suspects, more = _suspects(deps, snap, findings, service, onset, context)
+        findings, notes = findings + suspects, notes + more
+    findings = rank(findings, service)
     notes = snap.notes + notes
     head = f"{len(findings)} findings in {namespace}" + (f" (service {service} first)" if service else "")
     lines = [head]

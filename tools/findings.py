@@ -28,6 +28,7 @@ FindingKind = Literal[
     "auth_errors",
     "connection_errors",
     "scaled_to_zero",
+    "suspect_change",
 ]
 Severity = Literal["info", "warning", "critical"]
 SEVERITY_ORDER: dict[str, int] = {"critical": 0, "warning": 1, "info": 2}

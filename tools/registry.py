@@ -53,7 +53,7 @@ def default_registry() -> Registry:
     """Every tool of the project, reads first, then actions."""
     from tools import changes, loki, prometheus
     from tools.analysis import triage
-    from tools.kubernetes import actions, describe, logs, object_actions, reads, rollout, usage
+    from tools.kubernetes import actions, describe, logs, object_actions, reads, revert, rollout, usage
 
     return Registry(
         [
@@ -85,5 +85,6 @@ def default_registry() -> Registry:
             object_actions.k8s_patch_service,
             object_actions.k8s_cordon,
             object_actions.k8s_delete_pod,
+            revert.k8s_revert_change,
         ]
     )

@@ -19,6 +19,7 @@ from agent.runner import RunEvent, Runner, RunOutcome
 STATUS_STYLE = {
     "resolved": "bold green",
     "no_action_needed": "green",
+    "escalated": "red",
     "awaiting_approval": "bold yellow",
     "mitigation_failed": "bold red",
     "aborted": "bold red",

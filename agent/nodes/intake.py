@@ -119,6 +119,10 @@ def incident_from_alert(payload: Any, *, incident_id: str | None = None) -> dict
         "started_at": str(started),
         "expr": _expr_of(first.get("generatorURL")),
         "alert_count": len(firing),
+        # set by serve: the earlier incident whose verified fix this one follows, and the alerts of
+        # other groups on the same failing path that were folded into this incident
+        "follows": payload.get("follows") if isinstance(payload, dict) else None,
+        "folded_alerts": list(payload.get("folded_alerts") or []) if isinstance(payload, dict) else [],
     }
 
 

@@ -17,6 +17,7 @@ INCIDENT_STATUS = {
     "resolved": "resolved",
     "mitigation_failed": "unresolved",
     "no_action_needed": "resolved",
+    "escalated": "unresolved",
     "aborted": "unresolved",
 }
 

@@ -14,6 +14,7 @@ from agent import prompts
 from agent.knowledge_context import (
     MAX_RUNBOOKS,
     by_ids,
+    focused,
     incident_signature,
     matching_runbooks,
     remediation_for,
@@ -21,6 +22,7 @@ from agent.knowledge_context import (
 )
 from agent.nodes.common import Ctx, add_action, call_key, canonical, close_open_calls, emit, tool_message
 from agent.reasoners.base import ReasonContext, Step, ToolCall
+from agent.remediation import candidates_text, rank_candidates
 from agent.state import AgentState
 from tools.redact import redact_text
 
@@ -53,7 +55,17 @@ def _incident_prompt(state: AgentState, runtime: Ctx) -> str:
         recalled=recalled,
         runbooks=runbooks or "none",
         learned=_learned(state, runtime) or "no outcomes recorded yet",
+        candidates=_candidates(state, runtime) or "none",
     )
+
+
+def _candidates(state: AgentState, runtime: Ctx) -> str:
+    """The ranked candidate remediations (:mod:`agent.remediation`), the same list the planner runs."""
+    deps = runtime.context
+    inc, mine = focused(state["incident"], state.get("findings", []))
+    view: AgentState = {**state, "incident": inc, "findings": mine}
+    signature = incident_signature(deps.runbooks, state["incident"], state.get("findings", []))
+    return candidates_text(rank_candidates(_runbooks(state, runtime), view, signature, deps.stats))
 
 
 def _learned(state: AgentState, runtime: Ctx) -> str:

@@ -3,18 +3,25 @@
 The status comes from what happened, not from what the reasoner claims: ``resolved`` needs a change
 verified as fixed; a change that was applied but did not fix it is ``mitigation_failed``; a proposal
 that never ran (denied, rejected, failed) is ``mitigation_failed`` too; a loop-safety stop is
-``aborted``; a diagnosis without any proposal is ``no_action_needed``.
+``aborted``. A run without any change is ``no_action_needed`` only when the signals say healthy
+right now: if the incident's alert still fires or triage shows a critical symptom (or either cannot
+be read), it is ``escalated``, with a hand-off for the human who takes over (:mod:`agent.handoff`).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from agent.nodes.common import Ctx, emit, incident_id
+from agent.handoff import build_handoff, handoff_markdown
+from agent.nodes.common import Ctx, emit, incident_id, run_tool
+from agent.nodes.triage import findings_of, triage_args
+from agent.nodes.verify import alert_active
+from agent.reasoners.base import scoped
 from agent.state import AgentState, RunStatus
 
 
-def run_status(state: AgentState) -> RunStatus:
+def run_status(state: AgentState, failing: list[str] | None = None) -> RunStatus:
+    """How the run ended; ``failing`` is why the system still fails now (empty or None: healthy)."""
     if state.get("status") == "aborted":
         return "aborted"
     actions = state.get("actions", [])
@@ -22,7 +29,29 @@ def run_status(state: AgentState) -> RunStatus:
         return "resolved"
     if actions:
         return "mitigation_failed"
-    return "no_action_needed"
+    return "escalated" if failing else "no_action_needed"
+
+
+def still_failing(runtime: Ctx, state: AgentState) -> tuple[list[str], list[dict[str, Any]]]:
+    """Why the system counts as failing right now (empty: the signals say healthy), and triage's
+    current findings. What cannot be read is not taken as healthy."""
+    incident = state.get("incident", {})
+    result, _ = run_tool(runtime, state, "triage", triage_args(incident), purpose="report")
+    if result.status == "error":
+        return [f"triage could not run, so health is unknown: {result.text[:200]}"], []
+    findings = findings_of(result.data)
+    services = [incident.get("service"), (state.get("plan") or {}).get("suspect")]
+    critical = [f for f in scoped(findings, services) if f.get("severity") == "critical"]
+    why = [f"critical {f.get('kind')} {f.get('target')}: {f.get('summary')}" for f in critical[:3]]
+    if incident.get("alertname"):
+        firing = alert_active(runtime, state)
+        if firing is None:
+            why.append(f"the state of alert {incident['alertname']} could not be read")
+        elif firing and (critical or not incident.get("follows")):
+            # after a verified fix elsewhere, an alert over a long window lags the recovery: only
+            # symptoms count then; otherwise a firing alert with no visible symptom is for a human
+            why.append(f"alert {incident['alertname']} still fires")
+    return why, findings
 
 
 def _action_line(a: dict[str, Any]) -> str:
@@ -71,10 +100,26 @@ def _first_line(text: str) -> str:
     return line[:160]
 
 
+def _needs_check(state: AgentState) -> bool:
+    """Runs that end without a verified fix on an incident (not a chat answer) are checked for health."""
+    if state.get("incident", {}).get("source") == "chat" or state.get("status") == "aborted":
+        return False
+    return not any(a.get("outcome") == "fixed" for a in state.get("actions", []))
+
+
 def write_report(state: AgentState, runtime: Ctx) -> dict[str, Any]:
-    """Settle the status and write the report."""
-    status = run_status(state)
+    """Settle the status and write the report (with a hand-off when a human must take over)."""
+    failing: list[str] = []
+    handoff: dict[str, Any] | None = None
+    if _needs_check(state):
+        failing, now = still_failing(runtime, state)
+        if failing:
+            handoff = build_handoff(dict(state), now, failing)
+    status = run_status(state, failing)
     report = render_report(state, status)
+    if handoff is not None:
+        report += "\n" + handoff_markdown(handoff) + "\n"
+        emit(runtime, "escalated", status=status, why=failing)
     runtime.context.audit.append(
         "run_finished",
         incident_id=incident_id(state),
@@ -84,10 +129,11 @@ def write_report(state: AgentState, runtime: Ctx) -> dict[str, Any]:
             "root_cause": state.get("root_cause"),
             "steps": state.get("steps", 0),
             "tokens": state.get("tokens", 0),
+            "still_failing": failing,
             "actions": [
                 {k: a.get(k) for k in ("tool", "args", "status", "outcome")} for a in state.get("actions", [])
             ],
         },
     )
     emit(runtime, "finished", status=status, root_cause=state.get("root_cause"))
-    return {"status": status, "report": report, "phase": "done"}
+    return {"status": status, "report": report, "phase": "done", "handoff": handoff}

@@ -5,6 +5,7 @@ Findings, not conclusions; they seed the reasoner and decide which runbook remed
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from agent.nodes.common import Ctx, emit, run_tool
@@ -36,7 +37,11 @@ def findings_of(data: Any) -> list[dict[str, Any]]:
 
 def triage_incident(state: AgentState, runtime: Ctx) -> dict[str, Any]:
     """Run every analyzer for the incident's namespace (and service, when known)."""
-    result, entry = run_tool(runtime, state, "triage", triage_args(state["incident"]), purpose="triage")
+    incident = state["incident"]
+    args = triage_args(incident)
+    # when the symptom began: the alert's start, else now (a question asked about a failing service)
+    args["onset"] = str(incident.get("started_at") or incident.get("detected_at") or datetime.now(UTC).isoformat())
+    result, entry = run_tool(runtime, state, "triage", args, purpose="triage")
     findings = findings_of(result.data) if result.status == "ok" else []
     emit(
         runtime,

@@ -40,7 +40,7 @@ class Observation:
     """True/False when the alert's signal could be read; None when there is none or it failed."""
 
 
-def _alert_active(runtime: Ctx, state: AgentState) -> bool | None:
+def alert_active(runtime: Ctx, state: AgentState) -> bool | None:
     incident = state["incident"]
     if incident.get("expr"):
         result, _ = run_tool(
@@ -85,7 +85,7 @@ def findings_now(runtime: Ctx, state: AgentState) -> list[dict[str, Any]]:
 
 
 def observe(runtime: Ctx, state: AgentState) -> Observation:
-    return Observation(findings_now(runtime, state), _alert_active(runtime, state))
+    return Observation(findings_now(runtime, state), alert_active(runtime, state))
 
 
 def judge(before: list[dict[str, Any]], obs: Observation) -> tuple[str, str] | None:

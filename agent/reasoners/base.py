@@ -17,7 +17,7 @@ from tools.base import Tool
 
 StepKind = Literal["call_tools", "propose", "finish", "abort"]
 
-CHANGE_KINDS = frozenset({"recent_rollout", "config_changed", "node_cordoned"})
+CHANGE_KINDS = frozenset({"recent_rollout", "config_changed", "node_cordoned", "suspect_change"})
 """Finding kinds that describe a change, not a symptom (a rollback is itself a recent rollout)."""
 
 

@@ -15,6 +15,7 @@ from typing import Any
 from agent.reasoners.base import ReasonContext, Step, ToolCall, is_symptom, mentions, scoped
 from agent.state import AgentState
 from knowledge.learning import signature_for
+from agent.remediation import rank_candidates
 from knowledge.runbooks import TemplateContext, TemplateError, match_runbooks, render_args
 
 
@@ -50,7 +51,9 @@ class PlannerReasoner:
                 ),
             }
         runbooks = [r for rid in plan["runbooks"] for r in ctx.runbooks if r.id == rid]
-        if not runbooks:
+        signature = plan.get("signature") or _signature(incident, findings)
+        ranked = rank_candidates(runbooks, state, signature, ctx.stats)
+        if not runbooks and len(ranked) == 1:  # nothing but escalation: no runbook, no revertible change
             failed = _triage_failure(state)
             if failed and not findings:  # nothing to go on: say why instead of "nothing wrong"
                 return Step(
@@ -59,22 +62,21 @@ class PlannerReasoner:
             return _finish_unmatched(incident, findings, plan)
         if not plan["diagnosed"]:
             plan["diagnosed"] = True
-            proven = _proven_fix(runbooks, state, plan["signature"], ctx)
+            proven = _proven_fix(ranked, signature, ctx)
             if proven is not None:  # fixed this exact signature before: straight to it (verify still judges)
                 plan["tried"] = [*plan["tried"], proven["action_key"]]
                 plan["shortcut"] = proven["action_key"]
                 return Step(kind="propose", action=proven, updates={"plan": plan})
-            calls = _diagnostics(runbooks[0], state)
+            calls = _diagnostics(runbooks[0], state) if runbooks else []
             if calls:
                 return Step(kind="call_tools", calls=calls, updates={"plan": plan})
         fixed = [a for a in state.get("actions", []) if a.get("outcome") == "fixed"]
         if fixed:
             return _finish_fixed(fixed[-1], runbooks, findings, plan)
         tried = set(plan["tried"]) | {a.get("action_key") for a in state.get("actions", [])}
-        candidates = [c for c in _candidates(runbooks, state) if c["action_key"] not in tried]
-        candidates = _ranked(candidates, plan.get("signature") or _signature(incident, findings), ctx)
-        if not candidates:
-            return _finish_exhausted(runbooks, findings, plan, state)
+        candidates = [c for c in ranked if c["action_key"] not in tried]
+        if candidates[0]["source"] == "escalate":
+            return _finish_exhausted(runbooks, findings, plan, state, candidates[0]["reason"])
         chosen = candidates[0]
         plan["tried"] = [*plan["tried"], chosen["action_key"]]
         return Step(kind="propose", action=chosen, updates={"plan": plan})
@@ -150,7 +152,7 @@ def render_context(state: AgentState) -> TemplateContext:
     )
 
 
-def _render(args: dict[str, Any], state: AgentState) -> dict[str, Any] | None:
+def render_args_for(args: dict[str, Any], state: AgentState) -> dict[str, Any] | None:
     """Rendered arguments, or None when a template has no value here (the step is skipped)."""
     try:
         return render_args(args, render_context(state))
@@ -161,54 +163,19 @@ def _render(args: dict[str, Any], state: AgentState) -> dict[str, Any] | None:
 def _diagnostics(runbook: Any, state: AgentState) -> list[ToolCall]:
     calls = []
     for i, diag in enumerate(runbook.diagnostics):
-        args = _render(dict(diag.args), state)
+        args = render_args_for(dict(diag.args), state)
         if args is not None:
             calls.append(ToolCall(f"plan-{runbook.id}-d{i}", diag.tool, args))
     return calls
 
 
-def _candidates(runbooks: list[Any], state: AgentState) -> list[dict[str, Any]]:
-    """Remediations whose preconditions hold, in runbook order then remediation order."""
-    kinds = set(_kinds(state.get("findings", [])))
-    applied = [
-        str(a.get("action_key"))
-        for a in state.get("actions", [])
-        if a.get("action_key") and a.get("outcome") not in ("rejected", "failed")
-    ]
-    out = []
-    for rb in runbooks:
-        for rem in rb.applicable(kinds, applied=applied):  # requires, unless, and `after` sequencing
-            args = _render(dict(rem.args), state)
-            if args is None:
-                continue
-            out.append(
-                {
-                    "tool": rem.tool,
-                    "args": args,
-                    "reason": f"runbook {rb.id} ({rb.title}): remediation {rem.id}",
-                    "remediation": rem.id,
-                    "runbook": rb.id,
-                    "fault_class": rb.fault_class,
-                    "action_key": f"{rb.id}:{rem.id}",
-                    "expected": rem.expected or "",
-                    "requires": list(rem.requires),
-                    # remediations of this runbook that only make sense after this one (a config
-                    # revert whose effect shows once the pods restart): verify does not wait for it
-                    "followed_by": [r.id for r in rb.remediations if rem.id in r.after],
-                }
-            )
-    return out
-
-
-def _proven_fix(
-    runbooks: list[Any], state: AgentState, signature: str, ctx: ReasonContext
-) -> dict[str, Any] | None:
-    """The applicable remediation that already fixed this exact symptom signature, if learning knows one."""
+def _proven_fix(ranked: list[dict[str, Any]], signature: str, ctx: ReasonContext) -> dict[str, Any] | None:
+    """The candidate that already fixed this exact symptom signature, if learning knows one."""
     if ctx.stats is None or not hasattr(ctx.stats, "proven_fix"):
         return None
-    candidates = _candidates(runbooks, state)
-    key = ctx.stats.proven_fix(signature, [c["action_key"] for c in candidates])
-    chosen = next((c for c in candidates if c["action_key"] == key), None)
+    changes = [c for c in ranked if c["source"] != "escalate"]
+    key = ctx.stats.proven_fix(signature, [c["action_key"] for c in changes])
+    chosen = next((c for c in changes if c["action_key"] == key), None)
     if chosen is None:
         return None
     return {
@@ -219,15 +186,6 @@ def _proven_fix(
 
 def _signature(incident: dict[str, Any], findings: list[dict[str, Any]]) -> str:
     return signature_for(incident.get("alertname"), _kinds(findings), incident.get("service"))
-
-
-def _ranked(candidates: list[dict[str, Any]], signature: str, ctx: ReasonContext) -> list[dict[str, Any]]:
-    """Candidates re-ranked by learned outcomes; the runbook order breaks ties and is kept without stats."""
-    if ctx.stats is None or len(candidates) < 2:
-        return candidates
-    ranked = ctx.stats.rank(signature, [c["action_key"] for c in candidates])
-    by_key = {c["action_key"]: c for c in candidates}
-    return [by_key[key] for key, _ in ranked if key in by_key]
 
 
 # --- finishing ---------------------------------------------------------------------------------
@@ -255,9 +213,8 @@ def _finish_unmatched(incident: dict[str, Any], findings: list[dict[str, Any]], 
     return Step(
         kind="finish",
         answer=answer,
-        root_cause=None,
-        status="no_action_needed",
-        stop_reason="no runbook matches",
+        root_cause=_suspect_text(findings),
+        stop_reason="no runbook matches and no change on the failing path can be reverted",
         updates={"plan": plan},
     )
 
@@ -272,26 +229,42 @@ def _cause_text(runbook: Any, requires: list[str], findings: list[dict[str, Any]
 def _finish_fixed(
     action: dict[str, Any], runbooks: list[Any], findings: list[dict[str, Any]], plan: dict[str, Any]
 ) -> Step:
-    rb = next((r for r in runbooks if r.id == action.get("runbook")), runbooks[0])
-    cause = _cause_text(rb, list(action.get("requires") or []), findings)
+    if action.get("runbook") is None and action.get("tool") == "k8s_revert_change":
+        change = next((f for f in findings if f.get("target") == action.get("suspect")), None)
+        cause = "a change on the failing path: " + str(
+            (change or {}).get("summary") or f"{action.get('args')}"
+        )
+    else:
+        rb = next((r for r in runbooks if r.id == action.get("runbook")), runbooks[0] if runbooks else None)
+        cause = _cause_text(rb, list(action.get("requires") or []), findings) if rb else "not determined"
     answer = f"Root cause: {cause}\nMitigated by {action['tool']} {action.get('args')}; verify: {action.get('verify', '')}"
     return Step(kind="finish", answer=answer, root_cause=cause, status="resolved", updates={"plan": plan})
 
 
 def _finish_exhausted(
-    runbooks: list[Any], findings: list[dict[str, Any]], plan: dict[str, Any], state: AgentState
+    runbooks: list[Any], findings: list[dict[str, Any]], plan: dict[str, Any], state: AgentState, why: str
 ) -> Step:
-    rb = runbooks[0]
     tried = state.get("actions", [])
+    name = f"Runbook {runbooks[0].id}" if runbooks else "Nothing"
     if tried:
         lines = "\n".join(
             f"- {a['tool']} {a.get('args')}: {a.get('outcome') or a.get('status')}" for a in tried
         )
-        answer = f"Runbook {rb.id} has no further remediation to try. Tried:\n{lines}"
-    else:
+        answer = f"{name} has no further remediation to try ({why}). Tried:\n{lines}"
+    elif runbooks:
+        rb = runbooks[0]
         answer = (
             f"Runbook {rb.id} ({rb.title}) matches, but none of its remediations' preconditions hold for "
-            f"these findings:\n{_finding_lines(findings) or '- (no findings)'}"
+            f"these findings ({why}):\n{_finding_lines(findings) or '- (no findings)'}"
         )
-    cause = _cause_text(rb, [], findings) if _symptoms(findings) else None
+    else:
+        answer = f"No safe change to propose ({why}). Findings:\n{_finding_lines(findings) or '- (none)'}"
+    cause = None
+    if _symptoms(findings):
+        cause = _cause_text(runbooks[0], [], findings) if runbooks else _suspect_text(findings)
     return Step(kind="finish", answer=answer, root_cause=cause, updates={"plan": plan})
+
+
+def _suspect_text(findings: list[dict[str, Any]]) -> str | None:
+    suspects = [f for f in findings if f.get("kind") == "suspect_change"]
+    return f"suspected: {suspects[0].get('summary')}" if suspects else None

@@ -40,6 +40,16 @@ class AgentMetrics:
             buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
             registry=r,
         )
+        self.escalations = Counter(
+            "devops_agent_escalations_total",
+            "Runs that ended on a system that still fails, handed to a human.",
+            registry=r,
+        )
+        self.alerts_folded = Counter(
+            "devops_agent_alert_groups_folded_total",
+            "Alert groups folded into an open incident on the same failing path (no run of their own).",
+            registry=r,
+        )
         self.llm_tokens = Counter("devops_agent_llm_tokens_total", "LLM tokens used.", registry=r)
         self.queue_depth = Gauge("devops_agent_queue_depth", "Work items queued or running.", registry=r)
         self.incidents_open = Gauge("devops_agent_incidents_open", "Incidents not yet closed.", registry=r)

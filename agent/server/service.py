@@ -175,6 +175,8 @@ class Service:
         """A run ended (or paused for a human): record it, tell the notifiers, and once it no longer
         waits let correlated incidents that still fire be investigated."""
         self.queue.set_status(incident_id, str(outcome.get("status")), outcome)
+        if outcome.get("handoff") and outcome.get("status") != "awaiting_approval":
+            self.metrics.escalations.inc()  # the page itself goes out through the notifiers (Slack)
         self._notify("investigation_finished", self.queue.incident(incident_id) or {}, outcome)
         if outcome.get("status") != "awaiting_approval":
             self._release(incident_id)

@@ -123,6 +123,7 @@ STATUS_ICON = {
     "awaiting_approval": ":raised_hand:",
     "mitigation_failed": ":x:",
     "no_action_needed": ":information_source:",
+    "escalated": ":rotating_light:",
     "aborted": ":warning:",
 }
 MAX_FINDINGS = 3
@@ -145,6 +146,30 @@ def answer_text(outcome: dict[str, Any]) -> str:
     if status == "awaiting_approval" and not rc:
         text += findings_text(outcome.get("findings") or [])
     return text
+
+
+def handoff_text(incident: dict[str, Any], handoff: dict[str, Any]) -> str:
+    """The page for an escalated incident: the hand-off, broadcast from its thread to the channel."""
+    lines = [
+        f"<!here> :rotating_light: *{incident.get('id')} needs a human*: "
+        + _first_line("; ".join(handoff.get("why") or []), 300),
+        f"*Known:* {_first_line(handoff.get('known'), 300)}",
+    ]
+    for s in (handoff.get("suspects") or [])[:2]:
+        lines.append(f"*Suspect change:* `{s.get('target')}` {_first_line(s.get('summary'), 200)}")
+        for d in (s.get("diff") or [])[:4]:
+            lines.append(f"    `{d.get('path')}`: {d.get('old')!r} → {d.get('new')!r}")
+    tried = handoff.get("tried") or []
+    lines.append(
+        "*Tried:* "
+        + (", ".join(f"`{t.get('tool')}` → {t.get('outcome')}" for t in tried) or "nothing (no safe change found)")
+    )
+    if handoff.get("folded_alerts"):
+        lines.append("*Folded alerts:* " + ", ".join(handoff["folded_alerts"][:8]))
+    cmds = "\n".join(handoff.get("next") or [])
+    if cmds:
+        lines.append(f"*Next:*\n```{cmds}```")
+    return "\n".join(lines)[:3400]
 
 
 def findings_text(findings: list[dict[str, Any]], limit: int = MAX_FINDINGS) -> str:

@@ -67,10 +67,20 @@ class SlackBot:
             log.exception("Slack %s failed", method)
             return None
 
-    def _post(self, channel: str, text: str, thread_ts: str | None = None, blocks: Any = None) -> str | None:
+    def _post(
+        self,
+        channel: str,
+        text: str,
+        thread_ts: str | None = None,
+        blocks: Any = None,
+        *,
+        broadcast: bool = False,
+    ) -> str | None:
         kw: dict[str, Any] = {"channel": channel, "text": text}
         if thread_ts:
             kw["thread_ts"] = thread_ts
+            if broadcast:  # a thread reply also shown in the channel: the page for an escalation
+                kw["reply_broadcast"] = True
         if blocks is not None:
             kw["blocks"] = blocks
         resp = self._call("chat_postMessage", **kw)
@@ -254,6 +264,8 @@ class SlackBot:
             return
         channel, ts = where[0], where[1]
         self._post(channel, bk.answer_text(outcome), ts)
+        if outcome.get("handoff"):
+            self._post(channel, bk.handoff_text(incident, outcome["handoff"]), ts, broadcast=True)
         self._post_approvals(channel, ts, incident["id"])
 
     def incident_closed(self, incident: dict[str, Any], postmortem: str) -> None:

@@ -38,7 +38,11 @@ def test_diagnosis_calls_several_read_tools_and_answers(make_runner, llm, cluste
     )
     events = Events()
     out = llm_runner(make_runner, llm).investigate("why is checkout failing?", on_event=events)
-    assert out.status == "no_action_needed"
+    # the model only recommended; checkout still fails, so a human gets it (never "no action needed")
+    assert out.status == "escalated"
+    assert out.handoff is not None and out.handoff["why"]
+    assert any("checkout" in cmd for cmd in out.handoff["next"])
+    assert "## Hand-off" in out.report
     assert out.root_cause == "checkout v2 answers 5xx since its rollout."
     assert events.tools() == ["k8s_rollout_history", "prometheus_query", "k8s_get"]
     assert len(llm.requests) == 3

@@ -198,7 +198,7 @@ def test_without_memory_runbooks_are_still_found_and_recall_says_why(make_runner
         reply("Root cause: checkout v2."),
     )
     out = runner.investigate("is the shop healthy?")
-    assert out.status == "no_action_needed"
+    assert out.status == "escalated"  # the shop is not healthy (checkout v2 fails) and nothing was changed
     found, recalled = [m["content"] for m in llm.requests[1]["messages"] if m["role"] == "tool"]
     assert found.startswith("[ok] runbook shop-bad-deploy:")  # word match over the loaded runbooks
     assert recalled.startswith("[error] memory unavailable:") and "carry on" in recalled

@@ -1,0 +1,167 @@
+"""Candidate remediations for an incident, ranked in one place for both reasoners.
+
+From the findings it builds, in this order of preference:
+
+1. a runbook remediation whose preconditions hold (the runbooks that match the alert and findings);
+2. else the revert of a suspect change on the failing path (``suspect_change`` findings: the exact
+   inverse of a recorded diff, any field of any object), closest before the symptom first;
+3. else escalation to a human (always last: when nothing is safe to try, the agent says so).
+
+Past outcomes re-rank the changes (``OutcomeStats.rank``: a fix that failed twice for this symptom
+signature drops behind one that never failed); escalation stays last. Two guards apply to every
+candidate, whatever its source: a capacity change driven by saturation alone needs a symptom users
+feel (errors or latency: load within the SLO is not an incident), and scaling never helps while pods
+cannot be scheduled.
+
+The offline planner executes the list; the LLM receives it as evidence, not as orders.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from typing import Any
+
+from agent.state import AgentState
+
+USER_SYMPTOMS = frozenset({"high_error_rate", "high_latency", "no_endpoints", "connection_errors"})
+"""Findings that mean users are affected: a capacity change needs one of them (or a critical finding)."""
+
+_CAPACITY_TOOLS = frozenset({"k8s_scale"})
+SATURATION = frozenset({"cpu_saturation", "hpa_maxed"})
+"""Findings that say a workload is busy, not that anyone suffers from it."""
+
+
+def _kinds(findings: Sequence[dict[str, Any]]) -> set[str]:
+    return {str(f.get("kind")) for f in findings}
+
+
+def runbook_candidates(runbooks: Sequence[Any], state: AgentState) -> list[dict[str, Any]]:
+    """Remediations of these runbooks whose preconditions hold, in runbook then remediation order."""
+    from agent.reasoners.planner import render_args_for
+
+    kinds = _kinds(state.get("findings", []))
+    applied = [
+        str(a.get("action_key"))
+        for a in state.get("actions", [])
+        if a.get("action_key") and a.get("outcome") not in ("rejected", "failed")
+    ]
+    out = []
+    for rb in runbooks:
+        for rem in rb.applicable(kinds, applied=applied):  # requires, unless, and `after` sequencing
+            args = render_args_for(dict(rem.args), state)
+            if args is None:
+                continue
+            out.append(
+                {
+                    "source": "runbook",
+                    "tool": rem.tool,
+                    "args": args,
+                    "reason": f"runbook {rb.id} ({rb.title}): remediation {rem.id}",
+                    "remediation": rem.id,
+                    "runbook": rb.id,
+                    "fault_class": rb.fault_class,
+                    "action_key": f"{rb.id}:{rem.id}",
+                    "expected": rem.expected or "",
+                    "requires": list(rem.requires),
+                    # remediations of this runbook that only make sense after this one (a config
+                    # revert whose effect shows once the pods restart): verify does not wait for it
+                    "followed_by": [r.id for r in rb.remediations if rem.id in r.after],
+                }
+            )
+    return out
+
+
+def revert_key(data: dict[str, Any]) -> str:
+    """The learning key of a revert: the kind and the shape of the fields it restores (list indices
+    folded), so what was learned about reverting a Service's targetPort applies to any Service."""
+    paths = sorted({re.sub(r"/\d+(?=/|$)", "/*", str(d.get("path"))) for d in data.get("diff") or []})
+    return f"revert:{data.get('kind')}:" + ",".join(paths[:3])
+
+
+def revert_candidates(state: AgentState) -> list[dict[str, Any]]:
+    """The revert of each revertible suspect change, closest before the symptom first."""
+    suspects = [f for f in state.get("findings", []) if f.get("kind") == "suspect_change"]
+    suspects.sort(key=lambda f: int((f.get("data") or {}).get("rank") or 99))
+    out = []
+    for f in suspects:
+        data = f.get("data") or {}
+        if not data.get("revertible"):
+            continue
+        args = {"kind": data["kind"], "name": data["name"], "change": data["change"]}
+        if data.get("namespace"):
+            args["namespace"] = data["namespace"]
+        out.append(
+            {
+                "source": "revert",
+                "tool": "k8s_revert_change",
+                "args": args,
+                "reason": f"revert the suspect change: {f.get('summary')}",
+                "remediation": "revert-suspect-change",
+                "runbook": None,
+                "fault_class": "change",
+                "action_key": revert_key(data),
+                "expected": f"{data['kind']} {data['name']} is back as before the change; the symptoms clear",
+                "requires": ["suspect_change"],
+                "followed_by": [],
+                "suspect": f.get("target"),
+            }
+        )
+    return out
+
+
+def escalation(state: AgentState, why: str) -> dict[str, Any]:
+    return {"source": "escalate", "tool": None, "args": {}, "action_key": "escalate", "reason": why}
+
+
+def _adds_replicas(candidate: dict[str, Any]) -> bool:
+    return candidate.get("tool") in _CAPACITY_TOOLS
+
+
+def guarded(candidates: list[dict[str, Any]], findings: Sequence[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[str]]:
+    """Drop candidates the situation rules out, and say why."""
+    kinds = _kinds(findings)
+    users_hurt = bool(kinds & USER_SYMPTOMS) or any(
+        f.get("severity") == "critical" and f.get("kind") not in ("suspect_change",) for f in findings
+    )
+    kept, dropped = [], []
+    for c in candidates:
+        if _adds_replicas(c) and "pods_pending" in kinds:
+            dropped.append(f"{c['action_key']}: pods cannot be scheduled, more replicas only add Pending pods")
+        elif _adds_replicas(c) and set(c.get("requires") or []) <= SATURATION and not users_hurt:
+            dropped.append(f"{c['action_key']}: no symptom users feel (errors, latency), load within the SLO")
+        else:
+            kept.append(c)
+    return kept, dropped
+
+
+def rank_candidates(
+    runbooks: Sequence[Any], state: AgentState, signature: str, stats: Any | None
+) -> list[dict[str, Any]]:
+    """Every candidate for this incident, best first, escalation last (see the module doc)."""
+    findings = state.get("findings", [])
+    changes, dropped = guarded(runbook_candidates(runbooks, state) + revert_candidates(state), findings)
+    if stats is not None and len(changes) > 1:
+        order = stats.rank(signature, [c["action_key"] for c in changes])
+        by_key: dict[str, dict[str, Any]] = {}
+        for c in changes:
+            by_key.setdefault(c["action_key"], c)
+        changes = [by_key[k] for k, _ in order if k in by_key] + [
+            c for c in changes if by_key.get(c["action_key"]) is not c
+        ]
+    why = "no runbook remediation or revertible change fits" if not changes else "if nothing above works"
+    if dropped:
+        why += "; ruled out: " + "; ".join(dropped)
+    return [*changes, escalation(state, why)]
+
+
+def candidates_text(candidates: Sequence[dict[str, Any]], limit: int = 5) -> str:
+    """The ranked list for the LLM's incident prompt: evidence, not orders."""
+    lines = []
+    for i, c in enumerate(candidates[:limit], start=1):
+        if c["source"] == "escalate":
+            lines.append(f"{i}. escalate to a human ({c['reason']})")
+        else:
+            args = ", ".join(f"{k}={v!r}" for k, v in (c.get("args") or {}).items())
+            lines.append(f"{i}. [{c['source']}] {c['tool']}({args}) — {c['reason']}")
+    return "\n".join(lines)

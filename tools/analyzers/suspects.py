@@ -1,0 +1,235 @@
+"""Change-aware diagnosis: the changes on the failing dependency path, ranked by how close they came
+before the symptom, as ``suspect_change`` findings that carry the diff.
+
+The path is walked from the alerting service: Service → its selector → the workloads it selects →
+their pods → the nodes they run on (all nodes when pods are Pending: scheduling depends on every
+node), plus the ConfigMaps, Secrets and HPA each workload uses, the PDBs and NetworkPolicies of the
+namespace, and the same again for the upstreams the service's errors point at. Nothing here knows a
+fault: any field of any object on the path can be the suspect.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from tools.analyzers.snapshot import Snapshot
+from tools.findings import Finding
+from tools.journal import Change
+from tools.kubernetes.client import Obj
+
+WINDOW = timedelta(hours=2)
+"""How long before the symptom a change can still be its cause."""
+
+GRACE = timedelta(seconds=90)
+"""A change recorded slightly after the alert's start still counts (clocks, and the alert's start is
+when the signal first crossed, which may be just before the change was recorded)."""
+
+MAX_SUSPECTS = 3
+MAX_DIFF = 12
+
+# Writers that react to the world rather than change it on purpose: their writes are not suspects.
+_CONTROLLERS = ("controller", "kube-scheduler", "kubelet", "horizontal-pod-autoscaler", "devops-agent")
+# Kinds that every pod in the namespace can depend on without naming them.
+_NAMESPACE_WIDE = ("NetworkPolicy", "PodDisruptionBudget", "Ingress")
+
+
+@dataclass
+class FailingPath:
+    """The objects the alerting service depends on, and which workload each one concerns."""
+
+    objects: dict[tuple[str, str], str | None] = field(default_factory=dict)
+    """(kind, name) → the workload it concerns (None for namespace-wide objects and nodes)."""
+
+    def add(self, kind: str, name: str | None, workload: str | None) -> None:
+        if name and (kind, name) not in self.objects:
+            self.objects[(kind, name)] = workload
+
+    def covers(self, change: Change) -> bool:
+        return (change.kind, change.name) in self.objects or change.kind in _NAMESPACE_WIDE
+
+
+def _selects(selector: dict[str, str], labels: dict[str, str]) -> bool:
+    return bool(selector) and all(labels.get(k) == v for k, v in selector.items())
+
+
+def _template_labels(dep: Obj) -> dict[str, str]:
+    return dict(((dep.get("spec") or {}).get("template") or {}).get("metadata", {}).get("labels") or {})
+
+
+def _references(dep: Obj) -> list[tuple[str, str]]:
+    """ConfigMaps and Secrets a workload's pods read (env, envFrom, volumes)."""
+    spec = ((dep.get("spec") or {}).get("template") or {}).get("spec") or {}
+    out: list[tuple[str, str]] = []
+    for c in (spec.get("containers") or []) + (spec.get("initContainers") or []):
+        for src in c.get("envFrom") or []:
+            if (src.get("configMapRef") or {}).get("name"):
+                out.append(("ConfigMap", src["configMapRef"]["name"]))
+            if (src.get("secretRef") or {}).get("name"):
+                out.append(("Secret", src["secretRef"]["name"]))
+        for env in c.get("env") or []:
+            ref = env.get("valueFrom") or {}
+            if (ref.get("configMapKeyRef") or {}).get("name"):
+                out.append(("ConfigMap", ref["configMapKeyRef"]["name"]))
+            if (ref.get("secretKeyRef") or {}).get("name"):
+                out.append(("Secret", ref["secretKeyRef"]["name"]))
+    for vol in spec.get("volumes") or []:
+        if (vol.get("configMap") or {}).get("name"):
+            out.append(("ConfigMap", vol["configMap"]["name"]))
+        if (vol.get("secret") or {}).get("secretName"):
+            out.append(("Secret", vol["secret"]["secretName"]))
+    return out
+
+
+def _add_workload(path: FailingPath, snap: Snapshot, dep: Obj) -> None:
+    name = str(dep["metadata"]["name"])
+    path.add("Deployment", name, name)
+    for kind, ref in _references(dep):
+        path.add(kind, ref, name)
+    for hpa in snap.hpas:
+        target = (hpa.get("spec") or {}).get("scaleTargetRef") or {}
+        if target.get("name") == name:
+            path.add("HorizontalPodAutoscaler", hpa["metadata"]["name"], name)
+    pods = [p for p in snap.pods if snap.deployment_of(p) == name]
+    nodes = {str((p.get("spec") or {}).get("nodeName")) for p in pods if (p.get("spec") or {}).get("nodeName")}
+    if any(not (p.get("spec") or {}).get("nodeName") for p in pods) or not pods:
+        nodes |= {str(n["metadata"]["name"]) for n in snap.nodes}  # unscheduled: every node matters
+    for node in sorted(nodes):
+        path.add("Node", node, name)
+
+
+def _add_service(path: FailingPath, snap: Snapshot, name: str) -> None:
+    svc = next((s for s in snap.services if s["metadata"]["name"] == name), None)
+    deps: list[Obj] = []
+    if svc is not None:
+        path.add("Service", name, name)
+        selector = (svc.get("spec") or {}).get("selector") or {}
+        deps = [d for d in snap.deployments if _selects(selector, _template_labels(d))]
+    own = snap.deployment(name)
+    if own is not None and own not in deps:
+        deps.append(own)
+        # the service of this workload (its selector may be the very thing that broke)
+        for s in snap.services:
+            if _selects(s.get("spec", {}).get("selector") or {}, _template_labels(own)) or s["metadata"][
+                "name"
+            ] == name:
+                path.add("Service", s["metadata"]["name"], name)
+    for dep in deps:
+        _add_workload(path, snap, dep)
+
+
+def focus_services(findings: list[Finding], service: str | None, hops: int = 3) -> list[str]:
+    """The alerting service, the upstreams its errors point at, and the clients of a saturated
+    dependency; without a service, every workload with a critical symptom."""
+    names = [service] if service else []
+    if not names:
+        names = sorted(
+            {str(f.data.get("deployment")) for f in findings if f.severity == "critical" and f.data.get("deployment")}
+        )
+    for _ in range(hops):
+        grown = list(names)
+        for f in findings:
+            data = f.data or {}
+            if f.kind == "connection_errors" and data.get("deployment") in grown and data.get("upstream"):
+                grown.append(str(data["upstream"]))
+            if data.get("deployment") in grown or data.get("service") in grown:
+                grown += [str(c) for c in data.get("clients") or [] if isinstance(c, str)]
+        grown = list(dict.fromkeys(grown))
+        if grown == names:
+            break
+        names = grown
+    return names
+
+
+def failing_path(snap: Snapshot, services: list[str]) -> FailingPath:
+    path = FailingPath()
+    for name in services:
+        _add_service(path, snap, name)
+    return path
+
+
+def _by_controller(change: Change) -> bool:
+    actor = (change.actor or "").lower()
+    return any(c in actor for c in _CONTROLLERS)
+
+
+def _summary(change: Change, gap: float) -> str:
+    parts = []
+    for d in change.diff[:2]:
+        if d.op == "add":
+            parts.append(f"{d.path} set to {d.new!r}")
+        elif d.op == "remove":
+            parts.append(f"{d.path} removed (was {d.old!r})")
+        else:
+            parts.append(f"{d.path} {d.old!r} → {d.new!r}")
+    more = f" and {len(change.diff) - 2} more" if len(change.diff) > 2 else ""
+    who = f" by {change.actor}" if change.actor else ""
+    when = f"{abs(gap):.0f} s {'before' if gap >= 0 else 'after'} the symptom began"
+    return f"{change.kind} {change.name} changed{who} {when}: " + ("; ".join(parts) or change.event) + more
+
+
+def rank_suspects(changes: list[Change], path: FailingPath, onset: datetime) -> list[tuple[Change, float]]:
+    """Changes on the path made by someone (not a controller), closest before the onset first."""
+    out = []
+    for c in changes:
+        if not path.covers(c) or _by_controller(c) or not c.diff:
+            continue
+        gap = (onset - c.time).total_seconds()
+        if -GRACE.total_seconds() <= gap <= WINDOW.total_seconds():
+            out.append((c, gap))
+    # closest before the onset first; a change recorded just after it (within the grace) ranks
+    # behind every change that came before
+    return sorted(out, key=lambda cg: (cg[1] < 0, abs(cg[1])))[:MAX_SUSPECTS]
+
+
+def suspect_findings(
+    changes: list[Change], snap: Snapshot, findings: list[Finding], service: str | None, onset: datetime
+) -> list[Finding]:
+    """``suspect_change`` findings for the changes on the failing path before ``onset``."""
+    from tools.kubernetes.revert import change_ref, why_not_revertible
+
+    path = failing_path(snap, focus_services(findings, service))
+    out = []
+    for rank, (c, gap) in enumerate(rank_suspects(changes, path, onset), start=1):
+        refusal = why_not_revertible(c)
+        workload = path.objects.get((c.kind, c.name))
+        out.append(
+            Finding(
+                kind="suspect_change",
+                target=c.ref,
+                summary=_summary(c, gap),
+                severity="warning",
+                evidence=[f"what_changed(namespace={snap.namespace!r}, object='{c.kind}/{c.name}')"],
+                data={
+                    "kind": c.kind,
+                    "name": c.name,
+                    "namespace": c.namespace,
+                    "change": change_ref(c),
+                    "changed_at": c.time.isoformat(),
+                    "actor": c.actor,
+                    "source": c.source,
+                    "gap_s": round(gap, 1),
+                    "rank": rank,
+                    "diff": [d.as_dict() for d in c.diff[:MAX_DIFF]],
+                    "revertible": refusal is None,
+                    "why_not_revertible": refusal,
+                    **({"deployment": workload} if workload else {}),
+                    **({"consumers": _consumers(snap, c)} if c.kind in ("Secret", "ConfigMap") else {}),
+                },
+            )
+        )
+    return out
+
+
+def _consumers(snap: Snapshot, change: Change) -> list[str]:
+    return sorted(
+        str(d["metadata"]["name"]) for d in snap.deployments if (change.kind, change.name) in _references(d)
+    )
+
+
+def parse_onset(value: str | None) -> datetime | None:
+    from tools.kubernetes.shape import parse_time
+
+    return parse_time(value) if value else None
+
+
+__all__ = ["FailingPath", "failing_path", "focus_services", "parse_onset", "rank_suspects", "suspect_findings"]
