@@ -143,6 +143,7 @@ def build_tool_deps(settings: Settings) -> ToolDeps:
         http_timeout_s=settings.http_timeout_s,
         token_budget=settings.tool_output_tokens,
         raw_dir=settings.path("raw"),
+        journal_path=settings.effective_journal_path,
     )
 
 

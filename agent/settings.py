@@ -188,6 +188,23 @@ class Settings(BaseSettings):
         None, description="Slack Web API base URL (tests point it at a local server; default Slack's)."
     )
 
+    # --- change journal ------------------------------------------------------------------------
+    journal_enabled: bool = Field(
+        True, description="serve: follow the Kubernetes watch API in the background and record every change."
+    )
+    journal_path: Path | None = Field(
+        None, description="SQLite file of the change journal (default DATA_DIR/journal.sqlite)."
+    )
+    journal_namespace: str | None = Field(
+        None, description="Record only this namespace (Nodes are always recorded); unset = every namespace."
+    )
+    journal_retention_days: float = Field(
+        14.0, gt=0, description="Changes older than this many days are pruned from the journal."
+    )
+    journal_max_changes: int = Field(
+        100000, ge=100, description="At most this many changes are kept in the journal (the oldest go first)."
+    )
+
     @field_validator("slack_approvers", mode="before")
     @classmethod
     def _split_approvers(cls, v: object) -> object:
@@ -237,6 +254,10 @@ class Settings(BaseSettings):
         if self.reasoner == "planner":
             return False
         return self.effective_llm_base_url is not None
+
+    @property
+    def effective_journal_path(self) -> Path:
+        return (self.journal_path or self.data_dir / "journal.sqlite").expanduser()
 
     def path(self, name: str) -> Path:
         """A file inside the data dir (created on demand)."""

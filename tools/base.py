@@ -112,6 +112,9 @@ class ToolDeps(Protocol):
     def loki(self) -> Any:
         """The Loki client (``tools.loki`` knows its type)."""
 
+    def journal(self) -> Any:
+        """The change journal's store (``tools.journal.JournalStore``), or None without a journal."""
+
 
 @dataclass(frozen=True)
 class Tool:

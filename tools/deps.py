@@ -26,7 +26,7 @@ class Deps:
 
     ``kube_context`` is the context used when a tool gets ``context=None``; ``http_timeout_s`` bounds
     every backend request; ``token_budget`` bounds every result's text; ``raw_dir`` receives full
-    outputs that were too large for the budget.
+    outputs that were too large for the budget; ``journal_path`` is the change journal's SQLite file.
     """
 
     kubeconfig: Path | None = None
@@ -36,9 +36,11 @@ class Deps:
     http_timeout_s: float = 10.0
     token_budget: int = 1500
     raw_dir: Path = field(default_factory=_default_raw_dir)
+    journal_path: Path | None = None
     _kube: dict[str | None, Any] = field(default_factory=dict, init=False, repr=False)
     _prometheus: Any = field(default=None, init=False, repr=False)
     _loki: Any = field(default=None, init=False, repr=False)
+    _journal: Any = field(default=None, init=False, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
 
     def kube(self, context: str | None = None) -> Any:
@@ -77,9 +79,22 @@ class Deps:
                 self._loki = LokiClient(self.loki_url, self.http_timeout_s)
             return self._loki
 
+    def journal(self) -> Any:
+        """The change journal's store (``tools.journal.JournalStore``), or None when no journal has
+        been written at ``journal_path`` (``what_changed`` then falls back to what the cluster keeps)."""
+        from tools.journal.store import SqliteJournal
+
+        with self._lock:
+            if self._journal is None and self.journal_path is not None and self.journal_path.exists():
+                self._journal = SqliteJournal(self.journal_path)
+            return self._journal
+
     def close(self) -> None:
         """Release the clients' connection pools."""
         with self._lock:
+            if self._journal is not None:
+                self._journal.close()
+                self._journal = None
             for api in self._kube.values():
                 api.close()
             self._kube.clear()

@@ -53,6 +53,7 @@ def default_registry() -> Registry:
     """Every tool of the project, reads first, then actions."""
     from tools import changes, loki, prometheus
     from tools.analysis import triage
+    from tools.journal.tool import what_changed
     from tools.kubernetes import actions, describe, logs, object_actions, reads, revert, rollout, usage
 
     return Registry(
@@ -75,6 +76,7 @@ def default_registry() -> Registry:
             rollout.k8s_rollout_history,
             usage.k8s_resource_usage,
             changes.recent_changes,
+            what_changed,
             triage,
             actions.k8s_rollout_restart,
             actions.k8s_scale,

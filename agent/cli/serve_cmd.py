@@ -38,6 +38,12 @@ def serve(
             fail(str(exc))
         service.notifiers.append(slack)
     service.start()
+    journal: Any = None
+    if cfg.journal_enabled:
+        from agent.cli.journal_cmd import start_watcher
+
+        journal = start_watcher(cfg, runner.deps.tool_deps)
+        console.print(f"change journal: recording into {cfg.effective_journal_path}")
     if slack is not None:
         slack.start_background()
     bind_host, bind_port = host or cfg.serve_host, port if port is not None else cfg.serve_port
@@ -56,5 +62,7 @@ def serve(
         uvicorn.run(web, host=bind_host, port=bind_port, log_level=log_level.lower())
     finally:
         service.stop()
+        if journal is not None:
+            journal.stop()
         if slack is not None:
             slack.stop()

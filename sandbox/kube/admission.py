@@ -15,6 +15,7 @@ import zlib
 from typing import Any
 
 from sandbox.kube.errors import invalid
+from sandbox.metrics.quantity import parse_quantity
 from sandbox.kube.resources import Resource
 from sandbox.kube.selectors import labels_match, requirements_from_selector
 
@@ -256,6 +257,47 @@ def _validate_pod_spec(spec: Obj, field: str) -> list[Cause]:
         seen.add(str(cname))
         if not str(container.get("image") or "").strip():
             causes.append((f"{where}.image", "FieldValueRequired", "Required value"))
+        causes += _validate_resources(container.get("resources"), f"{where}.resources")
+    return causes
+
+
+_QUANTITY_RE = "^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$"
+
+
+def _quantities(values: Any, field: str, causes: list[Cause]) -> dict[str, float]:
+    """Parsed quantities of a requests/limits map; unparsable ones become causes, as on a real server."""
+    out: dict[str, float] = {}
+    for name, raw in (values or {}).items() if isinstance(values, dict) else ():
+        try:
+            out[str(name)] = parse_quantity(str(raw))
+        except ValueError:
+            causes.append(
+                (
+                    f"{field}[{name}]",
+                    "FieldValueInvalid",
+                    f"Invalid value: {_show(raw)}: quantities must match the regular expression '{_QUANTITY_RE}'",
+                )
+            )
+    return out
+
+
+def _validate_resources(resources: Any, field: str) -> list[Cause]:
+    """A limit below its request is refused (``must be greater than or equal to <name> request``)."""
+    if not isinstance(resources, dict):
+        return []
+    causes: list[Cause] = []
+    requests = _quantities(resources.get("requests"), f"{field}.requests", causes)
+    limits = _quantities(resources.get("limits"), f"{field}.limits", causes)
+    for name, limit in limits.items():
+        if name in requests and limit < requests[name]:
+            shown = resources["limits"][name]
+            causes.append(
+                (
+                    f"{field}.limits[{name}]",
+                    "FieldValueInvalid",
+                    f"Invalid value: {_show(str(shown))}: must be greater than or equal to {name} request",
+                )
+            )
     return causes
 
 

@@ -80,9 +80,18 @@ RESOURCES: tuple[Resource, ...] = (
     Resource("daemonsets", "DaemonSet", "apps", "v1", short_names=("ds",), categories=("all",)),
     Resource("horizontalpodautoscalers", "HorizontalPodAutoscaler", "autoscaling", "v2",
              short_names=("hpa",), categories=("all",)),
+    Resource("poddisruptionbudgets", "PodDisruptionBudget", "policy", "v1", short_names=("pdb",)),
+    Resource("ingresses", "Ingress", "networking.k8s.io", "v1", short_names=("ing",)),
+    Resource("networkpolicies", "NetworkPolicy", "networking.k8s.io", "v1", short_names=("netpol",),
+             subresources=()),
 )  # fmt: skip
 
-GROUPS: dict[str, list[str]] = {"apps": ["v1"], "autoscaling": ["v2"]}
+GROUPS: dict[str, list[str]] = {
+    "apps": ["v1"],
+    "autoscaling": ["v2"],
+    "policy": ["v1"],
+    "networking.k8s.io": ["v1"],
+}
 
 
 def lookup(group: str, version: str, plural: str) -> Resource | None:

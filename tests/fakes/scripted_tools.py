@@ -61,6 +61,9 @@ class FakeDeps:
     def loki(self) -> Any:
         return self.cluster
 
+    def journal(self) -> Any:
+        return None
+
 
 @tool(risk="read")
 def k8s_list(

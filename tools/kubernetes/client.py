@@ -8,6 +8,7 @@ Failures become :class:`~tools.errors.ToolError` subclasses with messages a huma
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -49,6 +50,9 @@ RESOURCES: dict[str, Resource] = {
         Resource("HorizontalPodAutoscaler", "/apis/autoscaling/v2", "horizontalpodautoscalers"),
         Resource("Node", "/api/v1", "nodes", namespaced=False),
         Resource("Namespace", "/api/v1", "namespaces", namespaced=False),
+        Resource("PodDisruptionBudget", "/apis/policy/v1", "poddisruptionbudgets"),
+        Resource("Ingress", "/apis/networking.k8s.io/v1", "ingresses"),
+        Resource("NetworkPolicy", "/apis/networking.k8s.io/v1", "networkpolicies"),
     )
 }
 
@@ -79,7 +83,18 @@ ALIASES: dict[str, str] = {
     "nodes": "node",
     "ns": "namespace",
     "namespaces": "namespace",
+    "pdb": "poddisruptionbudget",
+    "pdbs": "poddisruptionbudget",
+    "poddisruptionbudgets": "poddisruptionbudget",
+    "ing": "ingress",
+    "ingresses": "ingress",
+    "netpol": "networkpolicy",
+    "networkpolicies": "networkpolicy",
 }
+
+
+class WatchExpired(ToolError):
+    """410 Gone: the resourceVersion to resume from is older than the server keeps; list again."""
 
 
 def resource_for(kind: str) -> Resource:
@@ -193,6 +208,71 @@ class Kube:
             item.setdefault("kind", res.kind)
         return items
 
+    def list_versioned(self, kind: str, namespace: str | None = None) -> tuple[list[Obj], str]:
+        """Every object of a kind and the list's resourceVersion (where a watch resumes from)."""
+        res = resource_for(kind)
+        body = self.request(
+            "GET", object_path(res, namespace), what=f"{res.plural} in {namespace or 'all namespaces'}"
+        )
+        items: list[Obj] = body.get("items", []) if isinstance(body, dict) else []
+        for item in items:
+            item.setdefault("kind", res.kind)
+        version = str(((body.get("metadata") or {}) if isinstance(body, dict) else {}).get("resourceVersion") or "")
+        return items, version
+
+    def watch(
+        self,
+        kind: str,
+        resource_version: str,
+        *,
+        namespace: str | None = None,
+        timeout_s: int = 60,
+        on_open: Callable[[Any], None] | None = None,
+    ) -> Iterator[Obj]:
+        """Watch events (``{"type", "object"}``) of a kind from ``resource_version``, with bookmarks.
+
+        The server ends the stream after ``timeout_s``; an ``ERROR`` event or HTTP status 410 raises
+        :class:`WatchExpired` (list again). ``on_open`` receives the streaming response, so another
+        thread can close it to stop the watch at once.
+        """
+        res = resource_for(kind)
+        query = {
+            "watch": "true",
+            "resourceVersion": resource_version,
+            "allowWatchBookmarks": "true",
+            "timeoutSeconds": str(timeout_s),
+        }
+        params = [(k, v) for k, v in query.items() if v]
+        headers = {"Accept": "application/json"}
+        method_, url, hdrs, body_, post = self.api.param_serialize(
+            "GET", object_path(res, namespace), query_params=params, header_params=headers,
+            auth_settings=["BearerToken"],
+        )  # fmt: skip
+        what = f"watch of {res.plural} in {namespace or 'all namespaces'}"
+        try:
+            resp = self.api.call_api(
+                method_, url, hdrs, body_, post, _request_timeout=(self.timeout, timeout_s + self.timeout)
+            )
+        except (urllib3.exceptions.HTTPError, OSError) as exc:
+            raise BackendUnavailable(
+                f"cannot reach the Kubernetes API at {self.host} for the {what}: {type(exc).__name__}: {exc}"
+            ) from exc
+        raw = resp.response
+        if resp.status == 410:
+            raw.release_conn()
+            raise WatchExpired(f"{what}: resourceVersion {resource_version} is too old (410 Gone); list again")
+        if not 200 <= resp.status <= 299:
+            text = raw.data.decode("utf-8", "replace")
+            raise _api_error(resp.status, text, what)
+        if on_open is not None:
+            on_open(raw)
+        try:
+            yield from _watch_events(raw, what)
+        except (urllib3.exceptions.HTTPError, OSError, ValueError, AttributeError) as exc:
+            raise BackendUnavailable(f"the {what} broke off: {type(exc).__name__}: {exc}") from exc
+        finally:
+            raw.release_conn()
+
     def patch(self, kind: str, name: str, namespace: str | None, patch: Obj, *, dry_run: bool) -> Obj:
         """JSON merge patch; ``dry_run`` asks the server to validate and answer without persisting."""
         res = resource_for(kind)
@@ -237,6 +317,23 @@ class Kube:
             raw_text=True,
         )
         return str(out)
+
+
+def _watch_events(raw: Any, what: str) -> Iterator[Obj]:
+    buffer = b""
+    for chunk in raw.stream(65536, decode_content=True):
+        buffer += chunk
+        while b"\n" in buffer:
+            line, buffer = buffer.split(b"\n", 1)
+            if not line.strip():
+                continue
+            event: Obj = json.loads(line)
+            if event.get("type") == "ERROR":
+                status = event.get("object") or {}
+                if status.get("code") == 410:
+                    raise WatchExpired(f"{what}: {status.get('message', 'resource version too old')} (410 Gone)")
+                raise _api_error(int(status.get("code") or 500), json.dumps(status), what)
+            yield event
 
 
 def _api_error(status: int, body: str, what: str) -> ToolError:
