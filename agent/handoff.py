@@ -67,10 +67,12 @@ def _next_commands(
         name = data.get("name")
         where = "" if kind == "node" else f"-n {data.get('namespace') or ns} "
         if kind == "secret":
-            out.append(f"kubectl {where}describe secret {name}   # keys only; compare with the consumers' expectations")
+            out.append(
+                f"kubectl {where}describe secret {name}   # keys only; compare with the consumers' expectations"
+            )
         elif kind and name:
             out.append(f"kubectl {where}get {kind} {name} -o yaml")
-    seen: set[str] = set()
+    seen: set[tuple[str, str]] = set()
     for f in symptoms:
         kind, fns, name = _target(f)
         k = _KUBECTL_KIND.get(kind, kind.lower())
@@ -112,7 +114,9 @@ def build_handoff(
     return {
         "why": failing,
         "known": state.get("root_cause") or _known(symptoms),
-        "symptoms": [f"[{f.get('severity')}] {f.get('kind')} {f.get('target')}: {f.get('summary')}" for f in symptoms],
+        "symptoms": [
+            f"[{f.get('severity')}] {f.get('kind')} {f.get('target')}: {f.get('summary')}" for f in symptoms
+        ],
         "suspects": [
             {
                 "target": s.get("target"),
@@ -151,16 +155,14 @@ def handoff_markdown(h: dict[str, Any]) -> str:
             lines += [f"    {d}" for d in _diff_lines(s.get("diff") or [])]
             if s.get("why_not"):
                 lines.append(f"    not reverted: {s['why_not']}")
-    tried = h.get("tried") or []
-    lines += ["", "Tried:"] + (
-        [
-            f"- `{t['tool']}` {t.get('args')}: {t.get('status')} → {t.get('outcome')}"
-            + (f" — {t['detail']}" if t.get("detail") else "")
-            for t in tried
-        ]
-        or ["- nothing: no safe change was found"]
-    )
+    h.get("tried") or []
+    tried_lines = [
+        f"- `{t['tool']}` {t.get('args')}: {t.get('status')} → {t.get('outcome')}"
+        + (f" — {t['detail']}" if t.get("detail") else "")
+        for t in h.get("tried") or []
+    ]
+    lines += ["", "Tried:", *(tried_lines or ["- nothing: no safe change was found"])]
     if h.get("folded_alerts"):
         lines += ["", "Alerts folded into this incident: " + ", ".join(h["folded_alerts"])]
-    lines += ["", "Next commands:", "```"] + list(h.get("next") or []) + ["```"]
+    lines += ["", "Next commands:", "```", *list(h.get("next") or []), "```"]
     return "\n".join(lines)

@@ -118,7 +118,9 @@ def _adds_replicas(candidate: dict[str, Any]) -> bool:
     return candidate.get("tool") in _CAPACITY_TOOLS
 
 
-def guarded(candidates: list[dict[str, Any]], findings: Sequence[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[str]]:
+def guarded(
+    candidates: list[dict[str, Any]], findings: Sequence[dict[str, Any]]
+) -> tuple[list[dict[str, Any]], list[str]]:
     """Drop candidates the situation rules out, and say why."""
     kinds = _kinds(findings)
     users_hurt = bool(kinds & USER_SYMPTOMS) or any(
@@ -127,7 +129,9 @@ def guarded(candidates: list[dict[str, Any]], findings: Sequence[dict[str, Any]]
     kept, dropped = [], []
     for c in candidates:
         if _adds_replicas(c) and "pods_pending" in kinds:
-            dropped.append(f"{c['action_key']}: pods cannot be scheduled, more replicas only add Pending pods")
+            dropped.append(
+                f"{c['action_key']}: pods cannot be scheduled, more replicas only add Pending pods"
+            )
         elif _adds_replicas(c) and set(c.get("requires") or []) <= SATURATION and not users_hurt:
             dropped.append(f"{c['action_key']}: no symptom users feel (errors, latency), load within the SLO")
         else:

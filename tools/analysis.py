@@ -8,7 +8,7 @@ Prometheus (error rate, latency, CPU, DB connections, cache, queue, upstream fai
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC
 
 from tools.analyzers.signals import analyze_signals
 from tools.analyzers.snapshot import Snapshot, take_snapshot

@@ -40,7 +40,9 @@ def triage_incident(state: AgentState, runtime: Ctx) -> dict[str, Any]:
     incident = state["incident"]
     args = triage_args(incident)
     # when the symptom began: the alert's start, else now (a question asked about a failing service)
-    args["onset"] = str(incident.get("started_at") or incident.get("detected_at") or datetime.now(UTC).isoformat())
+    args["onset"] = str(
+        incident.get("started_at") or incident.get("detected_at") or datetime.now(UTC).isoformat()
+    )
     result, entry = run_tool(runtime, state, "triage", args, purpose="triage")
     findings = findings_of(result.data) if result.status == "ok" else []
     emit(

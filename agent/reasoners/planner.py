@@ -13,9 +13,9 @@ from __future__ import annotations
 from typing import Any
 
 from agent.reasoners.base import ReasonContext, Step, ToolCall, is_symptom, mentions, scoped
+from agent.remediation import rank_candidates
 from agent.state import AgentState
 from knowledge.learning import signature_for
-from agent.remediation import rank_candidates
 from knowledge.runbooks import TemplateContext, TemplateError, match_runbooks, render_args
 
 

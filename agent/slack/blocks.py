@@ -162,7 +162,10 @@ def handoff_text(incident: dict[str, Any], handoff: dict[str, Any]) -> str:
     tried = handoff.get("tried") or []
     lines.append(
         "*Tried:* "
-        + (", ".join(f"`{t.get('tool')}` → {t.get('outcome')}" for t in tried) or "nothing (no safe change found)")
+        + (
+            ", ".join(f"`{t.get('tool')}` → {t.get('outcome')}" for t in tried)
+            or "nothing (no safe change found)"
+        )
     )
     if handoff.get("folded_alerts"):
         lines.append("*Folded alerts:* " + ", ".join(handoff["folded_alerts"][:8]))

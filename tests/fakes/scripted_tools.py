@@ -138,7 +138,11 @@ def prometheus_alerts(deps: FakeDeps, state: str = "firing") -> ToolResult:
 
 @tool(risk="read")
 def triage(
-    deps: FakeDeps, namespace: str, service: str | None = None, context: str | None = None
+    deps: FakeDeps,
+    namespace: str,
+    service: str | None = None,
+    context: str | None = None,
+    onset: str | None = None,
 ) -> ToolResult:
     """Run every analyzer for a namespace."""
     findings = []

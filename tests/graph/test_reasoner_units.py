@@ -135,7 +135,7 @@ def test_verify_keeps_the_changed_service_in_scope_after_it_recovers() -> None:
 
 def test_a_config_revert_is_followed_by_its_restart_without_waiting_out_verify() -> None:
     """db-connections: the pool-size revert shows only after the restart; verify must not judge it alone."""
-    from agent.reasoners.planner import _candidates
+    from agent.remediation import runbook_candidates
     from knowledge.runbooks import load_runbooks
 
     books = [r for r in load_runbooks() if r.id == "db-connections-exhausted"]
@@ -161,7 +161,7 @@ def test_a_config_revert_is_followed_by_its_restart_without_waiting_out_verify()
         },
     ]
     state = {"incident": {"namespace": "mp", "service": "feature-store"}, "findings": findings, "actions": []}
-    first = _candidates(books, state)[0]  # type: ignore[arg-type]
+    first = runbook_candidates(books, state)[0]  # type: ignore[arg-type]
     assert first["tool"] == "k8s_patch_configmap" and first["followed_by"] == ["restart-after-revert"]
     state["actions"] = [{"action_key": first["action_key"], "outcome": "pending"}]
-    assert _candidates(books, state)[0]["tool"] == "k8s_rollout_restart"  # type: ignore[arg-type]
+    assert runbook_candidates(books, state)[0]["tool"] == "k8s_rollout_restart"  # type: ignore[arg-type]

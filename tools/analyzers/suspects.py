@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+
 from tools.analyzers.snapshot import Snapshot
 from tools.findings import Finding
 from tools.journal import Change
@@ -90,7 +91,9 @@ def _add_workload(path: FailingPath, snap: Snapshot, dep: Obj) -> None:
         if target.get("name") == name:
             path.add("HorizontalPodAutoscaler", hpa["metadata"]["name"], name)
     pods = [p for p in snap.pods if snap.deployment_of(p) == name]
-    nodes = {str((p.get("spec") or {}).get("nodeName")) for p in pods if (p.get("spec") or {}).get("nodeName")}
+    nodes = {
+        str((p.get("spec") or {}).get("nodeName")) for p in pods if (p.get("spec") or {}).get("nodeName")
+    }
     if any(not (p.get("spec") or {}).get("nodeName") for p in pods) or not pods:
         nodes |= {str(n["metadata"]["name"]) for n in snap.nodes}  # unscheduled: every node matters
     for node in sorted(nodes):
@@ -109,9 +112,10 @@ def _add_service(path: FailingPath, snap: Snapshot, name: str) -> None:
         deps.append(own)
         # the service of this workload (its selector may be the very thing that broke)
         for s in snap.services:
-            if _selects(s.get("spec", {}).get("selector") or {}, _template_labels(own)) or s["metadata"][
-                "name"
-            ] == name:
+            if (
+                _selects(s.get("spec", {}).get("selector") or {}, _template_labels(own))
+                or s["metadata"]["name"] == name
+            ):
                 path.add("Service", s["metadata"]["name"], name)
     for dep in deps:
         _add_workload(path, snap, dep)
@@ -123,7 +127,11 @@ def focus_services(findings: list[Finding], service: str | None, hops: int = 3) 
     names = [service] if service else []
     if not names:
         names = sorted(
-            {str(f.data.get("deployment")) for f in findings if f.severity == "critical" and f.data.get("deployment")}
+            {
+                str(f.data.get("deployment"))
+                for f in findings
+                if f.severity == "critical" and f.data.get("deployment")
+            }
         )
     for _ in range(hops):
         grown = list(names)
@@ -232,4 +240,11 @@ def parse_onset(value: str | None) -> datetime | None:
     return parse_time(value) if value else None
 
 
-__all__ = ["FailingPath", "failing_path", "focus_services", "parse_onset", "rank_suspects", "suspect_findings"]
+__all__ = [
+    "FailingPath",
+    "failing_path",
+    "focus_services",
+    "parse_onset",
+    "rank_suspects",
+    "suspect_findings",
+]

@@ -41,7 +41,9 @@ def change_ref(change: Change) -> str:
     return f"{change.source}@{stamp}"
 
 
-def find_change(deps: ToolDeps, kind: str, name: str, namespace: str | None, ref: str, context: str | None) -> Change:
+def find_change(
+    deps: ToolDeps, kind: str, name: str, namespace: str | None, ref: str, context: str | None
+) -> Change:
     since = datetime.now(UTC) - LOOKBACK
     for c in changes_for(deps, namespace, since, objects=[(kind, name)], context=context):
         if change_ref(c) == ref and c.kind == kind and c.name == name:
