@@ -111,5 +111,5 @@ def changes(
     if not found:
         console.print(f"no changes to {namespace or 'any namespace'} since {start:%Y-%m-%dT%H:%M:%SZ}")
         return
-    for c in sorted(found, key=lambda c: c.time, reverse=True):
+    for c in sorted(found, key=lambda c: (c.time, c.id or 0), reverse=True):
         _print_change(c)

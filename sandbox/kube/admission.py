@@ -9,6 +9,7 @@ replicas, a container without a name or image, bad label values and names that a
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 import zlib
@@ -51,6 +52,7 @@ def apply_defaults(res: Resource, obj: Obj) -> Obj:
         obj.setdefault("status", {}).setdefault("phase", "Active")
     elif res.plural == "secrets":
         obj.setdefault("type", "Opaque")
+        _merge_string_data(obj)
     elif res.plural == "horizontalpodautoscalers":
         obj.setdefault("spec", {}).setdefault("minReplicas", 1)
     return obj
@@ -99,6 +101,16 @@ def _default_container(container: Obj) -> None:
     for port in container.get("ports") or []:
         if isinstance(port, dict):
             port.setdefault("protocol", "TCP")
+
+
+def _merge_string_data(secret: Obj) -> None:
+    """``stringData`` is write-only, as on a real server: merged into ``data`` (base64), never stored."""
+    string_data = secret.pop("stringData", None)
+    if isinstance(string_data, dict) and string_data:
+        data = secret.get("data") if isinstance(secret.get("data"), dict) else {}
+        for key, value in string_data.items():
+            data[key] = base64.b64encode(str(value).encode()).decode()
+        secret["data"] = data
 
 
 def _default_service(obj: Obj) -> None:

@@ -32,7 +32,7 @@ APPLY_MANAGERS = ("kubectl-client-side-apply", "kubectl")
 
 def _newest_write(obj: Obj, skip: tuple[str, ...] = ()) -> tuple[str | None, str | None, datetime | None]:
     best: tuple[str | None, str | None, datetime | None] = (None, None, None)
-    for manager, operation, subresource, when in managers_of(obj):
+    for manager, operation, subresource, when, _ in managers_of(obj):
         t = parse_time(when)
         if t is None or subresource == "status" or manager in skip:
             continue

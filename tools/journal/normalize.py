@@ -60,6 +60,24 @@ def prune_empty(value: Any) -> Any:
     return value
 
 
+def canonical(value: Any) -> Any:
+    """:func:`prune_empty`, and lists of named items sorted by their merge key (a reorder is no change)."""
+    from tools.journal.diff import merge_key
+
+    pruned = prune_empty(value)
+
+    def sort_named(v: Any) -> Any:
+        if isinstance(v, dict):
+            return {k: sort_named(x) for k, x in v.items()}
+        if isinstance(v, list):
+            items = [sort_named(x) for x in v]
+            key = merge_key(items, items)
+            return sorted(items, key=lambda i: repr(i[key])) if key else items
+        return v
+
+    return sort_named(pruned)
+
+
 def _hide_secret_values(value: Any) -> Any:
     """Values that look secret replaced by their hash (env ``{name, value}`` pairs, secret-named keys, text)."""
     if isinstance(value, dict):

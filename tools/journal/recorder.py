@@ -3,8 +3,10 @@ diff, and name the actor and the time from ``managedFields``."""
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from tools.journal.diff import field_diff
@@ -17,8 +19,11 @@ Obj = dict[str, Any]
 OnChange = Callable[[Change], None]
 
 
+SAME_WRITE = timedelta(seconds=2)
+
+
 def managers_of(obj: Obj) -> list[list[str]]:
-    """``[manager, operation, subresource, time]`` of every managedFields entry."""
+    """``[manager, operation, subresource, time, fields hash]`` of every managedFields entry."""
     out = []
     for entry in (obj.get("metadata") or {}).get("managedFields") or []:
         out.append(
@@ -27,24 +32,30 @@ def managers_of(obj: Obj) -> list[list[str]]:
                 str(entry.get("operation") or ""),
                 str(entry.get("subresource") or ""),
                 str(entry.get("time") or ""),
+                hashlib.sha256(json.dumps(entry.get("fieldsV1"), sort_keys=True).encode()).hexdigest()[:12],
             ]
         )
     return out
 
 
-def actor_of(now: list[list[str]], before: list[list[str]]) -> tuple[str | None, str | None, datetime | None]:
+def actor_of(
+    now: list[list[str]], before: list[list[str]], seen_at: datetime | None = None
+) -> tuple[str | None, str | None, datetime | None]:
     """The writer of a change: the newest managedFields entry that is new since ``before``.
 
-    An entry is new when its manager wrote again (its time moved) or wrote for the first time. Spec
-    writers win over ``status`` writers. None when no entry moved (e.g. a write the server did not
-    record, as a controller writing its own store), so no stale writer is blamed.
+    An entry is new when its manager wrote again (its time or its fields moved) or wrote for the
+    first time. Spec writers win over ``status`` writers. When no entry moved (times have one-second
+    precision), the newest entry counts only if it was written within :data:`SAME_WRITE` of
+    ``seen_at``; else None, so a stale writer is never blamed for a write the server did not record.
     """
     old = {tuple(e) for e in before}
     fresh = [e for e in now if tuple(e) not in old and parse_time(e[3]) is not None]
+    if not fresh and seen_at is not None:
+        fresh = [e for e in now if (t := parse_time(e[3])) is not None and abs(seen_at - t) <= SAME_WRITE]
     if not fresh:
         return None, None, None
     fresh.sort(key=lambda e: (e[2] != "status", parse_time(e[3]) or datetime.min.replace(tzinfo=UTC)))
-    manager, operation, _, when = fresh[-1]
+    manager, operation, _, when = fresh[-1][:4]
     return manager or None, operation or None, parse_time(when)
 
 
@@ -85,12 +96,13 @@ class Recorder:
             if head is not None and head.managers != managers:
                 self.store.set_head(kind, namespace, name, snapshot, managers)
             return None
-        actor, operation, when = actor_of(managers, head.managers if head else [])
+        seen = self.clock()
+        actor, operation, when = actor_of(managers, head.managers if head else [], seen)
         change = Change(
             kind=kind,
             namespace=namespace,
             name=name,
-            time=when or self.clock(),
+            time=when or seen,
             actor=actor,
             operation=operation,
             event="added" if before is None else "modified",

@@ -60,7 +60,7 @@ def render(changes: list[Change], budget_chars: int, now: datetime | None = None
     """Newest first, as many whole changes as fit ``budget_chars``; returns (text, shown)."""
     blocks: list[str] = []
     used = 0
-    for c in sorted(changes, key=lambda c: c.time, reverse=True):
+    for c in sorted(changes, key=lambda c: (c.time, c.id or 0), reverse=True):
         block = "\n".join([headline(c, now), *body_lines(c)])
         if blocks and used + len(block) + 1 > budget_chars:
             break

@@ -24,9 +24,16 @@ def target_of(obj: Obj, kind: str, context: str | None) -> Target:
 
 
 def yaml_diff(before: Any, after: Any, label: str) -> str:
-    """A unified diff of two values rendered as YAML (redacted), or '' when equal."""
-    a = to_yaml(redact_obj(before)).splitlines()
-    b = to_yaml(redact_obj(after)).splitlines()
+    """A unified diff of two values rendered as YAML (redacted), or '' when they mean the same.
+
+    Both sides are normalized first (``tools.journal.normalize.canonical``): keys sorted, defaulted
+    empties (``securityContext: {}``) dropped, named list items (containers, env, ports) in key order,
+    so a reorder or a defaulted empty is not shown as a change.
+    """
+    from tools.journal.normalize import canonical  # lazy: tools.journal imports this package
+
+    a = to_yaml(redact_obj(canonical(before))).splitlines()
+    b = to_yaml(redact_obj(canonical(after))).splitlines()
     lines = difflib.unified_diff(a, b, f"{label} (before)", f"{label} (after)", n=1, lineterm="")
     return redact_text("\n".join(lines))
 
