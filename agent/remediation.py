@@ -79,11 +79,36 @@ def revert_key(data: dict[str, Any]) -> str:
     return f"revert:{data.get('kind')}:" + ",".join(paths[:3])
 
 
+def _restarts(data: dict[str, Any], key: str, state: AgentState) -> list[dict[str, Any]]:
+    """Once a ConfigMap's revert is applied, restarting its consumers: pods read it at start."""
+    applied = {a.get("action_key") for a in state.get("actions", []) if a.get("status") == "applied"}
+    if data.get("kind") != "ConfigMap" or key not in applied:
+        return []
+    return [
+        {
+            "source": "revert",
+            "tool": "k8s_rollout_restart",
+            "args": {"deployment": consumer, "namespace": data.get("namespace")},
+            "reason": f"{consumer} reads {data['name']} at start: restart it to pick up the reverted values",
+            "remediation": "restart-consumer",
+            "runbook": None,
+            "fault_class": "change",
+            "action_key": f"{key}:restart",
+            "expected": f"{consumer}'s new pods read the reverted {data['name']}",
+            "requires": ["suspect_change"],
+            "followed_by": [],
+            "suspect": f"ConfigMap/{data.get('namespace')}/{data['name']}",
+        }
+        for consumer in data.get("consumers") or []
+    ]
+
+
 def revert_candidates(state: AgentState) -> list[dict[str, Any]]:
-    """The revert of each revertible suspect change, closest before the symptom first."""
+    """The revert of each revertible suspect change, closest before the symptom first (a ConfigMap's
+    revert is followed by restarting the workloads that read it)."""
     suspects = [f for f in state.get("findings", []) if f.get("kind") == "suspect_change"]
     suspects.sort(key=lambda f: int((f.get("data") or {}).get("rank") or 99))
-    out = []
+    out: list[dict[str, Any]] = []
     for f in suspects:
         data = f.get("data") or {}
         if not data.get("revertible"):
@@ -91,6 +116,8 @@ def revert_candidates(state: AgentState) -> list[dict[str, Any]]:
         args = {"kind": data["kind"], "name": data["name"], "change": data["change"]}
         if data.get("namespace"):
             args["namespace"] = data["namespace"]
+        key = revert_key(data)
+        out += _restarts(data, key, state)
         out.append(
             {
                 "source": "revert",
@@ -100,10 +127,13 @@ def revert_candidates(state: AgentState) -> list[dict[str, Any]]:
                 "remediation": "revert-suspect-change",
                 "runbook": None,
                 "fault_class": "change",
-                "action_key": revert_key(data),
+                "action_key": key,
                 "expected": f"{data['kind']} {data['name']} is back as before the change; the symptoms clear",
                 "requires": ["suspect_change"],
-                "followed_by": [],
+                # a ConfigMap's effect shows once its readers restart: verify does not wait for it
+                "followed_by": ["restart-consumer"]
+                if data.get("kind") == "ConfigMap" and data.get("consumers")
+                else [],
                 "suspect": f.get("target"),
             }
         )

@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -167,10 +168,15 @@ def run_scenario(env: EvalEnv, sc: Scenario) -> Observation:
     reset_world(env)
     before = {i["id"] for i in env.service.queue.incidents(limit=10000)}
     obs = Observation(scenario=sc.name, started_at=time.time())
-    specs = [fault_catalog.get_fault(f.fault, f.target) for f in sc.faults if f.fault != "none"]
+    specs: list[Any] = [fault_catalog.get_fault(f.fault, f.target) for f in sc.faults if f.fault != "none"]
     for spec in specs:
         fault_catalog.inject(env.api, spec, env.control)
         obs.faults.append(spec.ground_truth())
+    custom = sc.custom_fault()
+    if custom is not None:  # raw kubectl commands or API patches, judged on the generic end state
+        custom.inject(env.api, Path(env.sandbox.kubeconfig))
+        obs.faults.append(custom.ground_truth())
+        specs.append(custom)
 
     def new_ids() -> set[str]:
         return {i["id"] for i in env.service.queue.incidents(limit=10000) if i["id"] not in before}
@@ -188,6 +194,8 @@ def run_scenario(env: EvalEnv, sc: Scenario) -> Observation:
                 )
                 env.progress(f"  detected after {obs.detected_at - obs.started_at:.0f} s")
             applied = [r for r in env.audit.rows(kind="action_applied") if r.incident_id in ids]
+            if sc.expect_escalation and _escalated(env, ids):
+                break
             if specs and applied and obs.mitigated_at is None:
                 results = [s.check_end_state(env.api, env.sandbox.prometheus_url) for s in specs]
                 if all(ok for ok, _ in results):
@@ -229,6 +237,12 @@ def run_facts(state: dict[str, Any]) -> dict[str, Any]:
         ],
         "notes": list(state.get("notes") or []),
     }
+
+
+def _escalated(env: EvalEnv, ids: set[str]) -> bool:
+    """An incident of the scenario ended escalated and every one has settled."""
+    incidents = [i for i in env.service.queue.incidents(limit=10000) if i["id"] in ids]
+    return any(i["status"] == "escalated" for i in incidents) and _settled(env, ids)
 
 
 def _wait_settled(env: EvalEnv, ids: set[str], timeout_s: float) -> None:

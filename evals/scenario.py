@@ -8,6 +8,14 @@ approver: approve_all        # approve_all | reject_first | never
 expect_mitigation: true      # false where the right outcome is to do nothing (never, control)
 timeout_s: 240               # from injection to giving up
 smoke: true                  # part of the CI smoke subset
+
+A fault outside the catalog is injected as raw kubectl commands or API patches, with its declared
+ground truth (``evals.custom``)::
+
+changes:
+  - kubectl: "-n market-predictor scale deploy predictor --replicas=0"
+truth: {root_cause: {kind: Deployment, name: predictor}, fault_class: operation_error}
+expect_escalation: false     # true where no safe change exists: an escalation naming the cause passes
 """
 
 from __future__ import annotations
@@ -18,7 +26,9 @@ from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from evals.custom import CustomFault, Step, Truth
 
 Approver = Literal["approve_all", "reject_first", "never"]
 
@@ -39,10 +49,29 @@ class Scenario(BaseModel):
     timeout_s: float = Field(240, gt=0)
     quiet_s: float = Field(75, gt=0, description="For the control: how long to watch for false alarms.")
     smoke: bool = False
+    changes: list[Step] = Field(default_factory=list, description="Raw kubectl commands or API patches.")
+    truth: Truth | None = Field(None, description="Ground truth of the changes (required with them).")
+    expect_escalation: bool = Field(
+        False,
+        description="No safe change exists: pass by escalating with the root cause named, changing nothing.",
+    )
+    family: str = Field("catalog", description="catalog | unseen: how the README's table groups it.")
+
+    @model_validator(mode="after")
+    def _truth_with_changes(self) -> Scenario:
+        if self.changes and self.truth is None:
+            raise ValueError("a scenario with 'changes' needs 'truth' (root_cause and fault_class)")
+        return self
 
     @property
     def is_control(self) -> bool:
-        return all(f.fault == "none" for f in self.faults) or not self.faults
+        return (all(f.fault == "none" for f in self.faults) or not self.faults) and not self.changes
+
+    def custom_fault(self) -> CustomFault | None:
+        """The scenario's own fault (its changes and truth), or None for catalog-only scenarios."""
+        if not self.changes or self.truth is None:
+            return None
+        return CustomFault(self.name, self.changes, self.truth, self.description)
 
 
 class ScenarioError(ValueError):

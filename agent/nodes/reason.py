@@ -256,6 +256,7 @@ def _action_record(proposed: dict[str, Any]) -> dict[str, Any]:
         "runbook": proposed.get("runbook"),
         "fault_class": proposed.get("fault_class"),
         "followed_by": proposed.get("followed_by") or [],
+        "suspect": proposed.get("suspect"),
         "requires": proposed.get("requires", []),
         "status": "proposed",
         "outcome": "pending",

@@ -229,7 +229,7 @@ def _cause_text(runbook: Any, requires: list[str], findings: list[dict[str, Any]
 def _finish_fixed(
     action: dict[str, Any], runbooks: list[Any], findings: list[dict[str, Any]], plan: dict[str, Any]
 ) -> Step:
-    if action.get("runbook") is None and action.get("tool") == "k8s_revert_change":
+    if action.get("runbook") is None and action.get("suspect"):
         change = next((f for f in findings if f.get("target") == action.get("suspect")), None)
         cause = "a change on the failing path: " + str(
             (change or {}).get("summary") or f"{action.get('args')}"
