@@ -73,8 +73,7 @@ class RunOutcome(BaseModel):
     namespace: str | None = None
     service: str | None = None
     handoff: dict[str, Any] | None = Field(
-        None,
-        description="Set when the run ends on a system that still fails: what a human needs to take over.",
+        None, description="Set when the run ends on a system that still fails: what a human needs to take over."
     )
 
     def to_json(self) -> dict[str, Any]:

@@ -217,9 +217,7 @@ class Kube:
         items: list[Obj] = body.get("items", []) if isinstance(body, dict) else []
         for item in items:
             item.setdefault("kind", res.kind)
-        version = str(
-            ((body.get("metadata") or {}) if isinstance(body, dict) else {}).get("resourceVersion") or ""
-        )
+        version = str(((body.get("metadata") or {}) if isinstance(body, dict) else {}).get("resourceVersion") or "")
         return items, version
 
     def watch(
@@ -262,9 +260,7 @@ class Kube:
         raw = resp.response
         if resp.status == 410:
             raw.release_conn()
-            raise WatchExpired(
-                f"{what}: resourceVersion {resource_version} is too old (410 Gone); list again"
-            )
+            raise WatchExpired(f"{what}: resourceVersion {resource_version} is too old (410 Gone); list again")
         if not 200 <= resp.status <= 299:
             text = raw.data.decode("utf-8", "replace")
             raise _api_error(resp.status, text, what)
@@ -335,9 +331,7 @@ def _watch_events(raw: Any, what: str) -> Iterator[Obj]:
             if event.get("type") == "ERROR":
                 status = event.get("object") or {}
                 if status.get("code") == 410:
-                    raise WatchExpired(
-                        f"{what}: {status.get('message', 'resource version too old')} (410 Gone)"
-                    )
+                    raise WatchExpired(f"{what}: {status.get('message', 'resource version too old')} (410 Gone)")
                 raise _api_error(int(status.get("code") or 500), json.dumps(status), what)
             yield event
 
