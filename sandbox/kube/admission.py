@@ -16,9 +16,9 @@ import zlib
 from typing import Any
 
 from sandbox.kube.errors import invalid
-from sandbox.metrics.quantity import parse_quantity
 from sandbox.kube.resources import Resource
 from sandbox.kube.selectors import labels_match, requirements_from_selector
+from sandbox.metrics.quantity import parse_quantity
 
 Obj = dict[str, Any]
 Cause = tuple[str, str, str]

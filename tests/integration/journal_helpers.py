@@ -8,8 +8,8 @@ from pathlib import Path
 
 from tools.deps import Deps
 from tools.errors import NotFound
-from tools.kubernetes.client import Kube
 from tools.journal import Change, SqliteJournal, Watcher
+from tools.kubernetes.client import Kube
 
 KINDS = ("Deployment", "Service", "ConfigMap", "Secret", "Node")
 
@@ -59,7 +59,10 @@ class Journal:
         everything written before it has been recorded too (or never will be)."""
         self._marks += 1
         kube = Kube(self.deps, None)
-        body = {"metadata": {"name": "journal-marker", "namespace": namespace}, "data": {"n": str(self._marks)}}
+        body = {
+            "metadata": {"name": "journal-marker", "namespace": namespace},
+            "data": {"n": str(self._marks)},
+        }
         try:
             kube.patch("configmap", "journal-marker", namespace, {"data": body["data"]}, dry_run=False)
         except NotFound:

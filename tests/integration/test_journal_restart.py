@@ -24,7 +24,10 @@ def _service(name: str, target_port: int) -> dict[str, object]:
         "apiVersion": "v1",
         "kind": "Service",
         "metadata": {"name": name, "namespace": NS},
-        "spec": {"selector": {"app": "api"}, "ports": [{"name": "http", "port": 80, "targetPort": target_port}]},
+        "spec": {
+            "selector": {"app": "api"},
+            "ports": [{"name": "http", "port": 80, "targetPort": target_port}],
+        },
     }
 
 
@@ -40,12 +43,20 @@ def test_a_change_while_stopped_is_recorded_once_after_resuming_from_the_bookmar
     bookmark = journal.store.bookmark(journal.watcher.key("Service"))  # type: ignore[union-attr]
     assert bookmark
 
-    kube.patch("service", "web", NS, {"spec": {"ports": [{"name": "http", "port": 80, "targetPort": 9090}]}}, dry_run=False)
+    kube.patch(
+        "service",
+        "web",
+        NS,
+        {"spec": {"ports": [{"name": "http", "port": 80, "targetPort": 9090}]}},
+        dry_run=False,
+    )
     journal.status.clear()
     journal.start()  # a restart: same file, a new watcher
     assert wait_for(lambda: len(journal.changes_of("Service", "web")) == 2)
     journal.stop()
-    assert not [s for s in journal.status if s.startswith("Service: listed")], journal.status  # resumed, no relist
+    assert not [s for s in journal.status if s.startswith("Service: listed")], (
+        journal.status
+    )  # resumed, no relist
 
     journal.start()  # and once more: nothing new to record
     journal.settle(NS)
@@ -92,7 +103,10 @@ def test_after_410_gone_a_relist_records_what_changed_and_what_vanished(
     assert any("410" in s for s in journal.status), journal.status
     edits = journal.changes_of("ConfigMap", "api-config")
     assert len(edits) == 1  # the relist compares with the stored version: one change, the net one
-    assert {d.path: (d.old, d.new) for d in edits[0].diff} == {"/data/A": ("1", "2"), "/metadata/labels": (None, {"n": "3"})}
+    assert {d.path: (d.old, d.new) for d in edits[0].diff} == {
+        "/data/A": ("1", "2"),
+        "/metadata/labels": (None, {"n": "3"}),
+    }
     assert edits[0].actor == "OpenAPI-Generator"
     assert [c.event for c in journal.changes_of("Secret", "api-secret")] == ["deleted"]
 

@@ -73,17 +73,26 @@ def test_kubectl_edits_show_as_field_diffs_with_actor_and_no_secret_anywhere(
     journal = Journal(world.kubeconfig, data_dir / "journal.sqlite")
     journal.start()
     world.kubectl("apply", "-f", "-", stdin=MANIFEST)
-    world.kubectl("-n", NS, "patch", "svc", "shop", "-p", '{"spec":{"ports":[{"port":80,"targetPort":9090}]}}')
+    world.kubectl(
+        "-n", NS, "patch", "svc", "shop", "-p", '{"spec":{"ports":[{"port":80,"targetPort":9090}]}}'
+    )
     new_secret = base64.b64encode(b"another-Secret-value").decode()
-    world.kubectl("-n", NS, "patch", "secret", "db-credentials", "-p", json.dumps({"data": {"password": new_secret}}))
+    world.kubectl(
+        "-n", NS, "patch", "secret", "db-credentials", "-p", json.dumps({"data": {"password": new_secret}})
+    )
     world.kubectl("-n", NS, "scale", "deploy", "shop", "--replicas=0")
-    assert wait_for(lambda: len(journal.changes_of("Deployment", "shop")) == 2), [(c.event, c.actor, [d.as_dict() for d in c.diff][:3]) for c in journal.changes_of("Deployment", "shop")]
+    assert wait_for(lambda: len(journal.changes_of("Deployment", "shop")) == 2), [
+        (c.event, c.actor, [d.as_dict() for d in c.diff][:3])
+        for c in journal.changes_of("Deployment", "shop")
+    ]
     assert wait_for(lambda: len(journal.changes_of("Secret", "db-credentials")) == 2), journal.status
     assert wait_for(lambda: len(journal.changes_of("Service", "shop")) == 2), journal.status
     journal.stop()
     journal.store.close()
 
-    deps = Deps(kubeconfig=world.kubeconfig, journal_path=data_dir / "journal.sqlite", raw_dir=tmp_path / "raw")
+    deps = Deps(
+        kubeconfig=world.kubeconfig, journal_path=data_dir / "journal.sqlite", raw_dir=tmp_path / "raw"
+    )
     result = what_changed.invoke(deps, {"namespace": NS, "since": "10m"})
     assert result.status == "ok", result.text
     assert "~ /spec/ports/0/targetPort: 8080 -> 9090" in result.text
@@ -94,7 +103,9 @@ def test_kubectl_edits_show_as_field_diffs_with_actor_and_no_secret_anywhere(
     assert secret_line.startswith("  ~ ") and "sha256:" in secret_line  # a change of the value's hash
 
     only = what_changed.invoke(deps, {"namespace": NS, "since": "10m", "object": "svc/shop"})
-    assert {c["name"] for c in only.data["changes"]} == {"shop"} and {c["kind"] for c in only.data["changes"]} == {"Service"}
+    assert {c["name"] for c in only.data["changes"]} == {"shop"} and {
+        c["kind"] for c in only.data["changes"]
+    } == {"Service"}
 
     code, text = _cli(world, data_dir, monkeypatch, "changes", "-n", NS, "--since", "10m")
     assert code == 0, text
@@ -102,7 +113,9 @@ def test_kubectl_edits_show_as_field_diffs_with_actor_and_no_secret_anywhere(
     code, raw_json = _cli(world, data_dir, monkeypatch, "changes", "-n", NS, "--since", "10m", "--json")
     assert code == 0, raw_json
     entries = json.loads(raw_json)
-    svc = next(e for e in entries if e["kind"] == "Service" and e["name"] == "shop" and e["event"] == "modified")
+    svc = next(
+        e for e in entries if e["kind"] == "Service" and e["name"] == "shop" and e["event"] == "modified"
+    )
     assert svc["diff"] == [{"path": "/spec/ports/0/targetPort", "op": "replace", "old": 8080, "new": 9090}]
 
     stored = b"".join(p.read_bytes() for p in data_dir.glob("journal.sqlite*"))
@@ -116,7 +129,9 @@ def test_without_a_journal_hand_edits_come_from_last_applied_and_managed_fields(
     world: World, tmp_path: Path
 ) -> None:
     world.kubectl("apply", "-f", "-", stdin=MANIFEST)
-    world.kubectl("-n", NS, "patch", "svc", "shop", "-p", '{"spec":{"ports":[{"port":80,"targetPort":9090}]}}')
+    world.kubectl(
+        "-n", NS, "patch", "svc", "shop", "-p", '{"spec":{"ports":[{"port":80,"targetPort":9090}]}}'
+    )
     deps = Deps(kubeconfig=world.kubeconfig, journal_path=tmp_path / "none.sqlite", raw_dir=tmp_path / "raw")
     result = what_changed.invoke(deps, {"namespace": NS, "since": "10m"})
     assert result.status == "ok", result.text

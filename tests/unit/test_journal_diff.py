@@ -41,7 +41,12 @@ def test_a_target_port_change_gives_exactly_that_path() -> None:
     svc = {
         "kind": "Service",
         "metadata": {"name": "api", "managedFields": [{"manager": "m", "time": "2026-01-01T00:00:00Z"}]},
-        "spec": {"ports": [{"name": "http", "port": 80, "targetPort": 8080}, {"name": "m", "port": 9, "targetPort": 9}]},
+        "spec": {
+            "ports": [
+                {"name": "http", "port": 80, "targetPort": 8080},
+                {"name": "m", "port": 9, "targetPort": 9},
+            ]
+        },
     }
     changed = copy.deepcopy(svc)
     changed["spec"]["ports"][0]["targetPort"] = 9090
@@ -70,7 +75,9 @@ def test_a_secret_keeps_key_names_and_hashes_only() -> None:
     out = normalize(secret)
     assert list(out["data"]) == ["password"] and out["data"]["password"].startswith("sha256:")
     assert "aHVudGVyMg==" not in str(out) and "hunter2" not in str(out)
-    same_value_as_text = normalize({"kind": "Secret", "metadata": {"name": "s"}, "stringData": {"password": "hunter2"}})
+    same_value_as_text = normalize(
+        {"kind": "Secret", "metadata": {"name": "s"}, "stringData": {"password": "hunter2"}}
+    )
     assert same_value_as_text["data"] == out["data"]
 
 
@@ -79,7 +86,9 @@ def test_merge_key_falls_back_to_whole_list_comparison() -> None:
     assert merge_key(["x"], ["y"]) is None
     assert merge_key([{"name": "a"}, {"name": "a"}], []) is None  # not unique: no key
     diff = field_diff({"args": ["a", "b"]}, {"args": ["b", "a"]})
-    assert [d.as_dict() for d in diff] == [{"path": "/args", "op": "replace", "old": ["a", "b"], "new": ["b", "a"]}]
+    assert [d.as_dict() for d in diff] == [
+        {"path": "/args", "op": "replace", "old": ["a", "b"], "new": ["b", "a"]}
+    ]
 
 
 def test_pointer_tokens_are_escaped() -> None:

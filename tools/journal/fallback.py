@@ -77,11 +77,16 @@ def replicaset_changes(kube: Kube, namespace: str | None, since: datetime) -> li
             continue
         out.append(
             Change(
-                kind="Deployment", namespace=ns, name=dep, time=when, source="replicaset", diff=diff,
+                kind="Deployment",
+                namespace=ns,
+                name=dep,
+                time=when,
+                source="replicaset",
+                diff=diff,
                 before={"spec": {"template": _template(previous)}},
                 after={"spec": {"template": _template(current)}},
                 resource_version=f"revision {revision_of(previous)} -> {revision_of(current)}",
-            )  # fmt: skip
+            )
         )
     return out
 
@@ -116,7 +121,9 @@ def last_applied_change(obj: Obj, kind: str) -> Change | None:
     lists = _applied_parents(applied)
     kept: list[FieldChange] = []
     for change in field_diff(applied, live):
-        parent = "/" + "/".join(t.replace("~", "~0").replace("/", "~1") for t in split_pointer(change.path)[:-1])
+        parent = "/" + "/".join(
+            t.replace("~", "~0").replace("/", "~1") for t in split_pointer(change.path)[:-1]
+        )
         if change.op != "add" or parent in lists:
             kept.append(change)
     if not kept:
@@ -132,7 +139,9 @@ def last_applied_change(obj: Obj, kind: str) -> Change | None:
     )  # fmt: skip
 
 
-def object_changes(kube: Kube, kinds: tuple[str, ...], namespace: str | None, since: datetime) -> list[Change]:
+def object_changes(
+    kube: Kube, kinds: tuple[str, ...], namespace: str | None, since: datetime
+) -> list[Change]:
     """Per object: its hand edits since the last apply, else its newest write (no diff known)."""
     out = []
     for kind in kinds:
@@ -152,10 +161,16 @@ def object_changes(kube: Kube, kinds: tuple[str, ...], namespace: str | None, si
             ns, name = _ident(obj)
             out.append(
                 Change(
-                    kind=kind, namespace=ns, name=name, time=when, actor=manager, operation=operation,
-                    source="managedFields", after=normalize(obj, kind),
+                    kind=kind,
+                    namespace=ns,
+                    name=name,
+                    time=when,
+                    actor=manager,
+                    operation=operation,
+                    source="managedFields",
+                    after=normalize(obj, kind),
                     resource_version=str((obj.get("metadata") or {}).get("resourceVersion") or "") or None,
-                )  # fmt: skip
+                )
             )
     return out
 

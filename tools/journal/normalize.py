@@ -126,7 +126,9 @@ def normalize(obj: Obj, kind: str | None = None) -> Obj:
         meta.pop(key, None)
     meta.pop("deletionTimestamp", None)
     meta.pop("deletionGracePeriodSeconds", None)
-    annotations = {k: v for k, v in (meta.get("annotations") or {}).items() if not _is_controller_annotation(k)}
+    annotations = {
+        k: v for k, v in (meta.get("annotations") or {}).items() if not _is_controller_annotation(k)
+    }
     meta["annotations"] = annotations
     if kind == "Node":
         spec = obj.get("spec") or {}

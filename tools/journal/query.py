@@ -38,7 +38,9 @@ def parse_object(value: str) -> tuple[str, str]:
     """``"deploy/api"`` -> ``("Deployment", "api")`` (kubectl's short names work)."""
     kind, sep, name = value.strip().partition("/")
     if not sep or not kind or not name:
-        raise ToolError(f"cannot read object={value!r}: write it as kind/name, e.g. deployment/api or svc/api")
+        raise ToolError(
+            f"cannot read object={value!r}: write it as kind/name, e.g. deployment/api or svc/api"
+        )
     return resource_for(kind).kind, name
 
 

@@ -141,7 +141,9 @@ class SqliteJournal:
                         _dump([d.as_dict() for d in change.diff]), _dump(change.before), _dump(change.after),
                     ),
                 )  # fmt: skip
-                self._upsert_head(change.kind, ns, change.name, change.after, managers, change.event == "deleted")
+                self._upsert_head(
+                    change.kind, ns, change.name, change.after, managers, change.event == "deleted"
+                )
                 self._db.execute("COMMIT")
             except BaseException:
                 self._db.execute("ROLLBACK")
@@ -208,10 +210,20 @@ class SqliteJournal:
                 continue
             out.append(
                 Change(
-                    id=id_, kind=kind, namespace=ns or None, name=name, time=parse_stored_time(at),
-                    actor=actor, operation=operation, source=source, event=event, resource_version=rv,
-                    diff=[FieldChange(**d) for d in _load(diff) or []], before=_load(before), after=_load(after),
-                )  # fmt: skip
+                    id=id_,
+                    kind=kind,
+                    namespace=ns or None,
+                    name=name,
+                    time=parse_stored_time(at),
+                    actor=actor,
+                    operation=operation,
+                    source=source,
+                    event=event,
+                    resource_version=rv,
+                    diff=[FieldChange(**d) for d in _load(diff) or []],
+                    before=_load(before),
+                    after=_load(after),
+                )
             )
         return out
 
@@ -243,7 +255,9 @@ class SqliteJournal:
         with self._lock:
             if max_age is not None:
                 cutoff = fmt_time(datetime.now(UTC) - max_age)
-                removed += self._db.execute("DELETE FROM journal_changes WHERE changed_at < ?", (cutoff,)).rowcount
+                removed += self._db.execute(
+                    "DELETE FROM journal_changes WHERE changed_at < ?", (cutoff,)
+                ).rowcount
             if max_changes is not None:
                 removed += self._db.execute(
                     "DELETE FROM journal_changes WHERE id NOT IN "

@@ -175,7 +175,9 @@ class Watcher:
                 meta = obj.get("metadata") or {}
                 rv = str(meta.get("resourceVersion") or "")
                 if event.get("type") == "DELETED":
-                    self.recorder.deleted(kind, meta.get("namespace") or None, str(meta.get("name")), rv or None)
+                    self.recorder.deleted(
+                        kind, meta.get("namespace") or None, str(meta.get("name")), rv or None
+                    )
                 elif event.get("type") in ("ADDED", "MODIFIED"):
                     self.recorder.observe(kind, obj)
                 if rv:

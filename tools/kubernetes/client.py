@@ -7,6 +7,7 @@ Failures become :class:`~tools.errors.ToolError` subclasses with messages a huma
 
 from __future__ import annotations
 
+import builtins
 import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -208,16 +209,18 @@ class Kube:
             item.setdefault("kind", res.kind)
         return items
 
-    def list_versioned(self, kind: str, namespace: str | None = None) -> tuple[list[Obj], str]:
+    def list_versioned(self, kind: str, namespace: str | None = None) -> tuple[builtins.list[Obj], str]:
         """Every object of a kind and the list's resourceVersion (where a watch resumes from)."""
         res = resource_for(kind)
         body = self.request(
             "GET", object_path(res, namespace), what=f"{res.plural} in {namespace or 'all namespaces'}"
         )
-        items: list[Obj] = body.get("items", []) if isinstance(body, dict) else []
+        items: builtins.list[Obj] = body.get("items", []) if isinstance(body, dict) else []
         for item in items:
             item.setdefault("kind", res.kind)
-        version = str(((body.get("metadata") or {}) if isinstance(body, dict) else {}).get("resourceVersion") or "")
+        version = str(
+            ((body.get("metadata") or {}) if isinstance(body, dict) else {}).get("resourceVersion") or ""
+        )
         return items, version
 
     def watch(
@@ -260,7 +263,9 @@ class Kube:
         raw = resp.response
         if resp.status == 410:
             raw.release_conn()
-            raise WatchExpired(f"{what}: resourceVersion {resource_version} is too old (410 Gone); list again")
+            raise WatchExpired(
+                f"{what}: resourceVersion {resource_version} is too old (410 Gone); list again"
+            )
         if not 200 <= resp.status <= 299:
             text = raw.data.decode("utf-8", "replace")
             raise _api_error(resp.status, text, what)
@@ -331,7 +336,9 @@ def _watch_events(raw: Any, what: str) -> Iterator[Obj]:
             if event.get("type") == "ERROR":
                 status = event.get("object") or {}
                 if status.get("code") == 410:
-                    raise WatchExpired(f"{what}: {status.get('message', 'resource version too old')} (410 Gone)")
+                    raise WatchExpired(
+                        f"{what}: {status.get('message', 'resource version too old')} (410 Gone)"
+                    )
                 raise _api_error(int(status.get("code") or 500), json.dumps(status), what)
             yield event
 
