@@ -51,6 +51,8 @@ class AgentServer:
     server: uvicorn.Server
     thread: threading.Thread
     url: str
+    journal: Any = None
+    """The change journal's watcher, as ``serve`` runs it (None when disabled)."""
 
     @property
     def webhook_url(self) -> str:
@@ -60,6 +62,8 @@ class AgentServer:
         self.server.should_exit = True
         self.thread.join(timeout=15)
         self.service.stop()
+        if self.journal is not None:
+            self.journal.stop()
         self.runner.close()
 
 
@@ -88,6 +92,11 @@ def start_agent(settings: Settings, port: int = 0) -> AgentServer:
     """Start the Service and its HTTP app on 127.0.0.1 (``port`` 0: a free one)."""
     port = port or lifecycle.free_port()
     runner = Runner(settings)
+    journal = None
+    if settings.journal_enabled:  # as `serve` does: the journal records every change from the start
+        from agent.cli.journal_cmd import start_watcher
+
+        journal = start_watcher(settings, runner.deps.tool_deps)
     service = Service(settings, runner)
     service.start()
     server = uvicorn.Server(
@@ -106,7 +115,7 @@ def start_agent(settings: Settings, port: int = 0) -> AgentServer:
                 "(is the port taken? see the uvicorn log above)"
             )
         time.sleep(0.05)
-    return AgentServer(settings, runner, service, server, thread, f"http://127.0.0.1:{port}")
+    return AgentServer(settings, runner, service, server, thread, f"http://127.0.0.1:{port}", journal)
 
 
 @dataclass
