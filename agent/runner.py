@@ -72,8 +72,10 @@ class RunOutcome(BaseModel):
     reasoner: str = ""
     namespace: str | None = None
     service: str | None = None
+    path: list[str] = Field(default_factory=list, description="The failing dependency path (Kind/name).")
     handoff: dict[str, Any] | None = Field(
-        None, description="Set when the run ends on a system that still fails: what a human needs to take over."
+        None,
+        description="Set when the run ends on a system that still fails: what a human needs to take over.",
     )
 
     def to_json(self) -> dict[str, Any]:
@@ -352,6 +354,7 @@ class Runner:
             namespace=incident.get("namespace"),
             service=incident.get("service"),
             handoff=values.get("handoff"),
+            path=list(values.get("path") or []),
         )
 
 

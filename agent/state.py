@@ -38,6 +38,10 @@ class AgentState(TypedDict, total=False):
     findings: list[dict[str, Any]]
     """Triage findings (``tools.analysis.Finding`` as dicts): kind, target, summary, evidence, severity, data."""
 
+    path: list[str]
+    """The failing dependency path triage walked from the alerting service (``Kind/name``: Service,
+    workloads, their ConfigMaps, Secrets, HPA and nodes); serve folds correlated alerts on it."""
+
     evidence: list[dict[str, Any]]
     """Every tool call of the run: tool, args, status, compact text, step, duration_s."""
 

@@ -12,7 +12,14 @@ from datetime import UTC
 
 from tools.analyzers.signals import analyze_signals
 from tools.analyzers.snapshot import Snapshot, take_snapshot
-from tools.analyzers.suspects import WINDOW, parse_onset, suspect_findings
+from tools.analyzers.suspects import (
+    WINDOW,
+    FailingPath,
+    failing_path,
+    focus_services,
+    parse_onset,
+    suspect_findings,
+)
 from tools.analyzers.workloads import analyze_workloads
 from tools.base import ToolDeps, ToolResult, tool
 from tools.budget import shaped
@@ -78,8 +85,21 @@ def _newest_first(f: Finding) -> str:
     return "".join(chr(0x10FFFF - ord(c)) for c in when)  # descending order of an ISO timestamp
 
 
+def _callers(findings: list[Finding], focus: list[str]) -> list[str]:
+    """Workloads whose calls into the focus services fail: the same fault reaches them (their alerts
+    belong to it), though their own objects are not where it started."""
+    out = {
+        f"Deployment/{f.data['deployment']}"
+        for f in findings
+        if f.kind in ("connection_errors", "auth_errors")
+        and f.data.get("upstream") in focus
+        and f.data.get("deployment")
+    }
+    return sorted(out)
+
+
 def _suspects(
-    deps: ToolDeps, snap: Snapshot, findings: list[Finding], service: str | None, onset: str, context: Context
+    deps: ToolDeps, snap: Snapshot, path: FailingPath, onset: str, context: Context
 ) -> tuple[list[Finding], list[str]]:
     """``suspect_change`` findings: changes on the failing path before the onset (journal or fallback)."""
     from tools.journal import changes_for
@@ -92,7 +112,7 @@ def _suspects(
         changes = changes_for(deps, snap.namespace, when - WINDOW, context=context)
     except ToolError as exc:
         return [], [f"the change journal could not be read: {exc}"]
-    return suspect_findings(changes, snap, findings, service, when), []
+    return suspect_findings(changes, snap, path, when), []
 
 
 @tool(risk="read", tags=("analysis",))
@@ -111,8 +131,12 @@ def triage(
     snap = take_snapshot(kube, namespace)
     signal_findings, notes = analyze_signals(deps, snap)
     findings = correlate(analyze_workloads(snap) + signal_findings)
+    path: list[str] = []
     if onset:
-        suspects, more = _suspects(deps, snap, findings, service, onset, context)
+        focus = focus_services(findings, service)
+        walked = failing_path(snap, focus)
+        path = [f"{kind}/{name}" for kind, name in walked.objects] + _callers(findings, focus)
+        suspects, more = _suspects(deps, snap, walked, onset, context)
         findings, notes = findings + suspects, notes + more
     findings = rank(findings, service)
     notes = snap.notes + notes
@@ -122,7 +146,7 @@ def triage(
         lines.append(f.line())
         lines += [f"    evidence: {e}" for e in f.evidence[:2]]
     lines += [f"note: {n}" for n in notes]
-    data = {"findings": [f.model_dump(mode="json") for f in findings], "notes": notes}
+    data = {"findings": [f.model_dump(mode="json") for f in findings], "notes": notes, "path": path}
     return shaped(
         deps, "triage", "\n".join(lines) if findings or notes else f"{head}: nothing looks wrong", data
     )

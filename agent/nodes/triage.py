@@ -51,4 +51,5 @@ def triage_incident(state: AgentState, runtime: Ctx) -> dict[str, Any]:
         phase="triage",
         text=f"{len(findings)} finding(s)" if result.status != "error" else result.text,
     )
-    return {"findings": findings, "evidence": [*state.get("evidence", []), entry]}
+    path = result.data.get("path") if isinstance(result.data, dict) else None
+    return {"findings": findings, "evidence": [*state.get("evidence", []), entry], "path": list(path or [])}

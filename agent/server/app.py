@@ -60,6 +60,8 @@ def create_app(service: Service) -> FastAPI:
         for a in payload.alerts:
             service.metrics.alerts_received.labels(a.status).inc()
         result = service.queue.ingest(payload)
+        if result.folded_into:
+            service.metrics.alerts_folded.inc()
         service.wake()
         return JSONResponse(
             {
@@ -68,6 +70,7 @@ def create_app(service: Service) -> FastAPI:
                 "folded": result.folded,
                 "closing": result.closing,
                 "parent_id": result.parent_id,
+                "folded_into": result.folded_into,
             }
         )
 

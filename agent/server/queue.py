@@ -13,6 +13,12 @@ becomes a *correlated* incident of it: it is recorded, but not investigated in p
 investigations would race to fix the same thing). When the first investigation ends, correlated
 incidents whose alerts still fire are investigated after a short delay; those the fix resolved are
 closed by Alertmanager's resolved notification without an investigation.
+
+Folding: when the first investigation ends without a verified fix (escalated to a human, or the fix
+failed), correlated incidents on its failing path are *folded* into it: no run of their own (it
+would only repeat the same diagnosis and page again); the parent's report and hand-off list them.
+A group that opens later while such a parent is still open is folded at once. Incidents whose
+service is off the parent's path are investigated on their own.
 """
 
 from __future__ import annotations
@@ -30,6 +36,43 @@ from typing import Any, Literal
 from agent.server.alerts import WebhookPayload
 
 WorkKind = Literal["investigate", "close", "resume"]
+ENDED_UNFIXED = ("escalated", "mitigation_failed")
+"""Run endings after which correlated groups on the same failing path fold into the incident."""
+
+
+def with_folded(outcome: dict[str, Any], alerts: list[str]) -> dict[str, Any]:
+    """The outcome with these folded alerts listed (in its report and hand-off too), once each."""
+    known = list(outcome.get("folded_alerts") or [])
+    new = [a for a in alerts if a not in known]
+    if not new:
+        return outcome
+    out = {**outcome, "folded_alerts": known + new}
+    report = str(out.get("report") or "")
+    head = "\n## Alerts folded into this incident\n"
+    if head not in report:
+        report += head + "\nSame failing path, no run of their own:\n"
+    out["report"] = report + "".join(f"- {a}\n" for a in new)
+    if isinstance(out.get("handoff"), dict):
+        out["handoff"] = {**out["handoff"], "folded_alerts": known + new}
+    return out
+
+
+def _note_folded(db: sqlite3.Connection, parent: str, alerts: list[str]) -> None:
+    row = db.execute("SELECT outcome FROM incidents WHERE id = ?", (parent,)).fetchone()
+    outcome = json.loads(row[0]) if row and row[0] else {}
+    db.execute(
+        "UPDATE incidents SET outcome = ?, updated_at = ? WHERE id = ?",
+        (json.dumps(with_folded(outcome, alerts), default=str), _now(), parent),
+    )
+
+
+def _on_path(service: str | None, path: list[str] | None) -> bool:
+    """The service is one of the objects on the parent's failing path (unknown either way: assume so)."""
+    if not service or not path:
+        return True
+    return any(str(p).rsplit("/", 1)[-1] == service for p in path)
+
+
 MAX_ATTEMPTS = 3
 
 _SCHEMA = """
@@ -78,6 +121,8 @@ class IngestResult:
     folded: int
     closing: bool
     parent_id: str | None = None
+    folded_into: str | None = None
+    """The open incident this new group was folded into (same failing path; no run of its own)."""
 
 
 @dataclass(frozen=True)
@@ -148,7 +193,11 @@ class WorkQueue:
                 }
             common = payload.commonLabels or (firing[0].labels if firing else payload.alerts[0].labels)
             all_resolved = all(v["status"] == "resolved" for v in alerts.values())
-            parent = self._parent_for(db, common.get("namespace")) if opened else None
+            found = self._parent_for(db, common.get("namespace")) if opened else None
+            parent = found[0] if found else None
+            service = common.get("service") or common.get("deployment")
+            # a parent that already ended without a fix and is still open takes this group in at once
+            fold = found is not None and found[1] in ENDED_UNFIXED and _on_path(service, found[2])
             if opened:
                 db.execute(
                     "INSERT INTO incidents (id, group_key, status, alertname, namespace, service, severity,"
@@ -156,7 +205,7 @@ class WorkQueue:
                     (
                         incident_id,
                         payload.groupKey,
-                        "correlated" if parent else "queued",
+                        "folded" if fold else "correlated" if parent else "queued",
                         common.get("alertname"),
                         common.get("namespace"),
                         common.get("service") or common.get("deployment"),
@@ -170,6 +219,8 @@ class WorkQueue:
                 )
                 if parent:
                     db.execute("UPDATE incidents SET parent_id = ? WHERE id = ?", (parent, incident_id))
+                    if fold:
+                        _note_folded(db, parent, [f"{common.get('alertname')} ({incident_id})"])
                 else:
                     self._enqueue(db, incident_id, "investigate", now)
             else:
@@ -184,39 +235,72 @@ class WorkQueue:
                 )
                 self._enqueue(db, incident_id, "close", now)
             return IngestResult(
-                incident_id=incident_id, opened=opened, folded=folded, closing=closing, parent_id=parent
+                incident_id=incident_id,
+                opened=opened,
+                folded=folded,
+                closing=closing,
+                parent_id=parent,
+                folded_into=parent if fold else None,
             )
 
-    def _parent_for(self, db: sqlite3.Connection, namespace: str | None) -> str | None:
-        """An incident of the same namespace still under investigation, opened within the window."""
+    def _parent_for(
+        self, db: sqlite3.Connection, namespace: str | None
+    ) -> tuple[str, str, list[str] | None] | None:
+        """An open incident of the same namespace under investigation (or ended without a fix),
+        opened within the window: (id, status, its failing path's objects when known)."""
         if self.correlate_window_s <= 0:
             return None
         since = (datetime.now(UTC) - timedelta(seconds=self.correlate_window_s)).isoformat(
             timespec="milliseconds"
         )
         row = db.execute(
-            "SELECT id FROM incidents WHERE closed_at IS NULL AND parent_id IS NULL AND namespace IS ?"
-            " AND status IN ('queued', 'investigating', 'awaiting_approval', 'acting') AND created_at >= ?"
-            " ORDER BY created_at LIMIT 1",
+            "SELECT id, status, outcome FROM incidents WHERE closed_at IS NULL AND parent_id IS NULL"
+            " AND namespace IS ? AND status IN ('queued', 'investigating', 'awaiting_approval', 'acting',"
+            " 'escalated', 'mitigation_failed') AND created_at >= ? ORDER BY created_at LIMIT 1",
             (namespace, since),
         ).fetchone()
-        return str(row[0]) if row else None
+        if row is None:
+            return None
+        outcome = json.loads(row[2]) if row[2] else {}
+        return str(row[0]), str(row[1]), outcome.get("path")
 
-    def release_children(self, parent_id: str) -> list[str]:
-        """The parent's investigation ended: queue the correlated incidents that still fire."""
+    def release_children(
+        self, parent_id: str, parent_status: str | None = None, path: list[str] | None = None
+    ) -> list[str]:
+        """The parent's investigation ended. After a verified fix, the correlated incidents that still
+        fire are queued (after a short delay: the fix may cure them); without one, those on the
+        parent's failing path are folded into it, and the others queued now. Returns the queued ids."""
         now = datetime.now(UTC)
         not_before = (now + timedelta(seconds=self.follow_up_delay_s)).isoformat(timespec="milliseconds")
+        queued = []
         with self._tx(immediate=True) as db:
             rows = db.execute(
-                "SELECT id FROM incidents WHERE parent_id = ? AND closed_at IS NULL AND status = 'correlated'",
+                "SELECT id, service FROM incidents WHERE parent_id = ? AND closed_at IS NULL"
+                " AND status = 'correlated'",
                 (parent_id,),
             ).fetchall()
-            for (child,) in rows:
+            for child, service in rows:
+                if parent_status in ENDED_UNFIXED and _on_path(service, path):
+                    db.execute(
+                        "UPDATE incidents SET status = 'folded', updated_at = ? WHERE id = ?", (_now(), child)
+                    )
+                    continue
                 db.execute(
                     "UPDATE incidents SET status = 'queued', updated_at = ? WHERE id = ?", (_now(), child)
                 )
-                self._enqueue(db, child, "investigate", _now(), not_before=not_before)
-        return [r[0] for r in rows]
+                later = not_before if parent_status not in ENDED_UNFIXED else None
+                self._enqueue(db, child, "investigate", _now(), not_before=later)
+                queued.append(child)
+        return queued
+
+    def children(self, parent_id: str) -> list[dict[str, Any]]:
+        """Incidents correlated with or folded into ``parent_id``: id, alertname, service, status."""
+        with self._tx() as db:
+            rows = db.execute(
+                "SELECT id, alertname, service, status FROM incidents WHERE parent_id = ? ORDER BY created_at",
+                (parent_id,),
+            ).fetchall()
+        return [{"id": r[0], "alertname": r[1], "service": r[2], "status": r[3]} for r in rows]
 
     def enqueue(self, incident_id: str, kind: WorkKind, *, payload: str | None = None) -> None:
         with self._tx(immediate=True) as db:

@@ -14,7 +14,7 @@ from typing import Any, Protocol
 from agent.approvals import ApprovalDecision, ApprovalError, ApprovalStore
 from agent.events import event_dict, outcome_dict
 from agent.server.metrics import AgentMetrics
-from agent.server.queue import WorkItem, WorkQueue
+from agent.server.queue import WorkItem, WorkQueue, with_folded
 from agent.settings import Settings
 
 log = logging.getLogger("devops_agent.serve")
@@ -129,7 +129,7 @@ class Service:
                 raw_outcome = self.runner.continue_run(incident["id"], on_event=on_event)
             else:
                 raw_outcome = self.runner.investigate(
-                    alert=_alert_group(incident), thread_id=incident["id"], on_event=on_event
+                    alert=self._alert_group(incident), thread_id=incident["id"], on_event=on_event
                 )
             outcome = outcome_dict(raw_outcome)
             self.metrics.observe_outcome(outcome)
@@ -174,22 +174,35 @@ class Service:
     def _finished(self, incident_id: str, outcome: dict[str, Any]) -> None:
         """A run ended (or paused for a human): record it, tell the notifiers, and once it no longer
         waits let correlated incidents that still fire be investigated."""
-        self.queue.set_status(incident_id, str(outcome.get("status")), outcome)
-        if outcome.get("handoff") and outcome.get("status") != "awaiting_approval":
+        status = str(outcome.get("status"))
+        released: list[str] = []
+        if status != "awaiting_approval":
+            before = {c["id"] for c in self.queue.children(incident_id) if c["status"] == "folded"}
+            released = self.queue.release_children(incident_id, status, outcome.get("path"))
+            folded = [c for c in self.queue.children(incident_id) if c["status"] == "folded"]
+            self.metrics.alerts_folded.inc(len([c for c in folded if c["id"] not in before]))
+            outcome = with_folded(outcome, [f"{c['alertname']} ({c['id']})" for c in folded])
+        self.queue.set_status(incident_id, status, outcome)
+        if outcome.get("handoff") and status != "awaiting_approval":
             self.metrics.escalations.inc()  # the page itself goes out through the notifiers (Slack)
         self._notify("investigation_finished", self.queue.incident(incident_id) or {}, outcome)
-        if outcome.get("status") != "awaiting_approval":
-            self._release(incident_id)
-
-    def _release(self, incident_id: str) -> None:
-        children = self.queue.release_children(incident_id)
-        if children:
+        if released:
             log.info(
                 "incident %s done; correlated incidents still firing will be investigated: %s",
                 incident_id,
-                ", ".join(children),
+                ", ".join(released),
             )
             self.wake()
+
+    def _alert_group(self, incident: dict[str, Any]) -> dict[str, Any]:
+        """The incident's alert group for the runner; a group released after its parent's verified fix
+        says so, so a lagging alert over a long window is not taken for a new failure."""
+        parent = self.queue.incident(incident["parent_id"]) if incident.get("parent_id") else None
+        follows = None
+        outcome = (parent or {}).get("outcome") or {}
+        if parent is not None and outcome.get("status") == "resolved":
+            follows = {"incident": parent["id"], "root_cause": outcome.get("root_cause")}
+        return _alert_group(incident, follows)
 
     def _notify(self, method: str, *args: Any) -> None:
         for n in self.notifiers:
@@ -273,7 +286,7 @@ class Service:
         return outcome
 
 
-def _alert_group(incident: dict[str, Any]) -> dict[str, Any]:
+def _alert_group(incident: dict[str, Any], follows: dict[str, Any] | None = None) -> dict[str, Any]:
     firing = [a for a in incident["alerts"] if a["status"] == "firing"] or incident["alerts"]
     return {
         "version": "4",
@@ -281,4 +294,5 @@ def _alert_group(incident: dict[str, Any]) -> dict[str, Any]:
         "groupKey": incident["group_key"],
         "commonLabels": incident["common_labels"],
         "alerts": firing,
+        **({"follows": follows} if follows else {}),
     }

@@ -138,6 +138,7 @@ def test_firing_then_resolved_opens_and_closes_one_incident(svc: Any) -> None:
         "folded": 1,
         "closing": False,
         "parent_id": None,
+        "folded_into": None,
     }
     wait_for(lambda: runner.investigations)
     r3 = client.post(

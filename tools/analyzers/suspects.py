@@ -190,12 +190,11 @@ def rank_suspects(changes: list[Change], path: FailingPath, onset: datetime) -> 
 
 
 def suspect_findings(
-    changes: list[Change], snap: Snapshot, findings: list[Finding], service: str | None, onset: datetime
+    changes: list[Change], snap: Snapshot, path: FailingPath, onset: datetime
 ) -> list[Finding]:
     """``suspect_change`` findings for the changes on the failing path before ``onset``."""
     from tools.kubernetes.revert import change_ref, why_not_revertible
 
-    path = failing_path(snap, focus_services(findings, service))
     out = []
     for rank, (c, gap) in enumerate(rank_suspects(changes, path, onset), start=1):
         refusal = why_not_revertible(c)

@@ -1,0 +1,114 @@
+"""One fault, one incident: alert groups on the same failing path fold into the incident that ended
+without a fix (escalated), instead of each starting a run that would page again; groups off the path
+are investigated on their own; the folded alerts are listed in the parent's report and hand-off, and
+counted in /metrics."""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from fastapi.testclient import TestClient
+from test_serve_webhook import TOKEN, ScriptedRunner, alert, payload, wait_for
+
+from agent.server.app import create_app
+from agent.server.service import Service
+from agent.settings import Settings
+
+PATH = ["Service/predictor", "Deployment/predictor", "Node/node-1", "Deployment/api-gateway"]
+
+
+class EscalatingRunner(ScriptedRunner):
+    """The first investigation escalates with a failing path; later ones end as no_action_needed."""
+
+    def investigate(self, **kw: Any) -> dict[str, Any]:
+        out = super().investigate(**kw)
+        if len(self.investigations) == 1:
+            out |= {
+                "status": "escalated",
+                "path": PATH,
+                "handoff": {"why": ["alert still fires"], "folded_alerts": []},
+            }
+        return out
+
+
+def _service(tmp_path: Path) -> tuple[Service, EscalatingRunner, TestClient]:
+    settings = Settings(data_dir=tmp_path, api_token=TOKEN, follow_up_delay_s=0)  # type: ignore[arg-type]
+    runner = EscalatingRunner(block=threading.Event())
+    service = Service(settings, runner)
+    service.start()
+    return service, runner, TestClient(create_app(service))
+
+
+def _post(client: TestClient, group: str, fp: str, **labels: str) -> dict[str, Any]:
+    return client.post(
+        "/webhook/alertmanager", json=payload(group=group, alerts=[alert(fp=fp, **labels)])
+    ).json()
+
+
+def test_groups_on_the_escalated_incidents_path_fold_and_the_others_are_investigated(tmp_path: Path) -> None:
+    service, runner, client = _service(tmp_path)
+    first = _post(client, "no-endpoints", "a", alertname="ServiceNoEndpoints")
+    wait_for(lambda: runner.investigations)
+    caller = _post(client, "gateway-5xx", "b", alertname="ServiceHighErrorRate", service="api-gateway")
+    burn = _post(client, "burn", "c", alertname="ApiErrorBudgetBurn", service="predictor")
+    other = _post(client, "cache", "d", alertname="CacheDown", service="cache")
+    assert {caller["parent_id"], burn["parent_id"], other["parent_id"]} == {first["incident_id"]}
+    assert runner.block is not None
+    runner.block.set()
+    wait_for(lambda: len(runner.investigations) == 2 and service.queue.depth() == 0, timeout=20)
+    time.sleep(0.5)
+    service.stop()
+
+    investigated = [t for t, _ in runner.investigations]
+    assert investigated == [first["incident_id"], other["incident_id"]]  # cache is off the path
+    for folded in (caller, burn):
+        assert (service.queue.incident(folded["incident_id"]) or {})["status"] == "folded"
+    parent = service.queue.incident(first["incident_id"]) or {}
+    outcome = parent["outcome"]
+    assert parent["status"] == "escalated"
+    listed = outcome["folded_alerts"]
+    assert f"ServiceHighErrorRate ({caller['incident_id']})" in listed
+    assert f"ApiErrorBudgetBurn ({burn['incident_id']})" in listed
+    assert "## Alerts folded into this incident" in outcome["report"]
+    assert outcome["handoff"]["folded_alerts"] == listed
+    metrics = client.get("/metrics").text
+    assert "devops_agent_alert_groups_folded_total 2.0" in metrics
+    assert "devops_agent_escalations_total 1.0" in metrics
+
+
+def test_a_group_arriving_after_the_escalation_folds_at_once(tmp_path: Path) -> None:
+    service, runner, client = _service(tmp_path)
+    assert runner.block is not None
+    runner.block.set()
+    first = _post(client, "no-endpoints", "a", alertname="ServiceNoEndpoints")
+    wait_for(lambda: (service.queue.incident(first["incident_id"]) or {}).get("status") == "escalated")
+    late = _post(client, "late", "e", alertname="KubeDeploymentReplicasMismatch", service="predictor")
+    assert late["folded_into"] == first["incident_id"]
+    time.sleep(0.5)
+    service.stop()
+    assert [t for t, _ in runner.investigations] == [first["incident_id"]]
+    parent = service.queue.incident(first["incident_id"]) or {}
+    assert f"KubeDeploymentReplicasMismatch ({late['incident_id']})" in parent["outcome"]["report"]
+    assert "devops_agent_alert_groups_folded_total 1.0" in client.get("/metrics").text
+
+
+def test_after_a_verified_fix_a_group_still_firing_is_investigated_as_a_follow_up(tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path, api_token=TOKEN, follow_up_delay_s=0)  # type: ignore[arg-type]
+    runner = ScriptedRunner(block=threading.Event())
+    runner.investigate_status = "resolved"
+    service = Service(settings, runner)
+    service.start()
+    client = TestClient(create_app(service))
+    first = _post(client, "errors", "a")
+    wait_for(lambda: runner.investigations)
+    second = _post(client, "burn", "b", alertname="ApiErrorBudgetBurn")
+    assert runner.block is not None
+    runner.block.set()
+    wait_for(lambda: len(runner.investigations) == 2, timeout=20)
+    service.stop()
+    _, group = runner.investigations[1]
+    assert runner.investigations[1][0] == second["incident_id"]
+    assert group is not None and group["follows"]["incident"] == first["incident_id"]
