@@ -230,7 +230,14 @@ def _finish_fixed(
     action: dict[str, Any], runbooks: list[Any], findings: list[dict[str, Any]], plan: dict[str, Any]
 ) -> Step:
     if action.get("runbook") is None and action.get("suspect"):
-        change = next((f for f in findings if f.get("target") == action.get("suspect")), None)
+        change = next(
+            (
+                f
+                for f in findings
+                if f.get("kind") == "suspect_change" and f.get("target") == action.get("suspect")
+            ),
+            None,
+        )
         cause = "a change on the failing path: " + str(
             (change or {}).get("summary") or f"{action.get('args')}"
         )

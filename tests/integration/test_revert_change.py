@@ -80,7 +80,9 @@ def test_a_hand_edit_on_the_path_is_the_suspect_and_its_revert_is_the_exact_inve
 ) -> None:
     journal, deps = _setup(world, tmp_path)
     before = _service(deps)
-    world.kubectl("-n", NS, "patch", "svc", "shop", "-p", '{"spec":{"ports":[{"port":80,"targetPort":9090}]}}')
+    world.kubectl(
+        "-n", NS, "patch", "svc", "shop", "-p", '{"spec":{"ports":[{"port":80,"targetPort":9090}]}}'
+    )
     assert wait_for(lambda: len(journal.changes_of("Service", "shop")) == 2), journal.status
     journal.settle(NS)
 
@@ -147,7 +149,33 @@ def test_a_changed_secret_is_named_never_restored(world: World, tmp_path: Path) 
     text = json.dumps(secret)
     assert "second-Secret-Value" not in text and new not in text and "first-Secret-Value" not in text
 
-    changes = changes_for(deps, NS, datetime.now(UTC) - timedelta(minutes=10), objects=[("Secret", "shop-db")])
+    changes = changes_for(
+        deps, NS, datetime.now(UTC) - timedelta(minutes=10), objects=[("Secret", "shop-db")]
+    )
     ref = change_ref(changes[-1])
-    result = k8s_revert_change.invoke(deps, {"kind": "Secret", "name": "shop-db", "namespace": NS, "change": ref})
+    result = k8s_revert_change.invoke(
+        deps, {"kind": "Secret", "name": "shop-db", "namespace": NS, "change": ref}
+    )
     assert result.status == "error" and "never stored" in result.text
+
+
+def test_the_agents_own_revert_is_never_a_suspect_nor_the_change_it_undid(
+    world: World, tmp_path: Path
+) -> None:
+    journal, deps = _setup(world, tmp_path)
+    world.kubectl(
+        "-n", NS, "patch", "svc", "shop", "-p", '{"spec":{"ports":[{"port":80,"targetPort":9090}]}}'
+    )
+    assert wait_for(lambda: len(journal.changes_of("Service", "shop")) == 2), journal.status
+    journal.settle(NS)
+    top = _suspects(deps, datetime.now(UTC) + timedelta(seconds=5))[0]["data"]
+    args = {"kind": "Service", "name": "shop", "namespace": NS, "change": top["change"]}
+    assert k8s_revert_change.invoke(deps, args).status == "ok"
+    assert wait_for(lambda: len(journal.changes_of("Service", "shop")) == 3), journal.status
+    revert = journal.changes_of("Service", "shop")[-1]
+    assert revert.actor == "devops-agent"  # every write of the agent names it in managedFields
+    journal.settle(NS)
+    journal.stop()
+    # a follow-up incident right after: neither the agent's revert nor the edit it undid is suspected
+    later = [f["data"] for f in _suspects(deps, datetime.now(UTC) + timedelta(seconds=5))]
+    assert not [s for s in later if (s["kind"], s["name"]) == ("Service", "shop")], later

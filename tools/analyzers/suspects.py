@@ -175,12 +175,27 @@ def _summary(change: Change, gap: float) -> str:
     return f"{change.kind} {change.name} changed{who} {when}: " + ("; ".join(parts) or change.event) + more
 
 
+def _superseded(change: Change, changes: list[Change]) -> bool:
+    """A later change of the same object rewrote one of its fields (a revert, a fix, another edit):
+    this one is no longer what the object holds there."""
+    paths = {d.path for d in change.diff}
+    return any(
+        (later.time, later.id or 0) > (change.time, change.id or 0)
+        and (later.kind, later.namespace, later.name) == (change.kind, change.namespace, change.name)
+        and any(d.path in paths for d in later.diff)
+        for later in changes
+    )
+
+
 def rank_suspects(changes: list[Change], path: FailingPath, onset: datetime) -> list[tuple[Change, float]]:
-    """Changes on the path made by someone (not a controller), closest before the onset first."""
+    """Changes on the path made by someone (not a controller, not the agent) that the object still
+    holds, closest before the onset first."""
     out = []
     for c in changes:
-        if not path.covers(c) or _by_controller(c) or not c.diff:
+        if not path.covers(c) or _by_controller(c) or not c.diff or _superseded(c, changes):
             continue
+        if c.event == "added" and c.kind not in _NAMESPACE_WIDE:
+            continue  # the path's own objects being created is no regression; a new NetworkPolicy can be
         gap = (onset - c.time).total_seconds()
         if -GRACE.total_seconds() <= gap <= WINDOW.total_seconds():
             out.append((c, gap))

@@ -139,6 +139,10 @@ def object_path(res: Resource, namespace: str | None, name: str | None = None) -
     return f"{path}/{name}" if name else path
 
 
+FIELD_MANAGER = "devops-agent"
+"""The manager name every write of the agent is recorded under."""
+
+
 class Kube:
     """JSON requests against one context's API server."""
 
@@ -162,8 +166,14 @@ class Kube:
         what: str = "",
         raw_text: bool = False,
     ) -> Any:
-        """Send one request; JSON responses are decoded, text (logs) returned as ``str``."""
-        params = [(k, v) for k, v in (query or {}).items() if v is not None and v != ""]
+        """Send one request; JSON responses are decoded, text (logs) returned as ``str``.
+
+        Writes carry ``fieldManager=devops-agent``: the cluster's managedFields (and so the change
+        journal) name the agent as the author, and diagnosis never takes its own fix for a suspect."""
+        query = dict(query or {})
+        if method in ("PATCH", "PUT", "POST"):
+            query.setdefault("fieldManager", FIELD_MANAGER)
+        params = [(k, v) for k, v in query.items() if v is not None and v != ""]
         headers = {"Accept": "application/json, */*", "Content-Type": content_type}
         method_, url, hdrs, body_, post = self.api.param_serialize(
             method, path, query_params=params, header_params=headers, body=body, auth_settings=["BearerToken"]
