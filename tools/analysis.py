@@ -13,7 +13,7 @@ from datetime import UTC
 from tools.analyzers.signals import analyze_signals
 from tools.analyzers.snapshot import Snapshot, take_snapshot
 from tools.analyzers.suspects import (
-    WINDOW,
+    HISTORY,
     FailingPath,
     failing_path,
     focus_services,
@@ -109,7 +109,9 @@ def _suspects(
         return [], [f"onset {onset!r} is not an RFC 3339 time; suspect changes not ranked"]
     when = when if when.tzinfo else when.replace(tzinfo=UTC)
     try:
-        changes = changes_for(deps, snap.namespace, when - WINDOW, context=context)
+        # a week of history: which version of each object came first (a change back to it is a
+        # restore, not a suspect); only the window before the onset is ranked
+        changes = changes_for(deps, snap.namespace, when - HISTORY, context=context)
     except ToolError as exc:
         return [], [f"the change journal could not be read: {exc}"]
     return suspect_findings(changes, snap, path, when), []

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 from tools.analyzers.snapshot import Snapshot
 from tools.findings import Finding
@@ -20,6 +21,9 @@ from tools.kubernetes.client import Obj
 
 WINDOW = timedelta(hours=2)
 """How long before the symptom a change can still be its cause."""
+
+HISTORY = timedelta(days=7)
+"""How far back the journal is read to know each object's oldest version."""
 
 GRACE = timedelta(seconds=90)
 """A change recorded slightly after the alert's start still counts (clocks, and the alert's start is
@@ -187,12 +191,58 @@ def _superseded(change: Change, changes: list[Change]) -> bool:
     )
 
 
+_MISSING = object()
+
+
+def _at(doc: Any, path: str) -> Any:
+    """The value at a JSON Pointer, or ``_MISSING``."""
+    from tools.journal.diff import split_pointer
+
+    for token in split_pointer(path):
+        if isinstance(doc, dict) and token in doc:
+            doc = doc[token]
+        elif isinstance(doc, list) and token.isdigit() and int(token) < len(doc):
+            doc = doc[int(token)]
+        else:
+            return _MISSING
+    return doc
+
+
+def _baselines(changes: list[Change]) -> dict[tuple[str, str | None, str], Any]:
+    """Each object's oldest known version: before its first recorded change (or as created)."""
+    out: dict[tuple[str, str | None, str], Any] = {}
+    for c in sorted(changes, key=lambda c: (c.time, c.id or 0)):
+        key = (c.kind, c.namespace, c.name)
+        if key not in out:
+            out[key] = c.before if c.event == "modified" else c.after
+    return out
+
+
+def _restores(change: Change, baseline: Any) -> bool:
+    """The change puts every field it touches back to the object's oldest known version (a revert,
+    a rollback, a re-apply of the declared config): back to a state that served, so it is not where
+    a new failure starts. A fault made twice is still a suspect the second time (0 replicas is not
+    what the object first held)."""
+    if baseline is None or not change.diff:
+        return False
+    for d in change.diff:
+        held = _at(baseline, d.path)
+        if d.op == "remove" and held is not _MISSING:
+            return False
+        if d.op != "remove" and (held is _MISSING or held != d.new):
+            return False
+    return True
+
+
 def rank_suspects(changes: list[Change], path: FailingPath, onset: datetime) -> list[tuple[Change, float]]:
     """Changes on the path made by someone (not a controller, not the agent) that the object still
     holds, closest before the onset first."""
+    baselines = _baselines(changes)
     out = []
     for c in changes:
         if not path.covers(c) or _by_controller(c) or not c.diff or _superseded(c, changes):
+            continue
+        if _restores(c, baselines.get((c.kind, c.namespace, c.name))):
             continue
         if c.event == "added" and c.kind not in _NAMESPACE_WIDE:
             continue  # the path's own objects being created is no regression; a new NetworkPolicy can be

@@ -1,0 +1,57 @@
+"""Ranking the changes on the failing path: closest before the onset first; controllers, the agent
+itself and restores of an object's oldest version are not suspects, but a fault made twice is."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from tools.analyzers.suspects import FailingPath, rank_suspects
+from tools.journal import Change, FieldChange
+
+ONSET = datetime(2026, 12, 3, 12, 0, tzinfo=UTC)
+
+
+def change(
+    n: int, minutes_before: float, old: int, new: int, actor: str = "kubectl-scale", name: str = "predictor"
+) -> Change:
+    return Change(
+        id=n,
+        kind="Deployment",
+        namespace="mp",
+        name=name,
+        time=ONSET - timedelta(minutes=minutes_before),
+        actor=actor,
+        diff=[FieldChange(path="/spec/replicas", op="replace", old=old, new=new)],
+        before={"spec": {"replicas": old}},
+        after={"spec": {"replicas": new}},
+    )
+
+
+def path() -> FailingPath:
+    p = FailingPath()
+    p.add("Deployment", "predictor", "predictor")
+    return p
+
+
+def test_the_closest_change_before_the_onset_ranks_first_and_off_path_changes_are_ignored() -> None:
+    changes = [change(1, 30, 3, 4), change(2, 1, 4, 0), change(3, 0.5, 3, 9, name="other")]
+    assert [c.id for c, _ in rank_suspects(changes, path(), ONSET)] == [2]  # 1 was rewritten by 2
+
+
+def test_controllers_and_the_agent_are_not_suspects() -> None:
+    changes = [
+        change(1, 2, 3, 5, actor="horizontal-pod-autoscaler"),
+        change(2, 1, 5, 0, actor="devops-agent"),
+    ]
+    assert rank_suspects(changes, path(), ONSET) == []
+
+
+def test_a_reset_to_the_oldest_version_is_a_restore_but_the_same_fault_again_is_a_suspect() -> None:
+    first_fault, reset, again = change(1, 20, 3, 0), change(2, 10, 0, 3), change(3, 1, 3, 0)
+    assert rank_suspects([first_fault, reset], path(), ONSET) == []  # the fault was undone, the undo restores
+    assert [c.id for c, _ in rank_suspects([first_fault, reset, again], path(), ONSET)] == [3]
+
+
+def test_changes_after_the_grace_or_before_the_window_are_not_ranked() -> None:
+    assert rank_suspects([change(1, -5, 3, 0)], path(), ONSET) == []
+    assert rank_suspects([change(1, 60 * 3, 3, 0)], path(), ONSET) == []
