@@ -28,6 +28,9 @@ from sandbox import lifecycle
 
 console = Console()
 
+DIAGNOSIS = ("intake", "triage", "read")
+"""Tool-call purposes that diagnose (the rest verify a change or check health at the end)."""
+
 
 class Narrator:
     """A serve notifier that prints what the agent does as it happens."""
@@ -125,11 +128,13 @@ def run_once(env: EvalEnv, fault: str, target: str | None, timeout_s: float = 24
         stop.set()
         approver.join(5)
     ids = {i["id"] for i in env.service.queue.incidents(limit=10000)} - before
-    tool_calls = sum(1 for iid in ids for r in env.audit.rows(incident_id=iid) if r.kind == "tool_call")
+    calls = [r for iid in ids for r in env.audit.rows(incident_id=iid) if r.kind == "tool_call"]
     return {
         "mitigated_s": None if mitigated_at is None else mitigated_at - t0,
         "incidents": sorted(ids),
-        "tool_calls": tool_calls,
+        "tool_calls": len(calls),
+        # what memory can save: the calls that diagnose; verification polls last as long as the signal
+        "diagnosis_calls": sum(1 for r in calls if r.data.get("purpose") in DIAGNOSIS),
     }
 
 
@@ -170,7 +175,8 @@ def main(argv: list[str] | None = None) -> int:
         for n, r in enumerate(results, 1):
             took = f"{r['mitigated_s']:.0f} s" if r["mitigated_s"] is not None else "not mitigated"
             console.print(
-                f"run {n}: mitigated in {took} with {r['tool_calls']} tool calls; incidents {', '.join(r['incidents'])}"
+                f"run {n}: mitigated in {took} with {r['tool_calls']} tool calls ({r['diagnosis_calls']} to "
+                f"diagnose, the rest verifying); incidents {', '.join(r['incidents'])}"
             )
         if first["incidents"]:
             console.print(

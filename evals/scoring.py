@@ -205,6 +205,12 @@ def score(obs: Observation, sc: Scenario) -> dict[str, Any]:
         else None,
         "steps": sum(int(o.get("steps") or 0) for o in outcomes),
         "tool_calls": sum(1 for r in obs.audit if r["kind"] == "tool_call"),
+        "diagnosis_calls": sum(
+            1
+            for r in obs.audit
+            if r["kind"] == "tool_call"
+            and (r.get("data") or {}).get("purpose") in ("intake", "triage", "read")
+        ),
         "tokens": sum(int(o.get("tokens") or 0) for o in outcomes),
         "actions": [f"{r['data'].get('tool')} {_applied_target(r['data'])}" for r in _applied(obs)],
         "approvals": obs.approvals,
