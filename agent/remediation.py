@@ -156,8 +156,18 @@ def guarded(
     users_hurt = bool(kinds & USER_SYMPTOMS) or any(
         f.get("severity") == "critical" and f.get("kind") not in ("suspect_change",) for f in findings
     )
+    restarts_only = {
+        str((f.get("data") or {}).get("deployment"))
+        for f in findings
+        if f.get("kind") == "recent_rollout" and (f.get("data") or {}).get("change") == "restart"
+    }
     kept, dropped = [], []
     for c in candidates:
+        if c.get("tool") == "k8s_rollback" and str((c.get("args") or {}).get("deployment")) in restarts_only:
+            dropped.append(
+                f"{c['action_key']}: the recent rollout was only a restart; rolling it back restarts again"
+            )
+            continue
         if _adds_replicas(c) and "pods_pending" in kinds:
             dropped.append(
                 f"{c['action_key']}: pods cannot be scheduled, more replicas only add Pending pods"

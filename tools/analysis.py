@@ -99,7 +99,7 @@ def _callers(findings: list[Finding], focus: list[str]) -> list[str]:
 
 
 def _suspects(
-    deps: ToolDeps, snap: Snapshot, path: FailingPath, onset: str, context: Context
+    deps: ToolDeps, snap: Snapshot, path: FailingPath, onset: str, context: Context, focus: list[str]
 ) -> tuple[list[Finding], list[str]]:
     """``suspect_change`` findings: changes on the failing path before the onset (journal or fallback)."""
     from tools.journal import changes_for
@@ -114,7 +114,7 @@ def _suspects(
         changes = changes_for(deps, snap.namespace, when - HISTORY, context=context)
     except ToolError as exc:
         return [], [f"the change journal could not be read: {exc}"]
-    return suspect_findings(changes, snap, path, when), []
+    return suspect_findings(changes, snap, path, when, focus), []
 
 
 @tool(risk="read", tags=("analysis",))
@@ -138,7 +138,7 @@ def triage(
         focus = focus_services(findings, service)
         walked = failing_path(snap, focus)
         path = [f"{kind}/{name}" for kind, name in walked.objects] + _callers(findings, focus)
-        suspects, more = _suspects(deps, snap, walked, onset, context)
+        suspects, more = _suspects(deps, snap, walked, onset, context, focus)
         findings, notes = findings + suspects, notes + more
     findings = rank(findings, service)
     notes = snap.notes + notes

@@ -168,3 +168,21 @@ def test_the_planner_executes_the_list_then_stops_honestly() -> None:
     done = planner.next_step(tried, ctx)  # type: ignore[arg-type]
     assert done.kind == "finish" and done.status is None  # report decides: escalated while it still fails
     assert "No safe change" in (done.answer or "") or "no further remediation" in (done.answer or "")
+
+
+def test_rolling_back_a_mere_restart_is_ruled_out() -> None:
+    books = [r for r in load_runbooks() if r.id == "bad-deploy-rollback"]
+    findings = [
+        f("high_error_rate", "Service/mp/cache", "critical", service="cache", deployment="cache"),
+        f(
+            "recent_rollout",
+            "Deployment/mp/cache",
+            "warning",
+            deployment="cache",
+            change="restart",
+            revision=3,
+        ),
+    ]
+    ranked = rank_candidates(books, _state(findings), "sig", None)  # type: ignore[arg-type]
+    assert all(c.get("tool") != "k8s_rollback" for c in ranked)
+    assert "only a restart" in ranked[-1]["reason"]

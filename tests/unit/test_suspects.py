@@ -55,3 +55,31 @@ def test_a_reset_to_the_oldest_version_is_a_restore_but_the_same_fault_again_is_
 def test_changes_after_the_grace_or_before_the_window_are_not_ranked() -> None:
     assert rank_suspects([change(1, -5, 3, 0)], path(), ONSET) == []
     assert rank_suspects([change(1, 60 * 3, 3, 0)], path(), ONSET) == []
+
+
+def _edit(
+    n: int, path_: str, old: object, new: object, kind: str = "Deployment", actor: str | None = "kubectl-edit"
+) -> Change:
+    return Change(
+        id=n,
+        kind=kind,
+        namespace="mp",
+        name="predictor",
+        time=ONSET - timedelta(minutes=1),
+        actor=actor,
+        diff=[FieldChange(path=path_, op="replace", old=old, new=new)],
+    )
+
+
+def test_annotations_restart_stamps_and_hpa_replicas_change_no_behaviour() -> None:
+    p = path()
+    p.add("HorizontalPodAutoscaler", "predictor", "predictor")
+    inert = [
+        _edit(1, "/metadata/annotations/team", "a", "b"),
+        _edit(2, "/spec/template/metadata/annotations/kubectl.kubernetes.io~1restartedAt", "t1", "t2"),
+        _edit(3, "/spec/replicas", 5, 4, actor=None),  # the autoscaler's write
+    ]
+    assert rank_suspects(inert, p, ONSET) == []
+    node = _edit(4, "/metadata/labels/disk", "ssd", "hdd", kind="Node")
+    p.add("Node", "predictor", "predictor")
+    assert [c.id for c, _ in rank_suspects([node], p, ONSET)] == [4]  # pods select nodes by their labels

@@ -159,6 +159,26 @@ def failing_path(snap: Snapshot, services: list[str]) -> FailingPath:
     return path
 
 
+RESTARTED_AT = "/spec/template/metadata/annotations/kubectl.kubernetes.io~1restartedAt"
+
+
+def _inert(change: Change, path: FailingPath) -> bool:
+    """Changes that alter no behaviour: an object's own labels and annotations (a Node's labels do:
+    pods select nodes by them), a restart stamp, and replicas the object's HPA set."""
+
+    def inert(p: str) -> bool:
+        if p.startswith("/metadata/"):
+            return not (change.kind == "Node" and p.startswith("/metadata/labels"))
+        if p == RESTARTED_AT:
+            return True
+        autoscaled = any(
+            k == "HorizontalPodAutoscaler" and w == change.name for (k, _), w in path.objects.items()
+        )
+        return p == "/spec/replicas" and autoscaled and change.actor is None
+
+    return all(inert(d.path) for d in change.diff)
+
+
 def _by_controller(change: Change) -> bool:
     actor = (change.actor or "").lower()
     return any(c in actor for c in _CONTROLLERS)
@@ -242,7 +262,7 @@ def rank_suspects(changes: list[Change], path: FailingPath, onset: datetime) -> 
     for c in changes:
         if not path.covers(c) or _by_controller(c) or not c.diff or _superseded(c, changes):
             continue
-        if _restores(c, baselines.get((c.kind, c.namespace, c.name))):
+        if _restores(c, baselines.get((c.kind, c.namespace, c.name))) or _inert(c, path):
             continue
         if c.event == "added" and c.kind not in _NAMESPACE_WIDE:
             continue  # the path's own objects being created is no regression; a new NetworkPolicy can be
@@ -255,7 +275,11 @@ def rank_suspects(changes: list[Change], path: FailingPath, onset: datetime) -> 
 
 
 def suspect_findings(
-    changes: list[Change], snap: Snapshot, path: FailingPath, onset: datetime
+    changes: list[Change],
+    snap: Snapshot,
+    path: FailingPath,
+    onset: datetime,
+    services: tuple[str, ...] | list[str] = (),
 ) -> list[Finding]:
     """``suspect_change`` findings for the changes on the failing path before ``onset``."""
     from tools.kubernetes.revert import change_ref, why_not_revertible
@@ -285,6 +309,8 @@ def suspect_findings(
                     "revertible": refusal is None,
                     "why_not_revertible": refusal,
                     **({"deployment": workload} if workload else {}),
+                    # every service whose failing path reaches it (so scoping to any of them keeps it)
+                    "deployments": sorted({*(s for s in services if s), *([workload] if workload else [])}),
                     **({"consumers": _consumers(snap, c)} if c.kind in ("Secret", "ConfigMap") else {}),
                 },
             )
