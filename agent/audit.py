@@ -37,6 +37,7 @@ AuditKind = Literal[
     "action_undone",
     "verify",
     "run_finished",
+    "request_refused",
 ]
 
 GENESIS = "0" * 64

@@ -61,10 +61,18 @@ def test_every_endpoint_with_and_without_a_token(api):
         case = data.draw(op.as_strategy())
         for who, headers in HEADERS.items():
             response = case.call(headers=headers)
-            record("fuzz", {"target": f"api {case.method} {case.path}", "auth": who, "status": response.status_code})
+            record(
+                "fuzz",
+                {"target": f"api {case.method} {case.path}", "auth": who, "status": response.status_code},
+            )
             assert response.status_code < 500, (who, case.method, case.formatted_path, response.text[:300])
             if case.path.startswith("/api/") and who != "valid":
-                assert response.status_code == 401, (who, case.method, case.formatted_path, response.status_code)
+                assert response.status_code == 401, (
+                    who,
+                    case.method,
+                    case.formatted_path,
+                    response.status_code,
+                )
 
     for op in operations:
         fuzz(op)

@@ -77,7 +77,11 @@ VALID_PAYLOAD = {
     "alerts": [
         {
             "status": "firing",
-            "labels": {"alertname": "KubePodCrashLooping", "namespace": "market-predictor", "service": "predictor"},
+            "labels": {
+                "alertname": "KubePodCrashLooping",
+                "namespace": "market-predictor",
+                "service": "predictor",
+            },
             "annotations": {"summary": "x"},
             "fingerprint": "fp1",
             "startsAt": "2026-11-26T10:00:00Z",
@@ -89,7 +93,9 @@ SCENARIO = (Path(__file__).resolve().parents[2] / "evals" / "scenarios" / "bad-d
 alert_dicts = near(
     {
         "status": st.sampled_from(["firing", "resolved", "FIRING", ""]),
-        "labels": st.dictionaries(st.sampled_from(["alertname", "namespace", "service", "pod", "x"]), st.text(max_size=20)),
+        "labels": st.dictionaries(
+            st.sampled_from(["alertname", "namespace", "service", "pod", "x"]), st.text(max_size=20)
+        ),
         "annotations": st.dictionaries(st.text(max_size=10), st.text(max_size=30)),
         "startsAt": st.sampled_from(["2026-11-26T10:00:00Z", "yesterday", "0001-01-01T00:00:00Z", ""]),
         "endsAt": st.sampled_from(["0001-01-01T00:00:00Z", "9999-12-31T23:59:59Z", "x"]),
@@ -170,7 +176,10 @@ policies = near(
                 {
                     "context": st.text(max_size=10),
                     "autonomy": st.sampled_from(["auto", "none"]),
-                    "namespaces": st.lists(near({"match": st.text(max_size=10), "autonomy": st.sampled_from(["auto", "x"])}), max_size=3),
+                    "namespaces": st.lists(
+                        near({"match": st.text(max_size=10), "autonomy": st.sampled_from(["auto", "x"])}),
+                        max_size=3,
+                    ),
                 }
             ),
             max_size=3,
@@ -178,10 +187,21 @@ policies = near(
         "guardrails": near(
             {
                 "protected_namespaces": st.lists(st.text(max_size=10), max_size=3),
-                "replicas": near({"min": st.integers(-5, 30), "max": st.integers(-5, 30), "max_step": st.integers(-1, 9)}),
-                "blast_radius": near({"auto_max_fraction": st.floats(-1, 2), "max_fraction": st.floats(-1, 2)}),
+                "replicas": near(
+                    {"min": st.integers(-5, 30), "max": st.integers(-5, 30), "max_step": st.integers(-1, 9)}
+                ),
+                "blast_radius": near(
+                    {"auto_max_fraction": st.floats(-1, 2), "max_fraction": st.floats(-1, 2)}
+                ),
                 "freeze_windows": st.lists(
-                    near({"start": st.text(max_size=25), "end": st.text(max_size=25), "days": st.lists(st.sampled_from(["mon", "funday"])), "from": st.text(max_size=8)}),
+                    near(
+                        {
+                            "start": st.text(max_size=25),
+                            "end": st.text(max_size=25),
+                            "days": st.lists(st.sampled_from(["mon", "funday"])),
+                            "from": st.text(max_size=8),
+                        }
+                    ),
                     max_size=2,
                 ),
                 "cooldown_s": st.integers(-10, 10**6),
@@ -212,14 +232,31 @@ runbook_meta = near(
         "id": st.text(max_size=12),
         "title": st.text(max_size=20),
         "fault_class": st.text(max_size=12),
-        "match": near({"alerts": st.lists(st.text(max_size=10), max_size=3), "findings": st.lists(st.text(max_size=10), max_size=3)}),
-        "diagnostics": st.lists(near({"tool": st.sampled_from(["k8s_get", "nope"]), "args": json_values, "why": st.text(max_size=10)}), max_size=3),
+        "match": near(
+            {
+                "alerts": st.lists(st.text(max_size=10), max_size=3),
+                "findings": st.lists(st.text(max_size=10), max_size=3),
+            }
+        ),
+        "diagnostics": st.lists(
+            near(
+                {
+                    "tool": st.sampled_from(["k8s_get", "nope"]),
+                    "args": json_values,
+                    "why": st.text(max_size=10),
+                }
+            ),
+            max_size=3,
+        ),
         "remediations": st.lists(
             near(
                 {
                     "id": st.text(max_size=8),
                     "tool": st.sampled_from(["k8s_rollback", "k8s_scale", "rm"]),
-                    "args": st.dictionaries(st.text(max_size=8), st.sampled_from(["{service}", "{finding.x.y}", "{", "{namespace|upper}", "1"])),
+                    "args": st.dictionaries(
+                        st.text(max_size=8),
+                        st.sampled_from(["{service}", "{finding.x.y}", "{", "{namespace|upper}", "1"]),
+                    ),
                     "requires": st.lists(st.text(max_size=8), max_size=2),
                 }
             ),
@@ -251,7 +288,10 @@ scenario_docs = near(
     {
         "name": st.text(max_size=12),
         "description": st.text(max_size=20),
-        "faults": st.lists(near({"fault": st.sampled_from(["bad-deploy", "none", "zzz"]), "target": st.text(max_size=10)}), max_size=2),
+        "faults": st.lists(
+            near({"fault": st.sampled_from(["bad-deploy", "none", "zzz"]), "target": st.text(max_size=10)}),
+            max_size=2,
+        ),
         "quiet_s": st.one_of(st.integers(-5, 100), st.floats()),
         "smoke": st.booleans(),
     }
@@ -259,7 +299,9 @@ scenario_docs = near(
 
 
 @FUZZ
-@given(doc=st.one_of(mutated(yaml.safe_load(SCENARIO)), scenario_docs, json_values), raw=st.text(max_size=200))
+@given(
+    doc=st.one_of(mutated(yaml.safe_load(SCENARIO)), scenario_docs, json_values), raw=st.text(max_size=200)
+)
 def test_scenario_file_loads_or_says_why(tmp_path, doc, raw):
     for i, content in enumerate((yaml.safe_dump(doc, allow_unicode=True), raw)):
         d = tmp_path / f"s{i}"
