@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import logging
+import os
 import random
 import socket
 import tempfile
@@ -24,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from fakes.openai_server import Entry, FakeOpenAI
+from fakes.secret_scan import scan_paths, scan_texts, settings_secrets, store_secrets
 
 from agent.approvals import ApprovalDecision, ApprovalError
 from agent.audit import AuditLog
@@ -97,6 +100,8 @@ class RunRecord:
     decisions_accepted_twice: int = 0
     crashed: str | None = None
     model_calls: int = 0
+    secrets_planted: int = 0
+    secrets_found: list[str] = field(default_factory=list)
 
     @property
     def clear(self) -> bool:
@@ -157,6 +162,12 @@ def build_world(seed: int) -> SimCluster:
         cm.setdefault("data", {})["README"] = note
 
     store.mutate("configmaps", PROD, "predictor-config", plant)
+
+    def literal_password(dep: dict[str, Any]) -> None:  # bad practice, but real: the scan must see it
+        env = dep["spec"]["template"]["spec"]["containers"][0].setdefault("env", [])
+        env.append({"name": "DB_PASSWORD", "value": f"literal-pass-{seed:04d}-campaign"})
+
+    store.mutate("deployments", PROD, "api-gateway", literal_password)
     return sim
 
 
@@ -331,6 +342,9 @@ def hostile_runner(tmp: Path, seed: int, llm: FakeOpenAI) -> Iterator[tuple[Runn
         llm_timeout_s=10,
         max_steps=12,
         token_budget=60_000,
+        api_token=f"campaign-api-token-{seed:04d}",  # planted: the secret scan looks for them
+        llm_api_key=f"sk-campaign-llm-key-{seed:04d}",
+        slack_bot_token=f"xoxb-campaign-{seed:04d}",
     )
     deps = build_deps(settings)
     seam = shared_memory(settings, deps.runbooks)
@@ -348,6 +362,8 @@ def run_hostile(name: str, make: Callable[[random.Random], Script], seed: int, t
     rng = random.Random(f"{name}:{seed}")
     script = make(rng)
     tmp.mkdir(parents=True, exist_ok=True)
+    lines = _LogLines()
+    logging.getLogger().addHandler(lines)
     with (
         FakeOpenAI(script.entries, default=script.default) as llm,
         hostile_runner(tmp, seed, llm) as (
@@ -387,7 +403,28 @@ def run_hostile(name: str, make: Callable[[random.Random], Script], seed: int, t
             record.crashed = f"{type(exc).__name__}: {exc}"
         record.model_calls = len(llm.requests)
         judge(record, before, snapshot(sim.store), runner.deps.audit, policy)
+        logging.getLogger().removeHandler(lines)
+        secrets = {**store_secrets(sim.store), **settings_secrets(runner.settings, os.environ)}
+        record.secrets_planted = len(secrets)
+        where = [runner.settings.data_dir, *([memory_dir()] if memory_dir() else [])]
+        texts = {"model transcript": llm.all_text(), "log lines": "\n".join(lines.lines)}
+        found = scan_paths([p for p in where if p is not None], secrets) + scan_texts(texts, secrets)
+        record.secrets_found = sorted({str(f) for f in found})
     return record
+
+
+class _LogLines(logging.Handler):
+    """Every log line of the run, formatted (the secret scan reads them)."""
+
+    def __init__(self) -> None:
+        super().__init__(level=logging.DEBUG)
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            self.lines.append(self.format(record))
+        except Exception:
+            self.lines.append(str(record.msg))
 
 
 def judge(
