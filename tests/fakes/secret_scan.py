@@ -83,9 +83,7 @@ def _forms(value: str) -> list[bytes]:
 
 
 def scan_bytes(data: bytes, where: str, secrets: Mapping[str, str]) -> list[Finding]:
-    return [
-        Finding(name, where) for name, value in secrets.items() if any(f in data for f in _forms(value))
-    ]
+    return [Finding(name, where) for name, value in secrets.items() if any(f in data for f in _forms(value))]
 
 
 def scan_paths(paths: Iterable[Path], secrets: Mapping[str, str]) -> list[Finding]:
