@@ -319,23 +319,26 @@ def memory_dir() -> Path | None:
 
 
 @contextmanager
-def hostile_runner(tmp: Path, seed: int, llm: FakeOpenAI) -> Iterator[tuple[Runner, SimCluster, Path]]:
+def hostile_runner(
+    tmp: Path, seed: int, llm: FakeOpenAI, *, front: Callable[[str], str] | None = None, **overrides: Any
+) -> Iterator[tuple[Runner, SimCluster, Path]]:
+    """A runner over a fresh world; ``front`` maps the kube API's URL to a proxy in front of it."""
     sim = build_world(seed)
     server = start_kube_api(sim.store)
-    kubeconfig = write_kubeconfig(tmp / "kubeconfig", server.url)
+    kubeconfig = write_kubeconfig(tmp / "kubeconfig", front(server.url) if front else server.url)
     policy = tmp / "policy.yaml"
     policy.write_text(POLICY)
     dead = f"http://127.0.0.1:{closed_port()}"
     settings = Settings(
         data_dir=tmp / "data",
         kubeconfig=kubeconfig,
-        prometheus_url=dead,
-        loki_url=dead,
+        prometheus_url=overrides.pop("prometheus_url", dead),
+        loki_url=overrides.pop("loki_url", dead),
         alertmanager_url=dead,
         verify_timeout_s=0,
         verify_interval_s=0,
         default_namespace=PROD,
-        http_timeout_s=2,
+        http_timeout_s=overrides.pop("http_timeout_s", 2),
         policy_file=policy,
         reasoner="llm",
         llm_base_url=llm.base_url,
@@ -347,6 +350,7 @@ def hostile_runner(tmp: Path, seed: int, llm: FakeOpenAI) -> Iterator[tuple[Runn
         api_token=f"campaign-api-token-{seed:04d}",  # planted: the secret scan looks for them
         llm_api_key=f"sk-campaign-llm-key-{seed:04d}",
         slack_bot_token=f"xoxb-campaign-{seed:04d}",
+        **overrides,
     )
     deps = build_deps(settings)
     seam = shared_memory(settings, deps.runbooks)
