@@ -1,6 +1,6 @@
 """Write .env.example from agent/settings.py (every field, its description and default).
 
-python scripts/gen_env_example.py
+    python scripts/gen_env_example.py
 """
 
 from __future__ import annotations
