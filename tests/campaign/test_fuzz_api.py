@@ -76,3 +76,14 @@ def test_every_endpoint_with_and_without_a_token(api):
 
     for op in operations:
         fuzz(op)
+
+
+def test_a_huge_list_limit_is_a_clear_422_not_a_crash(api):
+    """Found by this fuzzer: ``limit=2**63`` overflowed SQLite's INTEGER and answered 500."""
+    for limit in (2**63, 10**30, 0, -1):
+        case = api["/api/incidents"]["GET"].Case(query={"limit": limit})
+        response = case.call(headers=HEADERS["valid"])
+        assert response.status_code == 422, (limit, response.text[:200])
+        assert "limit" in response.text
+    ok = api["/api/incidents"]["GET"].Case(query={"limit": 5}).call(headers=HEADERS["valid"])
+    assert ok.status_code == 200
