@@ -19,6 +19,9 @@ from pathlib import Path
 from typing import Any
 
 FINDINGS = [
+    "`GET /api/incidents?limit=9223372036854775808` overflowed SQLite's INTEGER and answered 500 "
+    "(found by schemathesis); `limit` is bounded now, a clear 422 outside 1..10000 "
+    "(`test_a_huge_list_limit_is_a_clear_422_not_a_crash`).",
     "An apply whose answer was lost (the PUT landed, the client timed out, its retry was refused with "
     "a 409 conflict) was reported as failed and left no `action_applied` row: a change in the cluster "
     "the audit, the cooldown and exactly-once could not see. `act` now asks the cluster again and "
