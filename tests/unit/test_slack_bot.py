@@ -275,3 +275,24 @@ def test_refused_slack_requests_are_written_to_the_audit_log(slack: Any, tmp_pat
     assert any("replayed request" in w for w in whys)
     assert [r.actor for r in rows if "approver list" in r.data["why"]] == ["slack:UMALLORY"]
     assert all(r.data["channel"] == "slack" for r in rows)
+
+
+def test_slack_failing_does_not_lose_a_decision(slack: Any) -> None:
+    """Slack's Web API goes down between the approval message and the click: the click still
+    decides once and the action runs once; only the message edits are lost (and logged)."""
+    from fakes.campaign_out import record
+
+    fake, runner, client, store = slack
+    mention(client)
+    fake.wait_for(lambda: any("blocks" in p for p in fake.of("chat.postMessage")))
+    fake.close()  # Slack is down from here on
+    click(client, "UALICE", runner.approval_id)
+    deadline = time.monotonic() + 10
+    while not runner.executed and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert runner.executed == [runner.approval_id]
+    assert store.get(runner.approval_id).status == "approved"
+    record(
+        "dependency",
+        {"fault": "Slack Web API down at the approval click", "survived": True, "status": "approved"},
+    )
