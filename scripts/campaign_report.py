@@ -115,6 +115,7 @@ def render(results: Path) -> tuple[str, bool]:
     fuzz_rows = _rows(results / "fuzz.jsonl")
     fuzz_lines, fives, unauth_2xx = _fuzz(fuzz_rows)
     deps = _rows(results / "dependency.jsonl")
+    audit = _rows(results / "audit.jsonl")
     survived = sum(1 for d in deps if d.get("survived"))
     ok = (
         t["unapproved"] == 0
@@ -145,6 +146,11 @@ def render(results: Path) -> tuple[str, bool]:
         f"| fuzz cases sent / 5xx seen | {len(fuzz_rows)} / {fives} | – / 0 |",
         f"| API answers 2xx without a valid token | {unauth_2xx} | 0 |",
         f"| secrets found (of {t['secrets_planted']} planted per run) in data dirs, memory, transcripts, log lines | {t['secrets_found']} | 0 |",
+        *[
+            f"| audit chain rewritten with its head and triggers ({a['attack']}) | plain verify {a['plain']}; "
+            f"`verify --against` caught it: {a['against']} | caught |"
+            for a in audit
+        ],
         "| kills survived per node | not run: the kill-at-every-node tests are not built yet | every node |",
         "",
         f"Goals {'met' if ok else 'NOT met'}.",

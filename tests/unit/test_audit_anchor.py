@@ -9,6 +9,7 @@ import sqlite3
 from pathlib import Path
 
 import pytest
+from fakes.campaign_out import record
 from typer.testing import CliRunner
 
 from agent.audit import GENESIS, AuditLog, _digest
@@ -67,6 +68,14 @@ def test_a_consistently_rewritten_chain_passes_verify_and_fails_against_the_anch
     assert not report.ok
     assert report.first_bad_id == 5
     assert "row 8" in (report.problem or "") and "between 5 and 8" in (report.problem or "")
+    record(
+        "audit",
+        {
+            "attack": "row 6 rewritten with every later hash, the head and the triggers",
+            "plain": "passed",
+            "against": report.problem,
+        },
+    )
 
 
 def test_a_rebuilt_shorter_chain_is_caught(tmp_path: Path) -> None:
