@@ -20,9 +20,9 @@ _PATTERNS = [
     r"\b(you are|you're|act as)\s+(now\s+)?(an?|the)\s+(\w+\s+)?(ai|assistant|agent|model)\b",
     r"\b(system prompt|jailbreak|developer mode)\b",
     r"\b(pre-?approved|approval\s+(is|was|has been)\s+(already\s+)?(granted|given)|no\s+approval\s+(is\s+)?needed|"
-    r"without\s+(asking|approval|waiting))\b",
+    r"without\s+(asking|(an\s+|any\s+)?approval))\b",
     r"\b(ai|agent|assistant|llm)\s*[:,]\s*(please\s+)?(run|execute|delete|scale|restart|roll\s*back|rollback|set|patch|drain)\b",
-    r"\b(kubectl|helm|oc)\s+(delete|scale|drain|cordon|exec|apply|patch|rollout)\b",
+    r"\b(run|execute|please|now)\s+`?(kubectl|helm|oc)\s+(delete|scale|drain|cordon|exec|apply|patch)\b",
     r"\bdelete\s+(the\s+)?(whole\s+)?(namespace|cluster|all\s+pods|every\s+pod|all\s+deployments)\b",
     r"\bscale\s+(deployment\s+)?[\w./-]+\s+(in\s+namespace\s+[\w-]+\s+)?(down\s+)?to\s+(0|zero)\b",
     r"\brisk\s*[:=]\s*read\b",

@@ -24,6 +24,9 @@ ORDINARY = [
     'level=warn msg="cache miss ratio 0.82 above 0.5" service=cache',
     "OOMKilled: container exceeded its memory limit of 32Mi",
     "Readiness probe failed: HTTP probe failed with statuscode: 503",
+    "Roll back to the previous revision (`kubectl rollout undo` semantics). It is the smallest fix.",
+    "Restart so the pods pick up the corrected configuration without waiting for the back-off timer.",
+    "PATCH .../scale (kubectl scale sends a merge patch)",
 ]
 
 
