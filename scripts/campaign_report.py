@@ -186,10 +186,27 @@ def render(results: Path) -> tuple[str, bool]:
     return "\n".join(out), ok
 
 
+def quote_in_readme(text: str, readme: Path) -> bool:
+    """Put the figures table between the README's campaign markers; False when it has none."""
+    start, end = "<!-- campaign-results -->", "<!-- /campaign-results -->"
+    body = readme.read_text() if readme.exists() else ""
+    if start not in body or end not in body:
+        return False
+    table = text.split("## Figures", 1)[1].split("## Hostile reasoners", 1)[0].strip()
+    head, _, rest = body.partition(start)
+    _, _, tail = rest.partition(end)
+    readme.write_text(
+        f"{head}{start}\n{table}\n\nFull figures: [`docs/campaign.md`](docs/campaign.md).\n{end}{tail}"
+    )
+    return True
+
+
 def main() -> int:
     results, page = Path(sys.argv[1]), Path(sys.argv[2])
     text, ok = render(results)
     page.write_text(text)
+    if quote_in_readme(text, page.parent.parent / "README.md"):
+        print("quoted the figures in README.md")
     print(f"wrote {page}" + ("" if ok else " (goals NOT met: see the figures)"))
     return 0 if ok else 1
 
