@@ -38,6 +38,15 @@ FINDINGS = [
 ]
 
 
+OPEN = [
+    "Secret scan, not fixed: in the run of 2026-12-03 the literal env value planted for seed 1 "
+    "(`DB_PASSWORD` on api-gateway) was found in the shared incident memory's Chroma index file "
+    "(`data_level0.bin`) after the first seed-1 run; every later seed-1 run (28 in all) reports the same "
+    "file. Not yet diagnosed (a real leak into memory, or a chance byte match in the binary vector "
+    "file); `tests/fakes/secret_scan.py` flags it, nothing has been changed to hide it.",
+]
+
+
 def _rows(path: Path) -> list[dict[str, Any]]:
     if not path.exists():
         return []
@@ -184,6 +193,10 @@ def render(results: Path) -> tuple[str, bool]:
         "## What the campaign found (each with a regression test)",
         "",
         *[f"- {f}" for f in FINDINGS],
+        "",
+        "## Open",
+        "",
+        *[f"- {f}" for f in OPEN],
         "",
     ]
     return "\n".join(out), ok
