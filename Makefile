@@ -2,7 +2,7 @@
 PY := .venv/bin/python
 export PATH := $(CURDIR)/.venv/bin:$(PATH)
 
-.PHONY: setup demo test lint eval eval-smoke bench clean
+.PHONY: setup demo test lint eval eval-smoke bench clean campaign
 
 setup:
 	@scripts/setup.sh
@@ -27,6 +27,11 @@ eval-smoke: setup
 
 bench: setup  ## benchmarks; results in benchmarks/results/
 	$(PY) -m benchmarks.run
+
+campaign: setup  ## the hostile-input and fault campaign (every behaviour x10, full fuzzing); writes docs/campaign.md
+	rm -rf .campaign
+	-DEVOPS_AGENT_CAMPAIGN_RUNS=10 DEVOPS_AGENT_CAMPAIGN_OUT=.campaign $(PY) -m pytest tests/campaign tests/unit/test_slack_bot.py tests/unit/test_audit_anchor.py -q -p no:randomly --timeout 1800
+	$(PY) scripts/campaign_report.py .campaign docs/campaign.md
 
 clean:
 	rm -rf .data .sandbox build dist *.egg-info

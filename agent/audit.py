@@ -6,7 +6,8 @@ transaction) catches a removed tail. Triggers refuse UPDATE and DELETE, so no co
 history by accident. Payloads are redacted before they are written.
 
 This is tamper-evident, not tamper-proof: someone who can rewrite the whole file can rebuild the
-chain. Ship ``audit show --json`` elsewhere (or anchor the head hash) when that matters.
+chain. :mod:`agent.audit_anchor` publishes the head outside the file (serve does it periodically), and
+``audit verify --against EXPORT`` catches such a rewrite.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ AuditKind = Literal[
     "action_undone",
     "verify",
     "run_finished",
+    "request_refused",
 ]
 
 GENESIS = "0" * 64
@@ -209,6 +211,18 @@ class AuditLog:
                     )
                 )
         return out
+
+    def head(self) -> tuple[int, str]:
+        """The chain's head as its head record says: (last row id, its hash); (0, GENESIS) when empty."""
+        with self._connect() as db:
+            head = db.execute("SELECT last_id, last_hash FROM audit_head WHERE one = 1").fetchone()
+        return (int(head[0]), str(head[1])) if head else (0, GENESIS)
+
+    def hash_of(self, row_id: int) -> str | None:
+        """The stored hash of one row, or None when there is no such row."""
+        with self._connect() as db:
+            row = db.execute("SELECT hash FROM audit WHERE id = ?", (row_id,)).fetchone()
+        return str(row[0]) if row else None
 
     def verify(self) -> VerifyReport:
         """Walk the chain; name the first row that was altered, inserted or removed."""

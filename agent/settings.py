@@ -187,6 +187,17 @@ class Settings(BaseSettings):
     slack_api_url: str | None = Field(
         None, description="Slack Web API base URL (tests point it at a local server; default Slack's)."
     )
+    audit_anchor_file: Path | None = Field(
+        None,
+        description="Append-only file where serve publishes the audit chain's head (default "
+        "DATA_DIR/audit-anchors.jsonl); keep a copy outside the data dir and check it with "
+        "`audit verify --against FILE`.",
+    )
+    audit_anchor_interval_s: float = Field(
+        300,
+        ge=0,
+        description="serve: seconds between two publications of the audit chain's head; 0 disables.",
+    )
 
     # --- change journal ------------------------------------------------------------------------
     journal_enabled: bool = Field(

@@ -177,6 +177,8 @@ def run_scenario(env: EvalEnv, sc: Scenario) -> Observation:
         custom.inject(env.api, Path(env.sandbox.kubeconfig))
         obs.faults.append(custom.ground_truth())
         specs.append(custom)
+    for p in sc.plant:  # instructions next to the real fault: they must never be followed
+        env.control.plant(p.where, p.namespace, p.target, p.text, p.count)
 
     def new_ids() -> set[str]:
         return {i["id"] for i in env.service.queue.incidents(limit=10000) if i["id"] not in before}

@@ -10,6 +10,8 @@ Served by the sandbox process (``python -m sandbox.server``) on loopback, JSON i
 - ``GET /faults/active`` — what was injected (with undo recipes); ``POST /faults/active`` records one
   injection; ``DELETE /faults/active`` forgets them all (after a heal). Persisted to
   ``DIR/injected.json`` so a heal works even from another process.
+- ``POST /plant`` — put arbitrary text in a service's log stream, an event, an annotation or a
+  ConfigMap (``sandbox.plant``; prompt-injection scenarios)
 - ``POST /reset`` — back to the seeded state (objects re-applied from the seed, surges cleared)
 
 Faults themselves are never applied here: they go through the Kubernetes API (``sandbox.faults``).
@@ -80,6 +82,7 @@ class ControlHandlers:
     health: Callable[[], Json]
     reset: Callable[[], Json]
     catalog: Callable[[], list[Json]] = field(default=lambda: [])
+    plant: Callable[[Json], Json] | None = None  # sandbox.plant.plant_text over the world
 
 
 class ControlServer(ThreadingHTTPServer):
@@ -135,6 +138,7 @@ class _Handler(BaseHTTPRequestHandler):
             ("POST", "/faults/active"): lambda body: (201, _record(h, body)),
             ("DELETE", "/faults/active"): lambda _: (200, {"cleared": h.active.clear()}),
             ("POST", "/reset"): lambda _: (200, h.reset()),
+            ("POST", "/plant"): lambda body: _plant(h, body),
         }
         route = routes.get((method, path))
         if route is None:
@@ -197,6 +201,17 @@ def _record(h: ControlHandlers, body: Json) -> Json:
     return {"recorded": body["fault"]}
 
 
+def _plant(h: ControlHandlers, body: Json) -> tuple[int, Any]:
+    """``POST /plant`` (``where``: log|event|annotation|configmap, ``namespace``, ``target``, ``text``,
+    optional ``count``): put arbitrary text in the world (prompt-injection scenarios)."""
+    if h.plant is None:
+        return 404, {"error": "this sandbox cannot plant text (no plant handler)"}
+    try:
+        return 201, h.plant(body)
+    except (ValueError, KeyError, TypeError) as exc:
+        return 400, {"error": f"cannot plant text: {exc}"}
+
+
 class ControlClient:
     """A client for the control API (the CLI, the fault injector and the tests use it)."""
 
@@ -222,6 +237,11 @@ class ControlClient:
 
     def health(self) -> Json:
         return dict(self._call("GET", "/health"))
+
+    def plant(self, where: str, namespace: str, target: str, text: str, count: int = 1) -> Json:
+        """Plant text in the world (see :mod:`sandbox.plant`)."""
+        body = {"where": where, "namespace": namespace, "target": target, "text": text, "count": count}
+        return dict(self._call("POST", "/plant", body))
 
     def traffic(self) -> Json:
         return dict(self._call("GET", "/traffic"))

@@ -170,9 +170,23 @@ class SandboxServer:
             health=self.health,
             reset=self.reset,
             catalog=catalog,
+            plant=self._plant,
         )
         self.control = start_control(handlers, self.host, self.ports["control"])
         self._stops.append(self.control.shutdown)
+
+    def _plant(self, body: dict[str, Any]) -> dict[str, Any]:
+        from sandbox.plant import plant_text
+
+        return plant_text(
+            self.store,
+            self.logs,
+            where=str(body["where"]),
+            namespace=str(body["namespace"]),
+            target=str(body["target"]),
+            text=str(body["text"]),
+            count=int(body.get("count") or 1),
+        )
 
     def platform_ready(self) -> tuple[bool, str]:
         """Whether every production deployment has all its replicas available."""

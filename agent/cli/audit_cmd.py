@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import typer
 from rich.table import Table
@@ -45,14 +46,49 @@ def show(
     console.print(table)
 
 
+def _anchor_file() -> Path:
+    cfg = settings()
+    return cfg.audit_anchor_file or cfg.path("audit-anchors.jsonl")
+
+
 @audit_app.command("verify")
-def verify() -> None:
+def verify(
+    against: Path | None = typer.Option(
+        None,
+        "--against",
+        help="An anchor export (JSON lines of published heads, see `audit anchor`): also catch a chain "
+        "rebuilt from scratch, which the chain alone cannot show.",
+    ),
+) -> None:
     """Check the hash chain; exit 1 naming the first bad row when a row was altered or removed."""
-    report = _log().verify()
+    from agent.audit_anchor import AnchorError, verify_against
+
+    try:
+        report = verify_against(_log(), against) if against is not None else _log().verify()
+    except AnchorError as exc:
+        err_console.print(f"[red]error:[/] {exc}")
+        raise typer.Exit(2) from None
     if report.ok:
-        console.print(f"[green]audit log intact[/]: {report.rows_checked} rows, hash chain verified")
+        extra = f", and it matches every anchor in {against}" if against is not None else ""
+        console.print(f"[green]audit log intact[/]: {report.rows_checked} rows, hash chain verified{extra}")
         return
     err_console.print(
         f"[bold red]AUDIT LOG TAMPERED[/]: first bad row {report.first_bad_id}: {report.problem}"
     )
     raise typer.Exit(1)
+
+
+@audit_app.command("anchor")
+def anchor(
+    to: Path | None = typer.Option(
+        None, "--to", help="The anchor file to append to (default DEVOPS_AGENT_AUDIT_ANCHOR_FILE)."
+    ),
+) -> None:
+    """Publish the chain's head now: append rows and hash to the anchor file (serve does it periodically)."""
+    from agent.audit_anchor import publish_head
+
+    path = to or _anchor_file()
+    published = publish_head(_log(), path)
+    rows, digest = _log().head()
+    state = "anchored" if published else "already anchored"
+    console.print(f"audit head {state} in {path}: rows={rows} hash={digest}")

@@ -44,6 +44,7 @@ def serve(
 
         journal = start_watcher(cfg, runner.deps.tool_deps)
         console.print(f"change journal: recording into {cfg.effective_journal_path}")
+    anchors = _anchor_publisher(cfg, runner, service)
     if slack is not None:
         slack.start_background()
     bind_host, bind_port = host or cfg.serve_host, port if port is not None else cfg.serve_port
@@ -64,5 +65,20 @@ def serve(
         service.stop()
         if journal is not None:
             journal.stop()
+        anchors.stop()
         if slack is not None:
             slack.stop()
+
+
+def _anchor_publisher(cfg: Any, runner: Any, service: Any) -> Any:
+    """Publish the audit head outside the database every audit_anchor_interval_s (log line, file, /metrics)."""
+    from agent.audit_anchor import AnchorPublisher
+
+    publisher = AnchorPublisher(
+        runner.deps.audit,
+        cfg.audit_anchor_file or cfg.path("audit-anchors.jsonl"),
+        cfg.audit_anchor_interval_s,
+        on_publish=lambda a: service.metrics.observe_audit_head(a.rows, a.hash),
+    )
+    publisher.start()
+    return publisher

@@ -78,7 +78,10 @@ def apply_action(state: AgentState, runtime: Ctx) -> dict[str, Any]:
     result, entry = run_tool(runtime, state, action["tool"], action["args"], purpose="apply")
     evidence.append(entry)
     if result.status == "error":
-        return _failed(state, proposed, action, evidence, f"applying failed: {result.text}")
+        landed = _landed_anyway(runtime, state, action, evidence)
+        if landed is None:
+            return _failed(state, proposed, action, evidence, f"applying failed: {result.text}")
+        result = landed  # the answer was lost (timeout, conflict on a retry) but the change is in place
     effect = result.effect or dry.effect
     effect_d = effect.model_dump(mode="json") if effect else None
     tkey = (
@@ -111,6 +114,22 @@ def apply_action(state: AgentState, runtime: Ctx) -> dict[str, Any]:
         "before": before,
     }
     return {"actions": add_action(state, record), "evidence": evidence, "phase": "verifying"}
+
+
+def _landed_anyway(
+    runtime: Ctx, state: AgentState, action: dict[str, Any], evidence: list[dict[str, Any]]
+) -> Any | None:
+    """After a failed apply, ask the cluster again (a dry run): when the target is now in the requested
+    state, the change landed although its answer was lost (a timeout, or a client retry refused with a
+    conflict). It is then recorded as applied, so the audit, the cooldown and exactly-once see it."""
+    again, entry = run_tool(runtime, state, action["tool"], action["args"], dry_run=True, purpose="dry_run")
+    evidence.append(entry)
+    if again.status == "error" or again.effect is None or again.effect.changed:
+        return None
+    note = "the apply's answer was lost, but the cluster shows the change in place"
+    return again.model_copy(
+        update={"text": f"{note}: {again.text}", "effect": None}
+    )  # keep the first dry run's diff and undo
 
 
 def _failed(

@@ -11,6 +11,7 @@ from langgraph.runtime import Runtime
 from agent.deps import AgentDeps
 from agent.state import AgentState
 from tools.base import ToolResult
+from tools.injection import find_injections
 from tools.redact import redact_obj, redact_text
 
 Ctx = Runtime[AgentDeps]
@@ -60,6 +61,7 @@ def run_tool(
     else:
         result = tool.invoke(deps.tool_deps, args, dry_run=dry_run)  # read tools ignore dry_run
     text = redact_text(result.text)
+    injection = find_injections(text) if tool is not None and not tool.is_action else []
     entry = {
         "tool": tool_name,
         "args": redact_obj(args),
@@ -70,12 +72,20 @@ def run_tool(
         "dry_run": dry_run,
         "duration_s": round(result.duration_s, 3),
     }
+    if injection:  # data, never instructions: the model is told, the audit and the report keep it
+        entry["injection"] = injection
+        emit(
+            runtime,
+            "warning",
+            text=f"{tool_name} output reads like instructions to the agent: {injection[0]}",
+        )
     deps.audit.append(
         "tool_call",
         incident_id=iid,
         data={
             **{k: entry[k] for k in ("tool", "args", "status", "purpose", "dry_run")},
             "summary": text[:SUMMARY_CHARS],
+            **({"injection": injection} if injection else {}),
         },
     )
     emit(runtime, "tool_finished", tool=tool_name, status=result.status, summary=text[:200], purpose=purpose)

@@ -90,6 +90,11 @@ def render_report(state: AgentState, status: RunStatus) -> str:
             f"- `{e['tool']}` {e.get('args')}: [{e['status']}] {_first_line(e.get('text', ''))}"
             for e in evidence[-15:]
         ]
+    flagged = [e for e in state.get("evidence", []) if e.get("injection")]
+    if flagged:
+        lines += ["", "## Suspected prompt injection", ""]
+        lines += ["Tool output that reads like instructions to the agent (treated as data, not followed):"]
+        lines += [f"- `{e['tool']}` {e.get('args')}: “{e['injection'][0]}”" for e in flagged[-10:]]
     if state.get("memory_note"):
         lines += ["", f"_{state['memory_note']}_"]
     return "\n".join(lines) + "\n"

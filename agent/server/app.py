@@ -8,7 +8,7 @@ import hmac
 import json
 from typing import Any
 
-from fastapi import Depends, FastAPI, HTTPException, Request
+from fastapi import Depends, FastAPI, HTTPException, Query, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 
 from agent.approvals import ApprovalDecision, ApprovalError, ApprovalStore
@@ -16,6 +16,8 @@ from agent.server.alerts import PayloadError, parse_payload
 from agent.server.service import Service
 
 MAX_BODY_BYTES = 1024 * 1024
+MAX_LIST = 10_000
+"""The most incidents one list call returns (a larger ``limit`` is a 422, not an overflow in SQLite)."""
 
 
 def create_app(service: Service) -> FastAPI:
@@ -100,7 +102,10 @@ def create_app(service: Service) -> FastAPI:
     auth = [Depends(require_token)]
 
     @app.get("/api/incidents", dependencies=auth)
-    def list_incidents(limit: int = 100, open_only: bool = False) -> list[dict[str, Any]]:
+    def list_incidents(
+        limit: int = Query(100, ge=1, le=MAX_LIST, description=f"At most {MAX_LIST} incidents."),
+        open_only: bool = False,
+    ) -> list[dict[str, Any]]:
         return service.queue.incidents(limit=limit, open_only=open_only)
 
     @app.get("/api/incidents/{incident_id}", dependencies=auth)

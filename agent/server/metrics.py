@@ -53,6 +53,15 @@ class AgentMetrics:
         self.llm_tokens = Counter("devops_agent_llm_tokens_total", "LLM tokens used.", registry=r)
         self.queue_depth = Gauge("devops_agent_queue_depth", "Work items queued or running.", registry=r)
         self.incidents_open = Gauge("devops_agent_incidents_open", "Incidents not yet closed.", registry=r)
+        self.audit_rows = Gauge(
+            "devops_agent_audit_rows", "Rows in the audit chain at its last published head.", registry=r
+        )
+        self.audit_head = Gauge(
+            "devops_agent_audit_head_info",
+            "The audit chain's last published head hash (value: its row number).",
+            ["hash"],
+            registry=r,
+        )
         self._started: dict[tuple[str, str], float] = {}
 
     def observe_event(self, event: dict[str, Any]) -> None:
@@ -77,6 +86,12 @@ class AgentMetrics:
         tokens = outcome.get("tokens") or 0
         if tokens:
             self.llm_tokens.inc(float(tokens))
+
+    def observe_audit_head(self, rows: int, digest: str) -> None:
+        """The head the anchor publisher just published (one series: the old hash is dropped)."""
+        self.audit_rows.set(rows)
+        self.audit_head.clear()
+        self.audit_head.labels(digest).set(rows)
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

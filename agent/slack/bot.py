@@ -18,6 +18,7 @@ from slack_bolt import Ack, App
 from slack_sdk import WebClient
 
 from agent.approvals import ApprovalDecision, ApprovalError, ApprovalStore
+from agent.audit import AuditLog
 from agent.events import event_dict, outcome_dict
 from agent.policy import load_policy
 from agent.settings import Settings
@@ -49,6 +50,7 @@ class SlackBot:
         )
         self.threads = ThreadStore(settings.path("slack.sqlite"))
         self.approvals = ApprovalStore(settings.path("approvals.sqlite"))
+        self.audit = AuditLog(settings.path("audit.sqlite"))
         self.policy = load_policy(settings.policy_file)
         self._socket: Any = None
         self._progress_lock = threading.Lock()
@@ -155,6 +157,14 @@ class SlackBot:
         ack()
         self._decide(body, "reject")
 
+    def refused(self, why: str, *, source: str, **data: Any) -> None:
+        """Write a refused Slack request to the audit log (and the log); never raises into a handler."""
+        log.warning("refused a Slack request from %s: %s", source, why)
+        try:
+            self.audit.append("request_refused", actor=source, data={"channel": "slack", "why": why, **data})
+        except Exception:
+            log.exception("could not audit a refused Slack request")
+
     def may_decide(self, user: str) -> bool:
         allowed = set(self.settings.slack_approvers)
         group = self.settings.slack_approver_group
@@ -174,6 +184,12 @@ class SlackBot:
         message = body.get("message") or {}
         ts, original = message.get("ts"), message.get("blocks") or []
         if not self.may_decide(user):
+            self.refused(
+                f"slack:{user} is not on the approver list",
+                source=f"slack:{user}",
+                approval_id=approval_id,
+                decision=decision,
+            )
             self._call(
                 "chat_postEphemeral",
                 channel=channel,

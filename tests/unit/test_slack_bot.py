@@ -241,3 +241,58 @@ def test_no_secret_reaches_slack(slack: Any) -> None:
     fake.wait_for(lambda: any("blocks" in p for p in fake.of("chat.postMessage")))
     time.sleep(0.3)
     assert SECRET_VALUE not in fake.all_text()
+
+
+def test_refused_slack_requests_are_written_to_the_audit_log(slack: Any, tmp_path: Path) -> None:
+    """A forged signature, a replayed timestamp and an approver outside the allow list: each is
+    refused and leaves a request_refused row saying why."""
+    from agent.audit import AuditLog
+
+    fake, runner, client, store = slack
+    body = event(
+        {"type": "app_mention", "user": "UBOB", "text": "<@UBOT> hi", "channel": "CINC", "ts": "6.6"}
+    )
+    forged = client.post(
+        "/slack/events",
+        content=body,
+        headers={**signed(body, secret="not-the-secret"), "content-type": "application/json"},
+    )
+    replayed = client.post(
+        "/slack/events",
+        content=body,
+        headers={**signed(body, ts=int(time.time()) - 600), "content-type": "application/json"},
+    )
+    assert forged.status_code == replayed.status_code == 401
+    mention(client)
+    fake.wait_for(lambda: any("blocks" in p for p in fake.of("chat.postMessage")))
+    click(client, "UMALLORY", runner.approval_id)
+    fake.wait_for(lambda: bool(fake.of("chat.postEphemeral")))
+    assert runner.executed == []
+    assert store.get(runner.approval_id).status == "pending"
+    rows = AuditLog(tmp_path / "audit.sqlite").rows(kind="request_refused")
+    whys = [r.data["why"] for r in rows]
+    assert any("Signature does not match" in w for w in whys)
+    assert any("replayed request" in w for w in whys)
+    assert [r.actor for r in rows if "approver list" in r.data["why"]] == ["slack:UMALLORY"]
+    assert all(r.data["channel"] == "slack" for r in rows)
+
+
+def test_slack_failing_does_not_lose_a_decision(slack: Any) -> None:
+    """Slack's Web API goes down between the approval message and the click: the click still
+    decides once and the action runs once; only the message edits are lost (and logged)."""
+    from fakes.campaign_out import record
+
+    fake, runner, client, store = slack
+    mention(client)
+    fake.wait_for(lambda: any("blocks" in p for p in fake.of("chat.postMessage")))
+    fake.close()  # Slack is down from here on
+    click(client, "UALICE", runner.approval_id)
+    deadline = time.monotonic() + 10
+    while not runner.executed and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert runner.executed == [runner.approval_id]
+    assert store.get(runner.approval_id).status == "approved"
+    record(
+        "dependency",
+        {"fault": "Slack Web API down at the approval click", "survived": True, "status": "approved"},
+    )
