@@ -187,6 +187,11 @@ class Settings(BaseSettings):
     slack_api_url: str | None = Field(
         None, description="Slack Web API base URL (tests point it at a local server; default Slack's)."
     )
+    slo_dir: Path | None = Field(
+        None,
+        description="Folder of SLO specs (*.yaml, Sloth's format); the guard weighs the budget left of "
+        "the services they cover. Unset: no budget input.",
+    )
 
     @field_validator("slack_approvers", mode="before")
     @classmethod

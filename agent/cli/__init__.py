@@ -31,6 +31,7 @@ _COMMAND_MODULES = (
     "agent.cli.knowledge_cmd",
     "agent.cli.serve_cmd",
     "agent.cli.slack_cmd",
+    "agent.cli.slo_cmd",
 )
 
 

@@ -55,9 +55,17 @@ def _series(minutes: list[tuple[int, int]]) -> list[dict[str, str]]:
 def _expected(severity: str, window: str) -> dict[str, Any]:
     """The alert as Prometheus would show it: the rule's labels plus those of the SLI series."""
     alert = next(
-        r for g in rule_groups([_spec()]) for r in g["rules"] if r.get("labels", {}).get("sloth_severity") == severity
+        r
+        for g in rule_groups([_spec()])
+        for r in g["rules"]
+        if r.get("labels", {}).get("sloth_severity") == severity
     )
-    sli = next(r for g in rule_groups([_spec()]) for r in g["rules"] if r.get("record") == f"slo:sli_error:ratio_rate{window}")
+    sli = next(
+        r
+        for g in rule_groups([_spec()])
+        for r in g["rules"]
+        if r.get("record") == f"slo:sli_error:ratio_rate{window}"
+    )
     labels = {**sli["labels"], **alert["labels"]}
     values = {"$labels.sloth_service": labels["sloth_service"], "$labels.sloth_slo": labels["sloth_slo"]}
     annotations = {}
