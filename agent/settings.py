@@ -192,6 +192,12 @@ class Settings(BaseSettings):
         description="Folder of SLO specs (*.yaml, Sloth's format); the guard weighs the budget left of "
         "the services they cover. Unset: no budget input.",
     )
+    cost_cpu_hour: float = Field(
+        0.031611, ge=0, description="Price of one vCPU-hour for `recommend` (OpenCost's default)."
+    )
+    cost_gib_hour: float = Field(
+        0.004237, ge=0, description="Price of one GiB-hour of memory for `recommend` (OpenCost's default)."
+    )
 
     @field_validator("slack_approvers", mode="before")
     @classmethod

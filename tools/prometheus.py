@@ -351,7 +351,7 @@ def prometheus_targets(deps: ToolDeps) -> ToolResult:
     )
 
 
-__all__ = ["auto_step", "connect", "fmt", "instant_vector"]
+__all__ = ["auto_step", "connect", "fmt", "instant_vector", "range_series"]
 
 
 def instant_vector(deps: ToolDeps, query: str) -> list[tuple[dict[str, str], float]]:
@@ -366,4 +366,33 @@ def instant_vector(deps: ToolDeps, query: str) -> list[tuple[dict[str, str], flo
             out.append((dict(s.get("metric", {})), float(s["value"][1])))
         except (KeyError, IndexError, TypeError, ValueError):
             continue
+    return out
+
+
+def range_series(
+    deps: ToolDeps, query: str, start: datetime, end: datetime, step_s: int
+) -> list[tuple[dict[str, str], list[float]]]:
+    """(labels, values) of a range query, for other tools; raises ToolError."""
+    prom = _prom(deps)
+    result = (
+        _call(
+            prom,
+            f"query {query!r}",
+            prom.custom_query_range,
+            query,
+            start_time=start,
+            end_time=end,
+            step=f"{step_s}s",
+        )
+        or []
+    )
+    out = []
+    for s in result:
+        values = []
+        for _, v in s.get("values", []):
+            try:
+                values.append(float(v))
+            except (TypeError, ValueError):
+                continue
+        out.append((dict(s.get("metric", {})), values))
     return out

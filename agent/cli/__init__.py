@@ -32,6 +32,7 @@ _COMMAND_MODULES = (
     "agent.cli.serve_cmd",
     "agent.cli.slack_cmd",
     "agent.cli.slo_cmd",
+    "agent.cli.recommend_cmd",
 )
 
 
