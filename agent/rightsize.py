@@ -58,19 +58,27 @@ def recommendations(settings: Any, tool_deps: Any, namespace: str | None, hours:
     }
 
 
-def apply_through_guard(deps: Any, args: dict[str, Any], approver: str, *, approved: bool) -> dict[str, Any]:
-    """Dry-run ``k8s_set_resources``, ask the guard, and apply when it allows (or a human approved
-    what needs approval); every step is audited. Returns what happened."""
-    tool = deps.tools.get(ACTION)
+def apply_through_guard(
+    deps: Any,
+    args: dict[str, Any],
+    approver: str,
+    *,
+    approved: bool,
+    action: str = ACTION,
+    reason: str = "right-sizing from usage history",
+) -> dict[str, Any]:
+    """Dry-run the action (``k8s_set_resources`` by default), ask the guard, and apply when it allows
+    (or a human approved what needs approval); every step is audited. Returns what happened."""
+    tool = deps.tools.get(action)
     dry = tool.invoke(deps.tool_deps, args, dry_run=True) if tool else None
     if tool is None or dry is None or dry.status == "error":
-        return {"status": "failed", "text": dry.text if dry else f"{ACTION} is not registered"}
+        return {"status": "failed", "text": dry.text if dry else f"{action} is not registered"}
     effect = dry.effect
     if effect is not None and not effect.changed:
         return {"status": "noop", "text": dry.text}
     now = deps.now()
     verdict = guard_action(
-        ProposedAction(tool=ACTION, args=args, reason="right-sizing from usage history"),
+        ProposedAction(tool=action, args=args, reason=reason),
         tool,
         effect,
         deps.policy,
@@ -84,7 +92,7 @@ def apply_through_guard(deps: Any, args: dict[str, Any], approver: str, *, appro
     deps.audit.append(
         "decision",
         actor=approver,
-        data={"tool": ACTION, "args": args, "decision": decision, "reasons": verdict.reasons},
+        data={"tool": action, "args": args, "decision": decision, "reasons": verdict.reasons},
     )
     if decision != "allow":
         return {"status": decision, "reasons": verdict.reasons, "diff": effect.diff if effect else ""}
@@ -96,7 +104,7 @@ def apply_through_guard(deps: Any, args: dict[str, Any], approver: str, *, appro
         "action_applied",
         actor=approver if verdict.decision == "needs_approval" else "policy:auto",
         data={
-            "tool": ACTION,
+            "tool": action,
             "args": args,
             "target_ref": target_key(
                 applied.target.kind, applied.target.namespace, applied.target.name, applied.target.context

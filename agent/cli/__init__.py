@@ -33,6 +33,7 @@ _COMMAND_MODULES = (
     "agent.cli.slack_cmd",
     "agent.cli.slo_cmd",
     "agent.cli.recommend_cmd",
+    "agent.cli.proactive_cmd",
 )
 
 

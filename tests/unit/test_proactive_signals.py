@@ -49,7 +49,9 @@ def test_a_jump_at_the_same_hour_is_an_anomaly_with_its_baseline() -> None:
     v[-4:] *= 1.8
     a = detect(T, v)
     assert a is not None and a.direction == "up" and a.points == 3
-    assert a.baseline.weeks == 2 and a.baseline.median == pytest.approx(np.median(v[-4 - 2016 : -2016]), rel=0.15)
+    assert a.baseline.weeks == 2 and a.baseline.median == pytest.approx(
+        np.median(v[-4 - 2016 : -2016]), rel=0.15
+    )
     assert "spreads above the usual" in a.explain()
     v2 = busy_traffic()
     v2[-4:] *= 0.3

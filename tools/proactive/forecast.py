@@ -56,7 +56,11 @@ class Forecast:
             return f"already at {self.now_value:.4g}, at or over the limit {self.limit:.4g}"
         trend = f"trend {self.slope_per_day:+.3g}/day (band {self.slope_band_per_day[0]:+.3g}..{self.slope_band_per_day[1]:+.3g})"
         if self.eta_hours is None:
-            edge = f"; the band's upper edge reaches it in {self.earliest_hours:.1f} h" if self.earliest_hours else ""
+            edge = (
+                f"; the band's upper edge reaches it in {self.earliest_hours:.1f} h"
+                if self.earliest_hours
+                else ""
+            )
             return (
                 f"{self.now_value:.4g} now, peak {self.peak_in_horizon:.4g} forecast within {self.horizon_hours:.0f} h, "
                 f"below the limit {self.limit:.4g}{edge} ({trend}, {self.season})"
@@ -107,7 +111,9 @@ def forecast(
     older = ~recent
     old_span = float(t[older][-1] - t[older][0]) if older.sum() > 1 else 0.0
     period = WEEK if old_span >= WEEK else DAY if old_span >= 2 * DAY else None
-    season = {WEEK: "hour-of-week season", DAY: "hour-of-day season", None: "no season (under 2 days)"}[period]
+    season = {WEEK: "hour-of-week season", DAY: "hour-of-day season", None: "no season (under 2 days)"}[
+        period
+    ]
     profile: dict[int, float] = {}
     old_noise = np.zeros(0)
     if period is not None:

@@ -4,7 +4,8 @@ The baseline of a point is what the same signal did at the same hour of the week
 before: the **median** of those samples (the hour before and after too, for more of them), and its
 spread the **MAD** (median absolute deviation, x 1.4826 so it matches a standard deviation on normal
 data). A point is anomalous when it sits more than ``z`` spreads from that median *and* differs
-from it by at least ``min_rel`` of the median (a flat, quiet baseline has a tiny MAD). The recent
+from it by at least ``min_rel`` of the median and ``min_abs`` (a flat, quiet baseline has a tiny
+MAD: an error ratio of 0.1% against a usual 0% is not news). The recent
 window is a finding only when every point in it is anomalous the same way: one odd scrape is not.
 
 A Monday-morning peak is in Monday morning's baseline, so a busy Monday is not an anomaly; a memory
@@ -58,8 +59,8 @@ class Anomaly:
 
 def _slot_distance(a: np.ndarray, b: float) -> np.ndarray:
     """Seconds between positions in the week, going round the end of the week."""
-    d = np.abs((a % WEEK) - (b % WEEK))
-    return np.minimum(d, WEEK - d)
+    d: np.ndarray = np.abs((a % WEEK) - (b % WEEK))
+    return np.asarray(np.minimum(d, WEEK - d))
 
 
 def baseline_at(
@@ -86,6 +87,7 @@ def detect(
     recent_s: float = 15 * 60,
     z: float = 4.0,
     min_rel: float = 0.2,
+    min_abs: float = 0.0,
 ) -> Anomaly | None:
     """The anomaly of the last ``recent_s`` seconds, or None (also None without a week of history)."""
     t = np.asarray(ts, dtype=float)
@@ -103,7 +105,7 @@ def detect(
         if b is None:
             return None
         off = vi - b.median
-        if abs(off) < min_rel * abs(b.median):
+        if abs(off) < max(min_rel * abs(b.median), min_abs):
             return None
         scores.append(off / b.spread)
         medians.append(b.median)
