@@ -28,6 +28,13 @@ class ProposedAction(BaseModel):
     reason: str = ""
 
 
+class ErrorBudget(BaseModel):
+    """The budget left of the SLO that covers an action's target (the lowest, if several do)."""
+
+    slo: str = Field(description="The SLO, e.g. 'predictor-requests-availability (namespace=prod)'.")
+    remaining: float = Field(description="Share of the error budget left over its period (< 0: overspent).")
+
+
 class Verdict(BaseModel):
     decision: Decision
     reasons: list[str] = Field(default_factory=list)
@@ -63,8 +70,12 @@ def guard_action(
     policy: Policy,
     history: Sequence[ActionRecord],
     now: datetime,
+    budget: ErrorBudget | None = None,
 ) -> Verdict:
-    """Decide whether ``action`` may run alone, needs a human, or must not run."""
+    """Decide whether ``action`` may run alone, needs a human, or must not run.
+
+    ``budget`` is the error budget left of the target's service (None: no SLO covers it, or it could
+    not be read); a spent budget takes auto mode down to approve for all but the exempt actions."""
     if tool is None:
         return Verdict(decision="deny", reasons=[f"unknown tool {action.tool!r}: nothing can execute it"])
     if tool.risk == "read":
@@ -129,6 +140,15 @@ def guard_action(
         ask.append(f"namespace {namespace} is in {autonomy} mode: changes wait for a human")
     elif tool.name not in g.auto_actions:
         ask.append(f"{tool.name} is not among the actions allowed to run alone ({', '.join(g.auto_actions)})")
+    elif (
+        budget is not None
+        and budget.remaining <= g.error_budget.min_remaining
+        and tool.name not in g.error_budget.exempt_actions
+    ):
+        ask.append(
+            f"the error budget of {budget.slo} is spent ({budget.remaining:.0%} left): {tool.name} waits "
+            f"for a human until it recovers (only {', '.join(g.error_budget.exempt_actions) or 'nothing'} may run alone)"
+        )
     if ask:
         return verdict("needs_approval", ask)
     return verdict(

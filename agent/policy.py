@@ -21,6 +21,9 @@
       freeze_windows: []               # [{start: ISO time, end: ISO time, reason: ...}] or weekly
       approvers: []                    # empty = anyone may approve
       approval_ttl_s: 3600
+      error_budget:                    # a service whose SLO budget is spent gets more caution
+        min_remaining: 0.0             # at or below this share of budget left it counts as spent
+        exempt_actions: [k8s_rollback, k8s_scale, k8s_rollout_restart]   # fixes that may still run alone
 """
 
 from __future__ import annotations
@@ -109,6 +112,19 @@ class FreezeWindow(_Strict):
         return lo <= now.time().replace(tzinfo=None) <= hi
 
 
+class ErrorBudgetGuard(_Strict):
+    """Where an SLO's error budget is spent, auto mode drops to approve for every action but the
+    reliability fixes (the SRE workbook's error budget policy: stop shipping risk, keep fixing)."""
+
+    min_remaining: float = Field(
+        0.0, le=1, description="At or below this share of budget left, the service's budget counts as spent."
+    )
+    exempt_actions: list[str] = Field(
+        default_factory=lambda: ["k8s_rollback", "k8s_scale", "k8s_rollout_restart"],
+        description="Actions that may still run alone on a service whose budget is spent.",
+    )
+
+
 class Guardrails(_Strict):
     protected_namespaces: list[str] = Field(
         default_factory=lambda: ["kube-system", "kube-public", "kube-node-lease"]
@@ -131,6 +147,7 @@ class Guardrails(_Strict):
     freeze_windows: list[FreezeWindow] = Field(default_factory=list)
     approvers: list[str] = Field(default_factory=list, description="Who may approve; empty = anyone.")
     approval_ttl_s: int = Field(3600, ge=10)
+    error_budget: ErrorBudgetGuard = Field(default_factory=ErrorBudgetGuard)
 
 
 class Policy(_Strict):

@@ -215,6 +215,17 @@ class Settings(BaseSettings):
     journal_max_changes: int = Field(
         100000, ge=100, description="At most this many changes are kept in the journal (the oldest go first)."
     )
+    slo_dir: Path | None = Field(
+        None,
+        description="Folder of SLO specs (*.yaml, Sloth's format); the guard weighs the budget left of "
+        "the services they cover. Unset: no budget input.",
+    )
+    cost_cpu_hour: float = Field(
+        0.031611, ge=0, description="Price of one vCPU-hour for `recommend` (OpenCost's default)."
+    )
+    cost_gib_hour: float = Field(
+        0.004237, ge=0, description="Price of one GiB-hour of memory for `recommend` (OpenCost's default)."
+    )
 
     @field_validator("slack_approvers", mode="before")
     @classmethod

@@ -25,6 +25,7 @@ BENCHES: dict[str, tuple[list[str], list[str], str]] = {
     ),
     "memory": (["-m", "benchmarks.memory_bench"], ["--sizes", "1000,10000"], "memory.json"),
     "timing": (["benchmarks/sandbox_fault_timing.py"], [], "sandbox_fault_timing.json"),
+    "rightsizing": (["-m", "benchmarks.rightsizing"], [], "rightsizing.json"),
 }
 START, END = "<!-- bench-results -->", "<!-- /bench-results -->"
 
@@ -85,6 +86,17 @@ def summary() -> str:
                 f"- **Memory** at {row['incidents']:,} incidents: insert {_fmt(row['insert_per_s'])}/s, "
                 f"recall p50 {_fmt(row['recall_p50_ms'])} ms, p95 {_fmt(row['recall_p95_ms'])} ms."
             )
+    rs = _load("rightsizing")
+    if rs:
+        o, k = rs["summary"]["ours"], rs["summary"]["krr"]
+        lines.append(
+            f"- **Right-sizing** ({len(rs['workloads'])} synthetic workloads, {rs['history_days']} days of history, "
+            f"judged on the next {rs['judged_on_days']}): CPU request vs the true p95 off by "
+            f"{o['cpu_request_mean_abs_error']:.1%} on average (KRR's simple strategy {k['cpu_request_mean_abs_error']:.1%}); "
+            f"memory limit vs the true peak {o['memory_limit_mean_abs_error']:.1%} ({k['memory_limit_mean_abs_error']:.1%}); "
+            f"OOM kills next week: ours {len(o['workloads_oom_next_week'])}, KRR {len(k['workloads_oom_next_week'])} "
+            f"(differs from KRR on: {', '.join(rs['summary']['differ_from_krr']) or 'none'})."
+        )
     lines.append("")
     lines.append(
         "Measured on this project's 2-core machine, shared with other work; compare runs on one machine."

@@ -9,6 +9,7 @@ need_apt=()
 command -v prometheus >/dev/null 2>&1 || need_apt+=(prometheus)
 command -v prometheus-alertmanager >/dev/null 2>&1 || command -v alertmanager >/dev/null 2>&1 || need_apt+=(prometheus-alertmanager)
 command -v kubectl >/dev/null 2>&1 || need_apt+=(kubernetes-client)
+command -v promtool >/dev/null 2>&1 || need_apt+=(prometheus)  # promtool: SLO rule checks and tests
 if ((${#need_apt[@]})); then
   echo "setup: installing ${need_apt[*]} with apt-get" >&2
   SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"

@@ -351,7 +351,7 @@ def prometheus_targets(deps: ToolDeps) -> ToolResult:
     )
 
 
-__all__ = ["auto_step", "connect", "fmt", "instant_vector"]
+__all__ = ["auto_step", "connect", "fmt", "instant_vector", "range_points", "range_series"]
 
 
 def instant_vector(deps: ToolDeps, query: str) -> list[tuple[dict[str, str], float]]:
@@ -367,3 +367,42 @@ def instant_vector(deps: ToolDeps, query: str) -> list[tuple[dict[str, str], flo
         except (KeyError, IndexError, TypeError, ValueError):
             continue
     return out
+
+
+def range_points(
+    deps: ToolDeps, query: str, start: datetime, end: datetime, step_s: int
+) -> list[tuple[dict[str, str], list[float], list[float]]]:
+    """(labels, timestamps, values) of a range query, finite values only, for other tools; raises ToolError."""
+    prom = _prom(deps)
+    result = (
+        _call(
+            prom,
+            f"query {query!r}",
+            prom.custom_query_range,
+            query,
+            start_time=start,
+            end_time=end,
+            step=f"{step_s}s",
+        )
+        or []
+    )
+    out = []
+    for s in result:
+        ts, values = [], []
+        for t, v in s.get("values", []):
+            try:
+                value = float(v)
+            except (TypeError, ValueError):
+                continue
+            if math.isfinite(value):
+                ts.append(float(t))
+                values.append(value)
+        out.append((dict(s.get("metric", {})), ts, values))
+    return out
+
+
+def range_series(
+    deps: ToolDeps, query: str, start: datetime, end: datetime, step_s: int
+) -> list[tuple[dict[str, str], list[float]]]:
+    """(labels, values) of a range query, for other tools; raises ToolError."""
+    return [(labels, values) for labels, _, values in range_points(deps, query, start, end, step_s)]

@@ -32,6 +32,9 @@ _COMMAND_MODULES = (
     "agent.cli.serve_cmd",
     "agent.cli.slack_cmd",
     "agent.cli.journal_cmd",
+    "agent.cli.slo_cmd",
+    "agent.cli.recommend_cmd",
+    "agent.cli.proactive_cmd",
 )
 
 

@@ -14,6 +14,7 @@ from typing import Any, Literal
 from agent import guard
 from agent.approvals import ApprovalRequest
 from agent.nodes.common import Ctx, add_action, answer_call, current_action, emit, incident_id, run_tool
+from agent.slo_budget import error_budget_for
 from agent.state import AgentState
 from tools.base import ActionEffect, Target
 
@@ -42,6 +43,7 @@ def guard_proposed_action(state: AgentState, runtime: Ctx) -> dict[str, Any]:
         deps.policy,
         deps.audit.action_history(now - timedelta(hours=24)),
         now,
+        error_budget_for(deps, effect.target if effect else None),
     )
     approved_by = proposed.get("approved_by")
     decision = verdict.decision

@@ -126,6 +126,16 @@ def create_app(service: Service) -> FastAPI:
             raise HTTPException(409, f"incident {incident_id} has no postmortem yet (status {inc['status']})")
         return PlainTextResponse(str(report), media_type="text/markdown")
 
+    @app.get("/api/slo", dependencies=auth)
+    def slo_status(service_name: str | None = None) -> dict[str, Any]:
+        """Every SLO's budget left, burn rates and time to exhaustion (``devops-agent slo status``)."""
+        from agent.slo_budget import slo_report  # imports the Prometheus client: load on first use
+
+        try:
+            return slo_report(settings, service_name)
+        except RuntimeError as exc:
+            raise HTTPException(503, str(exc)) from None
+
     @app.get("/api/approvals", dependencies=auth)
     def list_approvals(status: str | None = "pending") -> list[dict[str, Any]]:
         st = status if status in ("pending", "approved", "rejected", "expired") else None
