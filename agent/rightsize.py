@@ -87,15 +87,19 @@ def apply_through_guard(
         error_budget_for(deps, effect.target if effect else None),
     )
     decision = verdict.decision
+    reasons = list(verdict.reasons)
     if decision == "needs_approval" and approved:
-        decision = "allow"
+        if deps.policy.may_approve(approver):
+            decision = "allow"
+        else:  # --yes is an approval like any other: the policy's approver allow-list applies
+            reasons.append(f"{approver} is not on the policy's approver allow-list")
     deps.audit.append(
         "decision",
         actor=approver,
-        data={"tool": action, "args": args, "decision": decision, "reasons": verdict.reasons},
+        data={"tool": action, "args": args, "decision": decision, "reasons": reasons},
     )
     if decision != "allow":
-        return {"status": decision, "reasons": verdict.reasons, "diff": effect.diff if effect else ""}
+        return {"status": decision, "reasons": reasons, "diff": effect.diff if effect else ""}
     result = tool.invoke(deps.tool_deps, args, dry_run=False)
     if result.status == "error":
         return {"status": "failed", "text": result.text}

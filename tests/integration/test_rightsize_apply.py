@@ -38,12 +38,18 @@ def prom() -> Iterator[FakeBackend]:
         yield backend
 
 
-def _deps(world: World, prom: FakeBackend, tmp_path: Path, autonomy: str) -> SimpleNamespace:
+def _deps(
+    world: World, prom: FakeBackend, tmp_path: Path, autonomy: str, approvers: tuple[str, ...] = ()
+) -> SimpleNamespace:
     tool_deps = Deps(kubeconfig=world.kubeconfig, prometheus_url=prom.url, raw_dir=tmp_path / "raw")
     policy = Policy.model_validate(
         {
             "default_autonomy": autonomy,
-            "guardrails": {"auto_actions": ["k8s_set_resources"], "cooldown_s": 0},
+            "guardrails": {
+                "auto_actions": ["k8s_set_resources"],
+                "cooldown_s": 0,
+                "approvers": list(approvers),
+            },
         }
     )
     return SimpleNamespace(
@@ -100,3 +106,15 @@ def test_observe_mode_denies(world: World, prom: FakeBackend, tmp_path: Path) ->
     out = apply_through_guard(deps, args, "cli:bob", approved=True)
     assert out["status"] == "deny" and "observe mode" in " ".join(out["reasons"])
     assert _resources(world) == {}
+
+
+def test_yes_from_someone_off_the_approver_list_applies_nothing(
+    world: World, prom: FakeBackend, tmp_path: Path
+) -> None:
+    deps = _deps(world, prom, tmp_path, "approve", approvers=("cli:alice",))
+    args = recommendations(deps.settings, deps.tool_deps, NS, hours=24)["workloads"][0]["action"]["args"]
+    out = apply_through_guard(deps, args, "cli:mallory", approved=True)
+    assert out["status"] == "needs_approval"
+    assert "cli:mallory is not on the policy's approver allow-list" in out["reasons"]
+    assert _resources(world) == {} and deps.audit.rows(kind="action_applied") == []
+    assert apply_through_guard(deps, args, "cli:alice", approved=True)["status"] == "applied"
