@@ -140,7 +140,7 @@ def revert_candidates(state: AgentState) -> list[dict[str, Any]]:
     return out
 
 
-def escalation(state: AgentState, why: str) -> dict[str, Any]:
+def escalation(why: str) -> dict[str, Any]:
     return {"source": "escalate", "tool": None, "args": {}, "action_key": "escalate", "reason": why}
 
 
@@ -196,7 +196,7 @@ def rank_candidates(
     why = "no runbook remediation or revertible change fits" if not changes else "if nothing above works"
     if dropped:
         why += "; ruled out: " + "; ".join(dropped)
-    return [*changes, escalation(state, why)]
+    return [*changes, escalation(why)]
 
 
 def candidates_text(candidates: Sequence[dict[str, Any]], limit: int = 5) -> str:

@@ -28,22 +28,6 @@ from sandbox.faults import checks
 
 NAMESPACE = "market-predictor"
 MAX_ERROR_RATIO = 0.02
-_PATCH_TYPES = {
-    "json": "application/json-patch+json",
-    "merge": "application/merge-patch+json",
-    "strategic": "application/strategic-merge-patch+json",
-}
-_PLURALS = {
-    "Deployment": ("apps/v1", "deployments"),
-    "StatefulSet": ("apps/v1", "statefulsets"),
-    "Service": ("v1", "services"),
-    "ConfigMap": ("v1", "configmaps"),
-    "Secret": ("v1", "secrets"),
-    "Node": ("v1", "nodes"),
-    "HorizontalPodAutoscaler": ("autoscaling/v2", "horizontalpodautoscalers"),
-    "NetworkPolicy": ("networking.k8s.io/v1", "networkpolicies"),
-    "PodDisruptionBudget": ("policy/v1", "poddisruptionbudgets"),
-}
 
 
 class Patch(BaseModel):
@@ -78,35 +62,30 @@ class Truth(BaseModel):
     )
 
 
-def _api_path(kind: str, namespace: str | None, name: str) -> str:
-    version, plural = _PLURALS[kind]
-    base = "/api/v1" if version == "v1" else f"/apis/{version}"
-    where = f"/namespaces/{namespace}" if namespace and kind != "Node" else ""
-    return f"{base}{where}/{plural}/{name}"
+def _kubectl(args: list[str], kubeconfig: Path, shown: str) -> str:
+    done = subprocess.run(
+        ["kubectl", "--kubeconfig", str(kubeconfig), *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"kubectl {shown!r} failed: {done.stderr.strip() or done.stdout.strip()}")
+    return done.stdout.strip()
 
 
-def apply_step(step: Step, api: k8s.ApiClient, kubeconfig: Path) -> str:
-    """Run one step against the sandbox through the public API (kubectl or an HTTP PATCH)."""
+def apply_step(step: Step, kubeconfig: Path) -> str:
+    """Run one step against the sandbox through its public API, with kubectl (a patch is sent as
+    ``kubectl patch --type``, so a refused one fails the injection loudly)."""
     if step.kubectl is not None:
-        args = ["kubectl", "--kubeconfig", str(kubeconfig), *shlex.split(step.kubectl)]
-        done = subprocess.run(args, capture_output=True, text=True, timeout=60, check=False)
-        if done.returncode != 0:
-            raise RuntimeError(
-                f"kubectl {step.kubectl!r} failed: {done.stderr.strip() or done.stdout.strip()}"
-            )
-        return done.stdout.strip()
+        return _kubectl(shlex.split(step.kubectl), kubeconfig, step.kubectl)
     assert step.patch is not None
     p = step.patch
-    api.call_api(
-        *api.param_serialize(
-            "PATCH",
-            _api_path(p.kind, p.namespace, p.name),
-            header_params={"Content-Type": _PATCH_TYPES[p.type], "Accept": "application/json"},
-            body=p.body,
-            auth_settings=["BearerToken"],
-        )
-    ).read()
-    return f"patched {p.kind} {p.name} ({p.type})"
+    args = ["patch", p.kind.lower(), p.name, "--type", p.type, "-p", json.dumps(p.body)]
+    if p.namespace and p.kind != "Node":
+        args[:0] = ["-n", p.namespace]
+    return _kubectl(args, kubeconfig, " ".join(args))
 
 
 def serving_workloads(api: k8s.ApiClient, namespace: str) -> dict[str, int]:
@@ -169,7 +148,7 @@ class CustomFault:
         self.baseline = serving_workloads(api, self.namespace)
         out = []
         for step in self.steps:
-            out.append(apply_step(step, api, kubeconfig))
+            out.append(apply_step(step, kubeconfig))
             if step.wait_s:
                 time.sleep(step.wait_s)
         return out

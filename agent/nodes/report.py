@@ -16,7 +16,7 @@ from agent.handoff import build_handoff, handoff_markdown
 from agent.nodes.common import Ctx, emit, incident_id, run_tool
 from agent.nodes.triage import findings_of, triage_args
 from agent.nodes.verify import alert_active
-from agent.reasoners.base import scoped
+from agent.reasoners.base import is_symptom, scoped
 from agent.state import AgentState, RunStatus
 
 
@@ -41,15 +41,16 @@ def still_failing(runtime: Ctx, state: AgentState) -> tuple[list[str], list[dict
         return [f"triage could not run, so health is unknown: {result.text[:200]}"], []
     findings = findings_of(result.data)
     services = [incident.get("service"), (state.get("plan") or {}).get("suspect")]
-    critical = [f for f in scoped(findings, services) if f.get("severity") == "critical"]
+    mine = scoped(findings, services)
+    critical = [f for f in mine if f.get("severity") == "critical"]
     why = [f"critical {f.get('kind')} {f.get('target')}: {f.get('summary')}" for f in critical[:3]]
     if incident.get("alertname"):
         firing = alert_active(runtime, state)
         if firing is None:
             why.append(f"the state of alert {incident['alertname']} could not be read")
-        elif firing and (critical or not incident.get("follows")):
-            # after a verified fix elsewhere, an alert over a long window lags the recovery: only
-            # symptoms count then; otherwise a firing alert with no visible symptom is for a human
+        elif firing and (any(is_symptom(f) for f in mine) or not incident.get("follows")):
+            # after a verified fix elsewhere, an alert over a long window lags the recovery: it is
+            # waited out only when no symptom at all is left; otherwise a firing alert is for a human
             why.append(f"alert {incident['alertname']} still fires")
     return why, findings
 

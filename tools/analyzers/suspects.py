@@ -18,6 +18,8 @@ from tools.analyzers.snapshot import Snapshot
 from tools.findings import Finding
 from tools.journal import Change
 from tools.kubernetes.client import Obj
+from tools.kubernetes.revert import change_ref, why_not_revertible
+from tools.kubernetes.shape import parse_time
 
 WINDOW = timedelta(hours=2)
 """How long before the symptom a change can still be its cause."""
@@ -165,15 +167,15 @@ RESTARTED_AT = "/spec/template/metadata/annotations/kubectl.kubernetes.io~1resta
 def _inert(change: Change, path: FailingPath) -> bool:
     """Changes that alter no behaviour: an object's own labels and annotations (a Node's labels do:
     pods select nodes by them), a restart stamp, and replicas the object's HPA set."""
+    autoscaled = any(
+        k == "HorizontalPodAutoscaler" and w == change.name for (k, _), w in path.objects.items()
+    )
 
     def inert(p: str) -> bool:
         if p.startswith("/metadata/"):
             return not (change.kind == "Node" and p.startswith("/metadata/labels"))
         if p == RESTARTED_AT:
             return True
-        autoscaled = any(
-            k == "HorizontalPodAutoscaler" and w == change.name for (k, _), w in path.objects.items()
-        )
         return p == "/spec/replicas" and autoscaled and change.actor is None
 
     return all(inert(d.path) for d in change.diff)
@@ -282,8 +284,6 @@ def suspect_findings(
     services: tuple[str, ...] | list[str] = (),
 ) -> list[Finding]:
     """``suspect_change`` findings for the changes on the failing path before ``onset``."""
-    from tools.kubernetes.revert import change_ref, why_not_revertible
-
     out = []
     for rank, (c, gap) in enumerate(rank_suspects(changes, path, onset), start=1):
         refusal = why_not_revertible(c)
@@ -325,8 +325,6 @@ def _consumers(snap: Snapshot, change: Change) -> list[str]:
 
 
 def parse_onset(value: str | None) -> datetime | None:
-    from tools.kubernetes.shape import parse_time
-
     return parse_time(value) if value else None
 
 
