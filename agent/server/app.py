@@ -80,7 +80,7 @@ def create_app(service: Service) -> FastAPI:
     def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
-    @app.get("/readyz")
+    @app.get("/readyz", responses={503: {"description": "Not ready; `problems` says why."}})
     def readyz() -> JSONResponse:
         problems = []
         if not service.running:
@@ -126,7 +126,13 @@ def create_app(service: Service) -> FastAPI:
             raise HTTPException(409, f"incident {incident_id} has no postmortem yet (status {inc['status']})")
         return PlainTextResponse(str(report), media_type="text/markdown")
 
-    @app.get("/api/slo", dependencies=auth)
+    @app.get(
+        "/api/slo",
+        dependencies=auth,
+        responses={
+            503: {"description": "Prometheus cannot be reached; `detail` names the URL that was tried."}
+        },
+    )
     def slo_status(service_name: str | None = None) -> dict[str, Any]:
         """Every SLO's budget left, burn rates and time to exhaustion (``devops-agent slo status``)."""
         from agent.slo_budget import slo_report  # imports the Prometheus client: load on first use

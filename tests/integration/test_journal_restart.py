@@ -66,7 +66,7 @@ def test_a_change_while_stopped_is_recorded_once_after_resuming_from_the_bookmar
     assert [d.as_dict() for d in stored[1].diff] == [
         {"path": "/spec/ports/0/targetPort", "op": "replace", "old": 8080, "new": 9090}
     ]
-    assert stored[1].actor == "OpenAPI-Generator"  # the client's User-Agent, as managedFields recorded it
+    assert stored[1].actor == "devops-agent"  # the writer's fieldManager, as managedFields recorded it
 
 
 @pytest.fixture
@@ -107,7 +107,7 @@ def test_after_410_gone_a_relist_records_what_changed_and_what_vanished(
         "/data/A": ("1", "2"),
         "/metadata/labels": (None, {"n": "3"}),
     }
-    assert edits[0].actor == "OpenAPI-Generator"
+    assert edits[0].actor == "devops-agent"
     assert [c.event for c in journal.changes_of("Secret", "api-secret")] == ["deleted"]
 
     journal.start()  # the relist set a fresh bookmark: nothing is recorded twice
