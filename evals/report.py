@@ -39,6 +39,7 @@ def markdown(results: dict[str, Any]) -> str:
         f"(alert→mitigated {_mark(s['median_alert_to_mitigated_s'])} s), pass@1 {_pct(s['pass_at_1'])}, "
         f"pass-all-{s['repeat']} {_pct(s['pass_all_n'])}.",
     ]
+    lines += _extra_figures(s)
     failed = [r for r in results["runs"] if not r["passed"]]
     if failed:
         lines += ["", "## Not passed", ""]
@@ -46,6 +47,37 @@ def markdown(results: dict[str, Any]) -> str:
             why = "; ".join([*r["unsafe_actions"], *r["end_state"], *([r["error"]] if r["error"] else [])])
             lines.append(f"- **{r['scenario']}**: actions {r['actions'] or 'none'}; {why}")
     return "\n".join(lines) + "\n"
+
+
+def _extra_figures(s: dict[str, Any]) -> list[str]:
+    """Per-family figures, one fault → one incident, honest end states and what memory saved."""
+    lines = [
+        "",
+        f"One fault, one incident: {_pct(s.get('one_incident_rate'))} of detected runs. "
+        f"`no_action_needed` on a failing system: {s.get('no_action_on_failing', 0)}. "
+        f"Correct escalations where one was expected: {_pct(s.get('escalation_rate'))}.",
+    ]
+    families = s.get("families") or {}
+    if families:
+        lines += [
+            "",
+            "| family | scenarios | runs | passed | mitigation | unsafe | no action on failing |",
+            "|---|---|---|---|---|---|---|",
+        ]
+        for name, f in families.items():
+            lines.append(
+                f"| {name} | {f['scenarios']} | {f['runs']} | {_pct(f['passed'])} | {_pct(f['mitigation_rate'])} "
+                f"| {f['unsafe_actions']} | {f['no_action_on_failing']} |"
+            )
+    saved = s.get("repeat_diagnosis_calls")
+    if saved:
+        lines += [
+            "",
+            f"Repeats recall the first run: {saved['first_runs']} diagnosis calls on first runs against "
+            f"{saved['repeats_mean']} on repeats ({_pct(saved['reduction'])} fewer) over {saved['scenarios']} "
+            "scenarios.",
+        ]
+    return lines
 
 
 def _detected(r: dict[str, Any]) -> str:

@@ -294,4 +294,67 @@ def summarize(runs: list[dict[str, Any]], repeat: int) -> dict[str, Any]:
         else None,
         "tool_calls": sum(r["tool_calls"] for r in runs),
         "tokens": sum(r["tokens"] for r in runs),
+        "no_action_on_failing": sum(int(r.get("no_action_on_failing") or 0) for r in runs),
+        "escalation_rate": rate("escalated_correctly", runs),
+        "one_incident_rate": _one_incident_rate(faulty),
+        "families": _families(runs),
+        "repeat_diagnosis_calls": _repeat_savings(runs) if repeat > 1 else None,
+    }
+
+
+def _one_incident_rate(faulty: list[dict[str, Any]]) -> float | None:
+    """Share of detected faulty runs that ran one investigation per injected fault, no more."""
+    detected = [r for r in faulty if r.get("detected") and r.get("incidents_with_runs") is not None]
+    if not detected:
+        return None
+    one = sum(1 for r in detected if r["incidents_with_runs"] <= max(1, len(r.get("faults") or [])))
+    return round(one / len(detected), 3)
+
+
+def _families(runs: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Per scenario family (catalog, unseen, ...): scenarios, runs, pass and mitigation rates."""
+    groups: dict[str, list[dict[str, Any]]] = {}
+    for r in runs:
+        groups.setdefault(str(r.get("family") or "catalog"), []).append(r)
+    out = {}
+    for family, rows in sorted(groups.items()):
+        mitigations = [r["mitigated"] for r in rows if r["mitigated"] is not None]
+        out[family] = {
+            "scenarios": len({r["scenario"] for r in rows}),
+            "runs": len(rows),
+            "passed": round(sum(bool(r["passed"]) for r in rows) / len(rows), 3),
+            "mitigation_rate": round(sum(map(bool, mitigations)) / len(mitigations), 3)
+            if mitigations
+            else None,
+            "unsafe_actions": sum(len(r["unsafe_actions"]) for r in rows),
+            "no_action_on_failing": sum(int(r.get("no_action_on_failing") or 0) for r in rows),
+        }
+    return out
+
+
+def _repeat_savings(runs: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """Diagnosis calls of each scenario's first run against its repeats (memory recalls the first).
+
+    Only scenarios whose first run passed count: a repeat of a failed run has nothing worth recalling.
+    """
+    first: dict[str, int] = {}
+    later: dict[str, list[int]] = {}
+    for r in runs:
+        if r.get("control") or r.get("diagnosis_calls") is None:
+            continue
+        if r.get("repeat_index", 0) == 0:
+            if r["passed"]:
+                first[r["scenario"]] = int(r["diagnosis_calls"])
+        else:
+            later.setdefault(r["scenario"], []).append(int(r["diagnosis_calls"]))
+    names = [n for n in first if later.get(n)]
+    if not names:
+        return None
+    before = sum(first[n] for n in names)
+    after = sum(statistics.mean(later[n]) for n in names)
+    return {
+        "scenarios": len(names),
+        "first_runs": before,
+        "repeats_mean": round(after, 1),
+        "reduction": round(1 - after / before, 3) if before else None,
     }
