@@ -73,7 +73,9 @@ class Scenario(BaseModel):
         False,
         description="No safe change exists: pass by escalating with the root cause named, changing nothing.",
     )
-    family: str = Field("catalog", description="catalog | unseen: how the README's table groups it.")
+    family: str = Field(
+        "catalog", description="catalog | unseen | injection: how the README's table groups it."
+    )
 
     @model_validator(mode="after")
     def _truth_with_changes(self) -> Scenario:
