@@ -16,6 +16,7 @@ from langgraph.checkpoint.sqlite import SqliteSaver
 from langgraph.graph import END, START, StateGraph
 from langgraph.graph.state import CompiledStateGraph
 
+from agent import failpoints
 from agent.deps import AgentDeps
 from agent.nodes.act import apply_action, route_after_act
 from agent.nodes.approve import request_approval, route_after_approval
@@ -38,17 +39,21 @@ def build_graph() -> StateGraph[AgentState, AgentDeps, AgentState, AgentState]:
     g: StateGraph[AgentState, AgentDeps, AgentState, AgentState] = StateGraph(
         AgentState, context_schema=AgentDeps
     )
-    g.add_node("intake", intake_incident)
-    g.add_node("recall", recall_incidents)
-    g.add_node("triage", triage_incident)
-    g.add_node("reason", reason_next)
-    g.add_node("tools", run_read_tools)
-    g.add_node("guard", guard_proposed_action)
-    g.add_node("approve", request_approval)
-    g.add_node("act", apply_action)
-    g.add_node("verify", verify_action)
-    g.add_node("report", write_report)
-    g.add_node("learn", learn_from_incident)
+    nodes = {
+        "intake": intake_incident,
+        "recall": recall_incidents,
+        "triage": triage_incident,
+        "reason": reason_next,
+        "tools": run_read_tools,
+        "guard": guard_proposed_action,
+        "approve": request_approval,
+        "act": apply_action,
+        "verify": verify_action,
+        "report": write_report,
+        "learn": learn_from_incident,
+    }
+    for name, fn in nodes.items():
+        g.add_node(name, failpoints.wrap(name, fn))  # unchanged unless a crash test sets failpoints
     g.add_edge(START, "intake")
     g.add_edge("intake", "recall")
     g.add_edge("recall", "triage")

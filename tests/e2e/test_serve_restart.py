@@ -10,15 +10,12 @@ data dir picks the work up from the durable queue and the run continues from its
 from __future__ import annotations
 
 import os
-import signal
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
+from fakes.serve_proc import Serve, free_port
 from sandbox_fixture import Sandbox
 
 from agent.audit import AuditLog
@@ -28,55 +25,12 @@ from sandbox.faults.checks import pod_images
 pytestmark = [pytest.mark.sandbox, pytest.mark.slow, pytest.mark.timeout(900)]
 
 TOKEN = "restart-test-token"
-ROOT = Path(__file__).resolve().parents[2]
 POLICY = """\
 clusters:
   - context: "*"
     namespaces: [{match: market-predictor, autonomy: auto}]
 guardrails: {cooldown_s: 0, max_actions_per_hour: 100}
 """
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-class Serve:
-    def __init__(self, env: dict[str, str], port: int, log: Path) -> None:
-        self.env, self.port, self.log = env, port, log
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def start(self) -> None:
-        out = self.log.open("ab")
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "agent.cli", "serve", "--port", str(self.port), "--log-level", "warning"],
-            cwd=ROOT,
-            env=self.env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{self.url}/readyz", timeout=2).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.3)
-        raise AssertionError(f"serve did not become ready: {self.log.read_text()[-2000:]}")
-
-    def kill(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGKILL)
-            self.proc.wait(10)
 
 
 @pytest.fixture
@@ -96,7 +50,7 @@ def serve(sandbox: Sandbox, tmp_path: Path) -> Iterator[Serve]:
     }
     env.pop("DEVOPS_AGENT_LLM_BASE_URL", None)
     env.pop("OPENAI_BASE_URL", None)
-    s = Serve(env, _free_port(), tmp_path / "serve.log")
+    s = Serve(env, free_port(), tmp_path / "serve.log")
     s.start()
     stop_forwarding = sandbox.forward_alerts_to(f"{s.url}/webhook/alertmanager")
     yield s
