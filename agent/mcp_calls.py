@@ -23,8 +23,7 @@ from pydantic import BaseModel, Field
 from agent.approvals import DETACHED_PREFIX, ApprovalDecision, ApprovalError, ApprovalRequest, ApprovalStore
 from agent.audit import AuditLog
 from agent.deps import AgentDeps
-from agent.guard import ProposedAction, Verdict, guard_action, rate_problems, target_key
-from agent.nodes.guard import _target_from_args
+from agent.guard import ProposedAction, Verdict, guard_action, rate_problems, target_from_args, target_key
 from agent.policy import Policy
 from agent.slo_budget import error_budget_for
 from tools.base import ActionEffect, Tool, ToolResult
@@ -174,7 +173,7 @@ class GuardedCalls:
             incident_id=self.session_id,
             tool=tool.name,
             args=args,
-            target=effect.target if effect else _target_from_args(args),
+            target=effect.target if effect else target_from_args(args),
             risk=tool.risk,
             reason=reason or f"requested by {self.actor} over MCP",
             diff=effect.diff if effect else "",
