@@ -39,7 +39,9 @@ def mcp_cmd(
     calls = GuardedCalls(build_deps(cfg), actor=f"mcp:{whoami().removeprefix('cli:')}")
     server = build_server(calls)
     if mode == "stdio":  # stdout is the protocol: everything else goes to stderr
-        err_console.print(f"devops-agent MCP server on stdio (audit session {calls.session_id})")
+        err_console.print(
+            f"devops-agent MCP server on stdio (audit session {calls.session_id})", soft_wrap=True
+        )
         anyio.run(serve_stdio, server)
         return
     import uvicorn
@@ -57,6 +59,7 @@ def mcp_cmd(
             "[yellow]warning:[/] DEVOPS_AGENT_API_TOKEN is not set: any local process may call the tools"
         )
     err_console.print(
-        f"devops-agent MCP server on http://{host}:{port}/mcp (audit session {calls.session_id})"
+        f"devops-agent MCP server on http://{host}:{port}/mcp (audit session {calls.session_id})",
+        soft_wrap=True,
     )
     uvicorn.run(web, host=host, port=port, log_level="warning")

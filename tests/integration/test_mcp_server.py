@@ -81,13 +81,20 @@ def test_lists_every_read_and_action_with_its_schema(world: World, tmp_path: Pat
 def test_a_read_runs_and_secret_values_never_come_back(world: World, tmp_path: Path) -> None:
     deps = _deps(world, tmp_path)
 
+    def literal_password(dep: dict[str, Any]) -> None:
+        env = dep["spec"]["template"]["spec"]["containers"][0]["env"]
+        env.append({"name": "DB_PASSWORD", "value": "hunter2-literal"})
+
+    world.store.mutate("deployments", NS, "api", literal_password)
+
     async def body(c: Client) -> tuple[Any, Any]:
         dep = await c.call_tool("k8s_get", {"kind": "deployment", "name": "api", "namespace": NS})
         secret = await c.call_tool("k8s_get", {"kind": "secret", "name": "api-secret", "namespace": NS})
         return dep, secret
 
     dep, secret = _session(deps, body)
-    assert not dep.is_error and "api:v2" in _text(dep)
+    assert not dep.is_error and "api:v2" in _text(dep) and "DB_PASSWORD" in _text(dep)
+    assert "hunter2-literal" not in _text(dep) and "hunter2-literal" not in str(dep.structured_content)
     assert not secret.is_error and "api-secret" in _text(secret)
     assert "eA==" not in _text(secret) and "eA==" not in str(secret.structured_content)
     calls = [r.data for r in deps.audit.rows(kind="tool_call")]
