@@ -23,6 +23,7 @@ from pydantic import ValidationError
 from agent.approvals import ApprovalError
 from agent.mcp_calls import CallOutcome, GuardedCalls
 from tools.base import Tool
+from tools.redact import redact_obj
 
 SERVER_NAME = "devops-agent"
 
@@ -105,7 +106,7 @@ def list_mcp_tools(calls: GuardedCalls) -> list[types.Tool]:
 def _result(outcome: CallOutcome) -> types.CallToolResult:
     return types.CallToolResult(
         content=[types.TextContent(type="text", text=outcome.render())],
-        structured_content=outcome.model_dump(mode="json"),
+        structured_content=redact_obj(outcome.model_dump(mode="json")),
         is_error=outcome.is_error,
     )
 
