@@ -24,6 +24,9 @@ from tools.base import Target, Undo
 
 ApprovalStatus = Literal["pending", "approved", "rejected", "expired"]
 
+DETACHED_PREFIX = "mcp-"
+"""Incident ids of requests made outside a graph run (the MCP server): no paused run waits for them."""
+
 
 class ApprovalError(Exception):
     """A decision that cannot be applied (unknown id, expired, already decided, approver not allowed)."""
@@ -62,6 +65,12 @@ class ApprovalRequest(BaseModel):
     def is_expired(self, now: datetime | None = None) -> bool:
         return (now or _now()) >= self.expires_at
 
+    @property
+    def detached(self) -> bool:
+        """True when no graph run waits for this request: it was made over MCP, whose client applies
+        it once approved (``agent.mcp_calls``)."""
+        return self.incident_id.startswith(DETACHED_PREFIX)
+
     def summary(self) -> str:
         t = self.target
         where = f"{t.kind} {t.namespace + '/' if t.namespace else ''}{t.name}"
@@ -87,6 +96,9 @@ class ApprovalStore:
             db.execute(
                 "CREATE TABLE IF NOT EXISTS approvals (id TEXT PRIMARY KEY, incident_id TEXT NOT NULL,"
                 " status TEXT NOT NULL, request TEXT NOT NULL, expires_at TEXT NOT NULL, requested_at TEXT NOT NULL)"
+            )
+            db.execute(
+                "CREATE TABLE IF NOT EXISTS executions (id TEXT PRIMARY KEY, claimed_at TEXT NOT NULL)"
             )
 
     @contextmanager
@@ -189,6 +201,17 @@ class ApprovalStore:
                 f"approval {req.id} was decided by someone else a moment ago; nothing changed"
             )
         return req
+
+    def claim_execution(self, approval_id: str) -> bool:
+        """Claim the one execution of an approved request made outside a graph run (MCP): True for
+        the first caller, False for every later one, across processes. A claim is never released: an
+        apply that failed half-way needs a fresh request, not a second try on the old approval."""
+        with self._connect() as db:
+            cur = db.execute(
+                "INSERT OR IGNORE INTO executions (id, claimed_at) VALUES (?, ?)",
+                (approval_id, _now().isoformat()),
+            )
+        return cur.rowcount == 1
 
     def reopen(self, approval_id: str) -> None:
         """Put a claimed decision back to pending (the resume failed before the graph saw it)."""

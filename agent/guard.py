@@ -15,7 +15,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from agent.policy import Autonomy, Policy
-from tools.base import ActionEffect, Tool
+from tools.base import ActionEffect, Target, Tool
 
 Decision = Literal["allow", "needs_approval", "deny"]
 
@@ -56,6 +56,13 @@ class ActionRecord:
 
 def target_key(kind: str, namespace: str | None, name: str, context: str | None = None) -> str:
     return f"{context or ''}/{kind}/{namespace or ''}/{name}"
+
+
+def target_from_args(args: dict[str, Any]) -> Target:
+    """The target of an action without a dry-run effect, from its arguments (kind a best guess)."""
+    name = args.get("deployment") or args.get("name") or args.get("pod") or args.get("node") or "?"
+    kind = "Deployment" if "deployment" in args else ("Node" if "node" in args else "Unknown")
+    return Target(kind=kind, name=str(name), namespace=args.get("namespace"), context=args.get("context"))
 
 
 def _arg_namespace(args: dict[str, Any]) -> str | None:

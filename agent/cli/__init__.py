@@ -35,6 +35,7 @@ _COMMAND_MODULES = (
     "agent.cli.slo_cmd",
     "agent.cli.recommend_cmd",
     "agent.cli.proactive_cmd",
+    "agent.cli.mcp_cmd",
 )
 
 

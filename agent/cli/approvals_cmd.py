@@ -71,9 +71,36 @@ def show(approval_id: str, as_json: bool = typer.Option(False, "--json")) -> Non
     console.print(r.diff or "(none)", highlight=False, markup=False)
 
 
+def _decide_detached(decision: ApprovalDecision) -> None:
+    """A request made over MCP: no paused run waits for it; the MCP client applies it once approved."""
+    from agent.audit import AuditLog
+    from agent.mcp_calls import decide_detached
+    from agent.policy import load_policy
+
+    s = settings()
+    try:
+        req = decide_detached(
+            _store(), load_policy(s.policy_file), AuditLog(s.path("audit.sqlite")), decision
+        )
+    except ApprovalError as exc:
+        fail(str(exc))
+    console.print(f"{req.status} {req.id} as {decision.approver} (requested over MCP)")
+    if req.status == "approved":
+        console.print(
+            f"nothing is applied yet: the MCP client applies it once with apply_approved(approval_id={req.id!r})",
+            highlight=False,
+        )
+
+
 def _resume(approval_id: str, decision: ApprovalDecision) -> None:
     from agent.runner import Runner  # heavy: only when a decision is made
 
+    try:
+        if _store().get(approval_id).detached:
+            _decide_detached(decision)
+            return
+    except ApprovalError as exc:
+        fail(str(exc))
     try:
         outcome = Runner(settings()).resume(approval_id, decision)
     except ApprovalError as exc:

@@ -16,7 +16,7 @@ from agent.approvals import ApprovalRequest
 from agent.nodes.common import Ctx, add_action, answer_call, current_action, emit, incident_id, run_tool
 from agent.slo_budget import error_budget_for
 from agent.state import AgentState
-from tools.base import ActionEffect, Target
+from tools.base import ActionEffect
 
 
 def guard_proposed_action(state: AgentState, runtime: Ctx) -> dict[str, Any]:
@@ -155,7 +155,7 @@ def _approval_request(
     risk: str | None,
 ) -> dict[str, Any]:
     deps = runtime.context
-    target = effect.target if effect else _target_from_args(proposed["args"])
+    target = effect.target if effect else guard.target_from_args(proposed["args"])
     ttl = min(deps.settings.approval_ttl_s, deps.policy.guardrails.approval_ttl_s)
     req = ApprovalRequest.create(
         ttl_s=ttl,
@@ -173,12 +173,6 @@ def _approval_request(
         guard_reasons=reasons,
     )
     return req.model_dump(mode="json")
-
-
-def _target_from_args(args: dict[str, Any]) -> Target:
-    name = args.get("deployment") or args.get("name") or args.get("pod") or args.get("node") or "?"
-    kind = "Deployment" if "deployment" in args else ("Node" if "node" in args else "Unknown")
-    return Target(kind=kind, name=str(name), namespace=args.get("namespace"), context=args.get("context"))
 
 
 def route_after_guard(state: AgentState) -> Literal["reason", "approve", "act", "verify"]:

@@ -43,6 +43,7 @@ def test_help_lists_every_command() -> None:
         "doctor",
         "serve",
         "slack",
+        "mcp",
         "knowledge",
         "sandbox",
         "eval",
