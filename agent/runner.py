@@ -232,7 +232,15 @@ class Runner:
         store = self.deps.approvals
         req = store.get(approval_id)
         if claimed:
-            if req.status not in ("approved", "rejected") or self.waiting_for(req.incident_id) != approval_id:
+            if req.status not in ("approved", "rejected"):
+                raise ApprovalError(f"approval {approval_id} is not claimed and awaited; nothing changed")
+            waiting = self.waiting_for(req.incident_id)
+            if waiting is None:
+                # the run took the decision, then the process died (claim checked that the run waited
+                # for this request, so nothing else moved it on): carry on from the checkpoint, or
+                # answer its outcome if it had finished
+                return self.continue_run(req.incident_id, on_event=on_event)
+            if waiting != approval_id:
                 raise ApprovalError(f"approval {approval_id} is not claimed and awaited; nothing changed")
         else:
             self.claim(approval_id, decision)

@@ -274,3 +274,30 @@ def test_a_turn_killed_inside_a_node_does_not_poison_the_next_one(make_runner, c
     out = runner.investigate("checkout is throwing 500s", thread_id="chat-x", source="chat")
     assert out.status == "resolved"
     assert len(cluster.applied) == 1
+
+
+def test_a_decision_the_run_took_before_a_crash_is_carried_on_not_refused(make_runner, cluster):
+    """The process died after the run took the approval and before ``act`` (seen in the kill-at-
+    every-node test): the queued resume found the run no longer waiting and refused, so the approved
+    rollback never ran. Now it carries on from the checkpoint and applies the change once."""
+    from langgraph.types import Command
+
+    from agent.runner import _config
+
+    runner = make_runner()
+    req = runner.investigate("checkout is throwing 500s").approvals[0]
+    decision = ApprovalDecision(approval_id=req["id"], decision="approve", approver="al")
+    runner.claim(req["id"], decision)
+    # the decision reaches the run, which then stops before act (as a SIGKILL there leaves it)
+    runner.graph.invoke(
+        Command(resume=decision.model_dump(mode="json")),
+        _config(req["incident_id"]),
+        context=runner.deps,
+        interrupt_before=["act"],
+    )
+    assert runner.interrupted(req["incident_id"]) and cluster.applied == []
+    done = runner.resume(req["id"], decision, claimed=True)
+    assert done.status == "resolved", done.report
+    assert cluster.applied == [("k8s_rollback", {"deployment": "checkout", "namespace": "shop"})]
+    again = runner.resume(req["id"], decision, claimed=True)  # the same queued item once more
+    assert again.status == "resolved" and len(cluster.applied) == 1
