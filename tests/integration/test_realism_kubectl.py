@@ -214,7 +214,13 @@ def test_broken_service_selector_empties_the_endpoints_until_it_is_patched_back(
 # --- workloads ------------------------------------------------------------------------------------
 def test_memory_limit_below_usage_is_oom_killed_and_rollout_undo_heals(sb: Sandbox) -> None:
     sb.kubectl(  # the request comes down too: a limit below the request is refused, as by a real API server
-        "set", "resources", "deployment/predictor", "-c", "predictor", "--requests=memory=128Mi", "--limits=memory=128Mi"
+        "set",
+        "resources",
+        "deployment/predictor",
+        "-c",
+        "predictor",
+        "--requests=memory=128Mi",
+        "--limits=memory=128Mi",
     )
     assert sb.run_until(
         lambda: any(_last_terminated(p).get("reason") == "OOMKilled" for p in sb.pods("predictor"))
