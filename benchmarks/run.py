@@ -105,6 +105,8 @@ def summary() -> str:
             f"(target {row['target_s']} s)"
             for name, row in (cli.get("commands") or {}).items()
         ]
+        floor = (cli.get("floors") or {}).get("typer with rich help")
+        rows += [f"importing typer and its rich help alone {floor['median_s']:.2f} s"] if floor else []
         lines.append(f"- **CLI start** (median of {cli.get('runs')} fresh processes): {'; '.join(rows)}.")
     lines.append("")
     lines.append(

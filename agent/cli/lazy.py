@@ -39,9 +39,11 @@ def help_line(text: str | None) -> str:
 
 
 class LazyGroup(TyperGroup):
-    """A TyperGroup whose commands come from :meth:`lazy_commands` until they are needed.
+    """A TyperGroup whose commands come from tables until they are needed.
 
-    Subclasses say where the table comes from and how to build the group once modules are loaded.
+    :meth:`lazy_commands` is the cheap table (known in code); :meth:`plugin_commands` may cost a scan
+    (entry points) and is read only to list every command or to find a name the first does not hold.
+    Subclasses also say how to build the group once modules are loaded (:meth:`loaded_group`).
     """
 
     def __init__(self, **attrs: Any) -> None:
@@ -53,19 +55,36 @@ class LazyGroup(TyperGroup):
         }
         self.commands = {**ordered, **real}  # the table's order, as --help lists it
         self._listing = False
+        self._plugins_listed = False
 
     def lazy_commands(self) -> Mapping[str, LazyCommand]:
         raise NotImplementedError
+
+    def plugin_commands(self) -> Mapping[str, LazyCommand]:
+        return {}
 
     def loaded_group(self) -> TyperGroup:
         """The group built from what the loaded modules have registered so far."""
         raise NotImplementedError
 
+    def _list_plugins(self) -> None:
+        if not self._plugins_listed:
+            self._plugins_listed = True
+            for name, entry in self.plugin_commands().items():
+                self.commands.setdefault(name, _Placeholder(name=name, help=entry.help))
+
+    def list_commands(self, ctx: Context) -> list[str]:
+        self._list_plugins()
+        return super().list_commands(ctx)
+
     def get_command(self, ctx: Context, cmd_name: str) -> Command | None:
+        if cmd_name not in self.commands:
+            self._list_plugins()  # also lets a mistyped name be told the closest one
         cmd = self.commands.get(cmd_name)
         if not isinstance(cmd, _Placeholder) or self._listing:
             return cmd
-        self.lazy_commands()[cmd_name].load()
+        entry = self.lazy_commands().get(cmd_name) or self.plugin_commands()[cmd_name]
+        entry.load()
         real = self.loaded_group().commands.get(cmd_name)
         if real is None or isinstance(real, _Placeholder):
             raise RuntimeError(f"loading {cmd_name!r} did not register a command of that name")
