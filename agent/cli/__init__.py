@@ -29,7 +29,7 @@ _COMMANDS: dict[str, tuple[tuple[str, ...], str]] = {
         "Talk to the agent: streamed answers, tool calls as they happen, approvals asked inline.",
     ),
     "doctor": (
-        ("core_cmd",),
+        ("doctor_cmd",),
         "Check every backend (LLM, Kubernetes, Prometheus, Loki, Alertmanager, memory, policy).",
     ),
     "serve": (
