@@ -79,7 +79,7 @@ def _add_entry_point(name: str) -> None:
 
     if any(group.name == name for group in app.registered_groups):
         return
-    (ep,) = entry_points(group="devops_agent.cli", name=name)
+    ep = next(iter(entry_points(group="devops_agent.cli", name=name)))  # the one _plugin_table listed
     app.add_typer(ep.load(), name=name)
 
 
