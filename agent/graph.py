@@ -82,3 +82,12 @@ def open_checkpointer(path: Path) -> SqliteSaver:
 def compile_graph(checkpointer: Any) -> Graph:
     """The runnable graph with its checkpointer."""
     return build_graph().compile(checkpointer=checkpointer)
+
+
+def studio_graph() -> Graph:
+    """The incident graph for LangGraph Studio (`langgraph dev`, see langgraph.json).
+
+    Compiled without a checkpointer: the LangGraph server supplies its own. A run still needs the
+    runtime context (:class:`agent.deps.AgentDeps`); building the graph needs no cluster and no LLM.
+    """
+    return build_graph().compile()

@@ -1,7 +1,7 @@
 """`make bench`: run every benchmark (one after another: they measure time and CPU), then write
 ``benchmarks/results/summary.md`` and refresh the figures quoted in the README.
 
-    python -m benchmarks.run [--only memory,footprint,tools] [--quick]
+    python -m benchmarks.run [--only memory,footprint,tools,cli] [--quick]
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ BENCHES: dict[str, tuple[list[str], list[str], str]] = {
     "memory": (["-m", "benchmarks.memory_bench"], ["--sizes", "1000,10000"], "memory.json"),
     "timing": (["benchmarks/sandbox_fault_timing.py"], [], "sandbox_fault_timing.json"),
     "rightsizing": (["-m", "benchmarks.rightsizing"], [], "rightsizing.json"),
+    "cli": (["-m", "benchmarks.cli_startup"], ["--runs", "3"], "cli_startup.json"),
 }
 START, END = "<!-- bench-results -->", "<!-- /bench-results -->"
 
@@ -97,6 +98,16 @@ def summary() -> str:
             f"OOM kills next week: ours {len(o['workloads_oom_next_week'])}, KRR {len(k['workloads_oom_next_week'])} "
             f"(differs from KRR on: {', '.join(rs['summary']['differ_from_krr']) or 'none'})."
         )
+    cli = _load("cli")
+    if cli:
+        rows = [
+            f"`devops-agent {name}` {row['median_s']:.2f} s, {row['median_peak_rss_mib']:.0f} MiB peak RSS "
+            f"(target {row['target_s']} s)"
+            for name, row in (cli.get("commands") or {}).items()
+        ]
+        floor = (cli.get("floors") or {}).get("typer with rich help")
+        rows += [f"importing typer and its rich help alone {floor['median_s']:.2f} s"] if floor else []
+        lines.append(f"- **CLI start** (median of {cli.get('runs')} fresh processes): {'; '.join(rows)}.")
     lines.append("")
     lines.append(
         "Measured on this project's 2-core machine, shared with other work; compare runs on one machine."

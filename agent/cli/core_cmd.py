@@ -1,4 +1,4 @@
-"""`devops-agent investigate`, `chat` and `doctor`."""
+"""`devops-agent investigate` and `chat` (both run the graph; `doctor` lives in doctor_cmd.py)."""
 
 from __future__ import annotations
 
@@ -184,26 +184,3 @@ def chat(
                 console.print("[yellow]interrupted[/] (the conversation goes on; /quit to leave)")
     finally:
         runner.close()
-
-
-@app.command()
-def doctor() -> None:
-    """Check every backend (LLM, Kubernetes, Prometheus, Loki, Alertmanager, memory, policy)."""
-    from agent.cli.doctor_checks import all_checks
-
-    s = settings()
-    failed = False
-    for run in all_checks(s):
-        check = run()
-        if check.ok:
-            mark = "[green]OK  [/]"
-        elif check.required:
-            mark = "[red]FAIL[/]"
-            failed = True
-        else:
-            mark = "[yellow]WARN[/]"
-        console.print(f"{mark} {check.name:<12} {check.detail}", highlight=False, soft_wrap=True)
-        if not check.ok and check.fix:
-            console.print(f"     {'':<12} fix: {check.fix}", highlight=False, soft_wrap=True)
-    if failed:
-        raise typer.Exit(1)

@@ -1,7 +1,8 @@
 """`devops-agent incidents list|show`.
 
-``incidents report`` (the postmortem from memory) lives in agent/cli/knowledge_cmd.py and attaches
-itself to ``incidents_app`` here; this module is imported first (see agent/cli/__init__.py).
+``incidents report`` (the postmortem from memory) lives in agent/cli/knowledge_cmd.py, which imports
+``incidents_app`` from here and attaches itself to it (the `incidents` entry in agent/cli/__init__.py
+loads both).
 """
 
 from __future__ import annotations

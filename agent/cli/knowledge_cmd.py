@@ -2,25 +2,30 @@
 
 The bridge between settings and ``knowledge/``: it builds the embedder, the memory and the outcome
 statistics from :class:`agent.settings.Settings`; ``knowledge`` itself never reads settings.
+The memory (Chroma, the embedders and their numeric stack) is imported only by the commands that
+open it, so `incidents list` and every `--help` stay fast.
 """
 
 from __future__ import annotations
 
 import shutil
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.table import Table
 
 from agent.cli import app
 from agent.cli.common import console, fail, print_json, settings
+from agent.cli.incidents_cmd import incidents_app
 from agent.settings import Settings
-from knowledge.embeddings import EmbeddingError, make_embedder
 from knowledge.learning import OutcomeStats
-from knowledge.memory import EmbedderMismatchError, IncidentMemory, MemoryStoreError
 from knowledge.postmortem import render_postmortem
 from knowledge.records import format_duration
 from knowledge.runbooks import Runbook, RunbookError, load_runbooks, parse_runbook
+
+if TYPE_CHECKING:
+    from knowledge.memory import IncidentMemory
 
 OUTCOMES_FILE = "outcomes.sqlite"  # the file agent/deps.py opens OutcomeStats on
 
@@ -30,25 +35,15 @@ knowledge_app = typer.Typer(
 app.add_typer(knowledge_app, name="knowledge")
 
 
-def _incidents_group() -> typer.Typer:
-    """The `incidents` group from incidents_cmd (imported first); created here only if it is absent."""
-    for group in app.registered_groups:
-        if group.name == "incidents" and group.typer_instance is not None:
-            return group.typer_instance
-    group_app = typer.Typer(help="Handled incidents.", no_args_is_help=True)
-    app.add_typer(group_app, name="incidents")
-    return group_app
-
-
-incidents_app = _incidents_group()
-
-
 def _runbooks_dir(s: Settings) -> Path:
     """Where `add-runbook` puts runbooks: DEVOPS_AGENT_RUNBOOKS_DIR, else DATA_DIR/runbooks."""
     return s.runbooks_dir or (s.data_dir / "runbooks")
 
 
 def _memory(s: Settings, *, check_embedder: bool = True) -> IncidentMemory:
+    from knowledge.embeddings import EmbeddingError, make_embedder
+    from knowledge.memory import EmbedderMismatchError, IncidentMemory, MemoryStoreError
+
     try:
         embedder = make_embedder(
             s.embedding,
@@ -190,6 +185,8 @@ def import_(
     file: Path = typer.Argument(..., exists=True, dir_okay=False, help="A file written by export."),
 ) -> None:
     """Load incident records from a JSON lines export (same ids are replaced)."""
+    from knowledge.memory import MemoryStoreError
+
     try:
         n = _memory(settings()).import_jsonl(file)
     except MemoryStoreError as exc:

@@ -15,12 +15,7 @@ from knowledge.embeddings import HashingEmbedder
 from knowledge.memory import IncidentMemory
 from knowledge.synthetic import synthetic_incidents
 
-try:  # the real `incidents` group first, as `devops-agent` registers it
-    importlib.import_module("agent.cli.incidents_cmd")
-except ModuleNotFoundError as exc:
-    if exc.name != "agent.cli.incidents_cmd":
-        raise
-importlib.import_module("agent.cli.knowledge_cmd")
+importlib.import_module("agent.cli.knowledge_cmd")  # registers `knowledge` and `incidents report`
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 runner = CliRunner()
