@@ -172,3 +172,22 @@ def test_a_revert_to_the_applied_config_is_not_a_change(world: World) -> None:
     assert [
         f for f in of_kind(findings(world), "config_changed") if f["data"]["configmap"] == "predictor-config"
     ] == []
+
+
+def test_a_configmap_key_no_reader_reads_is_not_a_config_change(world: World) -> None:
+    """predictor reads predictor-config key by key; text written under a key nobody reads (planted
+    instructions, a note) changes no pod, so it must not block the rollback of a bad deploy."""
+    from tools.kubernetes.object_actions import k8s_patch_configmap
+
+    for key, reported in (("NOTES", False), ("WORKERS", True)):
+        patched = k8s_patch_configmap.invoke(
+            world.deps, {"name": "predictor-config", "namespace": NS, "key": key, "value": "17"}
+        )
+        assert patched.status == "ok", patched.text
+        world.run(2)
+        keys = [
+            f["data"].get("key")
+            for f in of_kind(findings(world), "config_changed")
+            if f["data"]["configmap"] == "predictor-config"
+        ]
+        assert ("NOTES" in keys) is False and (key in keys) is reported, keys

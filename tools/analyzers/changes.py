@@ -9,7 +9,7 @@ from tools.analyzers.common import target_ref
 from tools.analyzers.snapshot import Snapshot
 from tools.findings import Finding
 from tools.kubernetes.client import Obj
-from tools.kubernetes.common import config_refs
+from tools.kubernetes.common import config_keys_read, config_refs
 from tools.kubernetes.shape import parse_time
 from tools.redact import is_secret_name
 
@@ -89,6 +89,8 @@ def config_drift(snap: Snapshot) -> list[Finding]:
             key=lambda u: (order.index(u) if u in restarts else len(order), u)
         )  # restarted since: the likely victim
         for key, value, previous in _drift(cm):
+            if users and not _readers_of(snap, name, key, users):
+                continue  # every reader names the keys it reads, and none reads this one: no pod sees it
             secret = is_secret_name(key)
             changed_at = next((restarts[u]["changed_at"] for u in users if u in restarts), None) or (
                 ts.strftime("%Y-%m-%dT%H:%M:%SZ") if (ts := _updated_at(cm)) else None
@@ -117,6 +119,18 @@ def config_drift(snap: Snapshot) -> list[Finding]:
                     },
                 )
             )
+    return out
+
+
+def _readers_of(snap: Snapshot, configmap: str, key: str, users: list[str]) -> list[str]:
+    """Of the workloads that read a ConfigMap, those that read this key (or every key)."""
+    out = []
+    for user in users:
+        dep = snap.deployment(user)
+        reads = config_keys_read(dep.get("spec", {}).get("template", {})) if dep else {}
+        keys = reads.get(("ConfigMap", configmap), frozenset())
+        if keys is None or key in keys:
+            out.append(user)
     return out
 
 

@@ -17,7 +17,9 @@ from typing import Any
 from tools.analyzers.snapshot import Snapshot
 from tools.findings import Finding
 from tools.journal import Change
+from tools.journal.diff import split_pointer
 from tools.kubernetes.client import Obj
+from tools.kubernetes.common import config_keys_read
 from tools.kubernetes.revert import change_ref, why_not_revertible
 from tools.kubernetes.shape import parse_time
 
@@ -51,6 +53,25 @@ class FailingPath:
         if name and (kind, name) not in self.objects:
             self.objects[(kind, name)] = workload
 
+    keys: dict[tuple[str, str], frozenset[str] | None] = field(default_factory=dict)
+    """(kind, name) of a ConfigMap or Secret → the keys the path's workloads read (None: all)."""
+
+    def read(self, kind: str, name: str, keys: frozenset[str] | None) -> None:
+        ref = (kind, name)
+        if ref not in self.keys:
+            self.keys[ref] = keys
+        else:
+            held = self.keys[ref]
+            self.keys[ref] = None if held is None or keys is None else held | keys
+
+    def unread(self, change: Change, pointer: str) -> bool:
+        """The field is a ConfigMap or Secret key no workload on the path reads."""
+        if change.kind not in ("ConfigMap", "Secret"):
+            return False
+        read = self.keys.get((change.kind, change.name))
+        key = _config_key(pointer)
+        return read is not None and key is not None and key not in read
+
     def covers(self, change: Change) -> bool:
         return (change.kind, change.name) in self.objects or change.kind in _NAMESPACE_WIDE
 
@@ -63,35 +84,17 @@ def _template_labels(dep: Obj) -> dict[str, str]:
     return dict(((dep.get("spec") or {}).get("template") or {}).get("metadata", {}).get("labels") or {})
 
 
-def _references(dep: Obj) -> list[tuple[str, str]]:
-    """ConfigMaps and Secrets a workload's pods read (env, envFrom, volumes)."""
-    spec = ((dep.get("spec") or {}).get("template") or {}).get("spec") or {}
-    out: list[tuple[str, str]] = []
-    for c in (spec.get("containers") or []) + (spec.get("initContainers") or []):
-        for src in c.get("envFrom") or []:
-            if (src.get("configMapRef") or {}).get("name"):
-                out.append(("ConfigMap", src["configMapRef"]["name"]))
-            if (src.get("secretRef") or {}).get("name"):
-                out.append(("Secret", src["secretRef"]["name"]))
-        for env in c.get("env") or []:
-            ref = env.get("valueFrom") or {}
-            if (ref.get("configMapKeyRef") or {}).get("name"):
-                out.append(("ConfigMap", ref["configMapKeyRef"]["name"]))
-            if (ref.get("secretKeyRef") or {}).get("name"):
-                out.append(("Secret", ref["secretKeyRef"]["name"]))
-    for vol in spec.get("volumes") or []:
-        if (vol.get("configMap") or {}).get("name"):
-            out.append(("ConfigMap", vol["configMap"]["name"]))
-        if (vol.get("secret") or {}).get("secretName"):
-            out.append(("Secret", vol["secret"]["secretName"]))
-    return out
+def _reads(dep: Obj) -> dict[tuple[str, str], frozenset[str] | None]:
+    """ConfigMaps and Secrets a workload's pods read, with the keys they read (None: every key)."""
+    return config_keys_read((dep.get("spec") or {}).get("template") or {})
 
 
 def _add_workload(path: FailingPath, snap: Snapshot, dep: Obj) -> None:
     name = str(dep["metadata"]["name"])
     path.add("Deployment", name, name)
-    for kind, ref in _references(dep):
+    for (kind, ref), keys in _reads(dep).items():
         path.add(kind, ref, name)
+        path.read(kind, ref, keys)
     for hpa in snap.hpas:
         target = (hpa.get("spec") or {}).get("scaleTargetRef") or {}
         if target.get("name") == name:
@@ -166,7 +169,8 @@ RESTARTED_AT = "/spec/template/metadata/annotations/kubectl.kubernetes.io~1resta
 
 def _inert(change: Change, path: FailingPath) -> bool:
     """Changes that alter no behaviour: an object's own labels and annotations (a Node's labels do:
-    pods select nodes by them), a restart stamp, and replicas the object's HPA set."""
+    pods select nodes by them), a restart stamp, replicas the object's HPA set, and ConfigMap or
+    Secret keys that no workload on the path reads (each reads named keys, none the whole object)."""
     autoscaled = any(
         k == "HorizontalPodAutoscaler" and w == change.name for (k, _), w in path.objects.items()
     )
@@ -174,7 +178,7 @@ def _inert(change: Change, path: FailingPath) -> bool:
     def inert(p: str) -> bool:
         if p.startswith("/metadata/"):
             return not (change.kind == "Node" and p.startswith("/metadata/labels"))
-        if p == RESTARTED_AT:
+        if p == RESTARTED_AT or path.unread(change, p):
             return True
         return p == "/spec/replicas" and autoscaled and change.actor is None
 
@@ -218,8 +222,6 @@ _MISSING = object()
 
 def _at(doc: Any, path: str) -> Any:
     """The value at a JSON Pointer, or ``_MISSING``."""
-    from tools.journal.diff import split_pointer
-
     for token in split_pointer(path):
         if isinstance(doc, dict) and token in doc:
             doc = doc[token]
@@ -319,9 +321,23 @@ def suspect_findings(
 
 
 def _consumers(snap: Snapshot, change: Change) -> list[str]:
-    return sorted(
-        str(d["metadata"]["name"]) for d in snap.deployments if (change.kind, change.name) in _references(d)
-    )
+    """Workloads that read what the change touched (the whole object, or one of its changed keys)."""
+    keys = {_config_key(d.path) for d in change.diff if not d.path.startswith("/metadata/")}
+    out = []
+    for dep in snap.deployments:
+        ref = (change.kind, change.name)
+        reads = _reads(dep)
+        if ref in reads and (reads[ref] is None or None in keys or keys & set(reads[ref] or ())):
+            out.append(str(dep["metadata"]["name"]))
+    return sorted(out)
+
+
+def _config_key(pointer: str) -> str | None:
+    """The ConfigMap or Secret key a JSON Pointer names (``/data/KEY``), or None for anything else."""
+    tokens = split_pointer(pointer)
+    if len(tokens) == 2 and tokens[0] in ("data", "binaryData", "stringData"):
+        return tokens[1]
+    return None
 
 
 def parse_onset(value: str | None) -> datetime | None:

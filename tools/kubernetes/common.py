@@ -76,3 +76,58 @@ def config_refs(template: Obj) -> tuple[set[str], set[str]]:
             cms |= {ref["configMapKeyRef"]["name"]} if ref.get("configMapKeyRef") else set()
             secrets |= {ref["secretKeyRef"]["name"]} if ref.get("secretKeyRef") else set()
     return cms, secrets
+
+
+def config_keys_read(template: Obj) -> dict[tuple[str, str], frozenset[str] | None]:
+    """(kind, name) → the keys a pod template reads of each ConfigMap and Secret; ``None`` when it
+    reads every key (``envFrom``, a volume without ``items``). A change to a key nobody reads changes
+    no pod's behaviour."""
+    spec = template.get("spec") or {}
+    out: dict[tuple[str, str], frozenset[str] | None] = {}
+
+    def add(kind: str, name: Any, keys: frozenset[str] | None) -> None:
+        if not name:
+            return
+        ref = (kind, str(name))
+        if ref not in out:
+            out[ref] = keys
+        else:
+            held = out[ref]
+            out[ref] = None if held is None or keys is None else held | keys
+
+    def items(source: Obj) -> frozenset[str] | None:
+        listed = source.get("items")
+        return frozenset(str(i.get("key")) for i in listed) if listed else None
+
+    volumes = list(spec.get("volumes") or [])
+    for vol in volumes:
+        if vol.get("configMap"):
+            add("ConfigMap", vol["configMap"].get("name"), items(vol["configMap"]))
+        if vol.get("secret"):
+            add("Secret", vol["secret"].get("secretName"), items(vol["secret"]))
+        for src in (vol.get("projected") or {}).get("sources") or []:
+            if src.get("configMap"):
+                add("ConfigMap", src["configMap"].get("name"), items(src["configMap"]))
+            if src.get("secret"):
+                add("Secret", src["secret"].get("name"), items(src["secret"]))
+    for c in [*(spec.get("containers") or []), *(spec.get("initContainers") or [])]:
+        for e in c.get("envFrom") or []:
+            if e.get("configMapRef"):
+                add("ConfigMap", e["configMapRef"].get("name"), None)
+            if e.get("secretRef"):
+                add("Secret", e["secretRef"].get("name"), None)
+        for e in c.get("env") or []:
+            ref = e.get("valueFrom") or {}
+            if ref.get("configMapKeyRef"):
+                add(
+                    "ConfigMap",
+                    ref["configMapKeyRef"].get("name"),
+                    frozenset([str(ref["configMapKeyRef"].get("key"))]),
+                )
+            if ref.get("secretKeyRef"):
+                add(
+                    "Secret",
+                    ref["secretKeyRef"].get("name"),
+                    frozenset([str(ref["secretKeyRef"].get("key"))]),
+                )
+    return out
