@@ -25,7 +25,7 @@ from sandbox_fixture import sandbox  # noqa: F401  (the session fixture)
 _SECOND_SANDBOX = (
     "tests/e2e/test_learning_e2e.py",
     "tests/e2e/test_autonomous_flow.py",
-    "tests/e2e/test_serve_restart.py",
+    "tests/e2e/test_serve_kill_nodes.py",
     "tests/integration/test_sandbox_baseline.py",
 )
 
