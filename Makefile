@@ -30,7 +30,7 @@ bench: setup  ## benchmarks; results in benchmarks/results/
 
 campaign: setup  ## the hostile-input and fault campaign (every behaviour x10, full fuzzing); writes docs/campaign.md
 	rm -rf .campaign
-	-DEVOPS_AGENT_CAMPAIGN_RUNS=10 DEVOPS_AGENT_CAMPAIGN_OUT=.campaign $(PY) -m pytest tests/campaign tests/unit/test_slack_bot.py tests/unit/test_audit_anchor.py -q -p no:randomly --timeout 1800
+	-DEVOPS_AGENT_CAMPAIGN_RUNS=10 DEVOPS_AGENT_CAMPAIGN_OUT=.campaign $(PY) -m pytest tests/campaign tests/unit/test_slack_bot.py tests/unit/test_audit_anchor.py tests/e2e/test_serve_kill_nodes.py -q -p no:randomly --timeout 1800
 	$(PY) scripts/campaign_report.py .campaign docs/campaign.md
 
 clean:

@@ -98,6 +98,10 @@ def _hostile(rows: list[dict[str, Any]]) -> tuple[list[str], dict[str, int]]:
     return lines, totals
 
 
+KILL_POINTS = 22
+"""Graph nodes (11) x before/after: what the full campaign kills at, one fault each."""
+
+
 def _fuzz(rows: list[dict[str, Any]]) -> tuple[list[str], int, int]:
     by: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for r in rows:
@@ -135,6 +139,8 @@ def render(results: Path) -> tuple[str, bool]:
     fuzz_lines, fives, unauth_2xx = _fuzz(fuzz_rows)
     deps = _rows(results / "dependency.jsonl")
     audit = _rows(results / "audit.jsonl")
+    kills = _rows(results / "kill.jsonl")
+    single = {k["points"] for k in kills if "*" not in k["points"]}
     survived = sum(1 for d in deps if d.get("survived"))
     ok = (
         t["unapproved"] == 0
@@ -144,6 +150,7 @@ def render(results: Path) -> tuple[str, bool]:
         and fives == 0
         and unauth_2xx == 0
         and survived == len(deps)
+        and len(single) >= KILL_POINTS
     )
     when = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     out = [
@@ -170,7 +177,8 @@ def render(results: Path) -> tuple[str, bool]:
             f"`verify --against` caught it: {a['against']} | caught |"
             for a in audit
         ],
-        "| kills survived per node | not run: the kill-at-every-node tests are not built yet | every node |",
+        f"| node boundaries where `serve` was SIGKILLed and the run still finished once (one fault per point) | {len(single)} of {KILL_POINTS} | all |",
+        f"| runs killed at every boundary in turn, restarted each time | {sum(1 for k in kills if '*' in k['points'])} ({sum(int(k['kills']) for k in kills if '*' in k['points'])} kills) | – |",
         "",
         f"Goals {'met' if ok else 'NOT met'}.",
         "",
@@ -190,6 +198,17 @@ def render(results: Path) -> tuple[str, bool]:
         "`hypothesis` over the webhook payload, the policy file, the runbook format and the scenario format.",
         "",
         *fuzz_lines,
+        "",
+        "## Killed at every node boundary",
+        "",
+        "`tests/e2e/test_serve_kill_nodes.py`: a real `serve` on the sandbox, a bad deploy, a human approving",
+        "over HTTP. Failpoints (`agent/failpoints.py`) SIGKILL the process as a node starts or as it ends;",
+        "the test restarts it and then checks one `action_applied` per approval, no approval left pending, no",
+        "alert group opened twice at once, the audit chain intact and the fault healed.",
+        "",
+        "| points | kills | approvals | actions applied |",
+        "|---|---|---|---|",
+        *[f"| `{k['points']}` | {k['kills']} | {k['approved']} | {k['applied']} |" for k in kills],
         "",
         "## Failing dependencies",
         "",
