@@ -58,6 +58,14 @@ def target_key(kind: str, namespace: str | None, name: str, context: str | None 
     return f"{context or ''}/{kind}/{namespace or ''}/{name}"
 
 
+def effect_ref(effect: ActionEffect | None) -> str:
+    """The audit log's ``target_ref`` of what an applied action changed ("" when it reported nothing)."""
+    if effect is None:
+        return ""
+    t = effect.target
+    return target_key(t.kind, t.namespace, t.name, t.context)
+
+
 def target_from_args(args: dict[str, Any]) -> Target:
     """The target of an action without a dry-run effect, from its arguments (kind a best guess)."""
     name = args.get("deployment") or args.get("name") or args.get("pod") or args.get("node") or "?"

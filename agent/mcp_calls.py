@@ -23,7 +23,7 @@ from pydantic import BaseModel, Field
 from agent.approvals import DETACHED_PREFIX, ApprovalDecision, ApprovalError, ApprovalRequest, ApprovalStore
 from agent.audit import AuditLog
 from agent.deps import AgentDeps
-from agent.guard import ProposedAction, Verdict, guard_action, rate_problems, target_from_args, target_key
+from agent.guard import ProposedAction, Verdict, effect_ref, guard_action, rate_problems, target_from_args
 from agent.policy import Policy
 from agent.slo_budget import error_budget_for
 from tools.base import ActionEffect, Tool, ToolResult
@@ -225,11 +225,7 @@ class GuardedCalls:
             data={
                 "tool": tool.name,
                 "args": args,
-                "target_ref": target_key(
-                    applied.target.kind, applied.target.namespace, applied.target.name, applied.target.context
-                )
-                if applied
-                else "",
+                "target_ref": effect_ref(applied),
                 "effect": applied.model_dump(mode="json") if applied else None,
                 "approval_id": approval_id,
                 "via": "mcp",

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from agent.guard import ProposedAction, guard_action, target_key
+from agent.guard import ProposedAction, effect_ref, guard_action
 from agent.slo_budget import error_budget_for
 from tools.kubernetes.client import Kube
 from tools.kubernetes.usage import parse_quantity
@@ -110,11 +110,7 @@ def apply_through_guard(
         data={
             "tool": action,
             "args": args,
-            "target_ref": target_key(
-                applied.target.kind, applied.target.namespace, applied.target.name, applied.target.context
-            )
-            if applied
-            else "",
+            "target_ref": effect_ref(applied),
             "effect": applied.model_dump(mode="json") if applied else None,
             "result": result.text[:400],
         },
