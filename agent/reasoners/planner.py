@@ -50,6 +50,11 @@ class PlannerReasoner:
                     relevant=matched[0].relevant_kinds() if matched else None,
                 ),
             }
+        follows = incident.get("follows") or {}
+        if follows and not _symptoms(findings) and not state.get("actions"):
+            # released after a verified fix elsewhere, and nothing fails now: a lagging alert, not a
+            # new fault; diagnosing it again would only repeat the first incident's calls
+            return _finish_cleared(follows, findings, plan)
         runbooks = [r for rid in plan["runbooks"] for r in ctx.runbooks if r.id == rid]
         signature = plan.get("signature") or _signature(incident, findings)
         ranked = rank_candidates(runbooks, state, signature, ctx.stats)
@@ -216,6 +221,22 @@ def _finish_unmatched(incident: dict[str, Any], findings: list[dict[str, Any]], 
         root_cause=_suspect_text(findings),
         stop_reason="no runbook matches and no change on the failing path can be reverted",
         updates={"plan": plan},
+    )
+
+
+def _finish_cleared(follows: dict[str, Any], findings: list[dict[str, Any]], plan: dict[str, Any]) -> Step:
+    parent = follows.get("incident") or "an earlier incident"
+    cause = f" ({follows['root_cause']})" if follows.get("root_cause") else ""
+    answer = (
+        f"This alert group fired with {parent}, whose fix was verified{cause}. Triage finds nothing failing "
+        "now, so it is not diagnosed again; if its alert keeps firing once its window has passed, that is for "
+        "a human to look at.\n" + _finding_lines(findings)
+    )
+    return Step(
+        kind="finish",
+        answer=answer.strip(),
+        status="no_action_needed",
+        updates={"plan": {**plan, "cleared_by": follows.get("incident")}},
     )
 
 

@@ -301,3 +301,51 @@ def test_a_decision_the_run_took_before_a_crash_is_carried_on_not_refused(make_r
     assert cluster.applied == [("k8s_rollback", {"deployment": "checkout", "namespace": "shop"})]
     again = runner.resume(req["id"], decision, claimed=True)  # the same queued item once more
     assert again.status == "resolved" and len(cluster.applied) == 1
+
+
+def _alert(follows: dict | None) -> dict:
+    alert = {
+        "status": "firing",
+        "labels": {"alertname": "ServiceHighErrorRate", "namespace": "shop", "service": "checkout"},
+        "annotations": {"summary": "checkout answers 5xx"},
+        "startsAt": "2026-12-03T12:00:00Z",
+        "fingerprint": "f1",
+    }
+    return {
+        "version": "4",
+        "status": "firing",
+        "groupKey": "g1",
+        "alerts": [alert],
+        **({"follows": follows} if follows else {}),
+    }
+
+
+def test_a_group_released_after_a_verified_fix_with_nothing_failing_is_not_diagnosed_again(
+    make_runner, cluster
+):
+    """One fault, one investigation: the eval's bad deploy opened a second run for a slow burn-rate
+    alert after the rollback was verified, and it ran the runbook's four diagnostics on a healthy
+    service. A follow-up with no symptom left now ends after triage."""
+    cluster.bad_images.clear()  # the earlier incident's rollback healed checkout
+    runner = make_runner(policy=POLICY_AUTO)
+    events = Events()
+    follows = {"incident": "inc-first", "root_cause": "bad rollout of checkout"}
+    out = runner.investigate(alert=_alert(follows), on_event=events)
+    assert out.status == "no_action_needed", out.report
+    assert "inc-first" in out.report and events.tools() == []  # triage and the report's health check only
+    assert cluster.applied == []
+
+    alone = runner.investigate(alert=_alert(None), on_event=Events())  # without a fix to follow: diagnosed
+    assert alone.status == "no_action_needed"
+    assert [
+        r
+        for r in runner.deps.audit.rows(incident_id=alone.incident_id, kind="tool_call")
+        if r.data.get("purpose") == "read"
+    ]
+
+
+def test_a_follow_up_that_still_fails_is_diagnosed_and_fixed(make_runner, cluster):
+    runner = make_runner(policy=POLICY_AUTO)
+    out = runner.investigate(alert=_alert({"incident": "inc-first", "root_cause": "x"}), on_event=Events())
+    assert out.status == "resolved", out.report  # checkout still answers 5xx: a new fault, not a lag
+    assert cluster.applied == [("k8s_rollback", {"deployment": "checkout", "namespace": "shop"})]
