@@ -179,3 +179,35 @@ def test_the_agents_own_revert_is_never_a_suspect_nor_the_change_it_undid(
     # a follow-up incident right after: neither the agent's revert nor the edit it undid is suspected
     later = [f["data"] for f in _suspects(deps, datetime.now(UTC) + timedelta(seconds=5))]
     assert not [s for s in later if (s["kind"], s["name"]) == ("Service", "shop")], later
+
+
+def test_a_cordon_is_reverted_key_by_key_leaving_the_taint_a_controller_added_next_to_it(
+    world: World, tmp_path: Path
+) -> None:
+    """Seen in the eval (every node cordoned): the cordon added ``spec`` as a whole, the node controller
+    then put its taint there, and the revert's test of the whole ``spec`` failed, so nothing could be
+    uncordoned. The revert now removes the key the change set, and keeps the later one."""
+    journal, deps = _setup(world, tmp_path)
+    world.kubectl("apply", "-f", "-", stdin="apiVersion: v1\nkind: Node\nmetadata: {name: spare-1}\n")
+    assert wait_for(lambda: journal.changes_of("Node", "spare-1")), journal.status
+    world.kubectl("cordon", "spare-1")
+    assert wait_for(lambda: len(journal.changes_of("Node", "spare-1")) == 2), journal.status
+    cordon = journal.changes_of("Node", "spare-1")[-1]
+    assert [d.path for d in cordon.diff] == ["/spec"]  # the whole map, as the journal saw it appear
+    taint = {"key": "node.kubernetes.io/unschedulable", "effect": "NoSchedule"}
+    Kube(deps, None).patch("node", "spare-1", None, {"spec": {"taints": [taint]}}, dry_run=False)
+    assert wait_for(lambda: len(journal.changes_of("Node", "spare-1")) == 3), journal.status
+    journal.stop()
+
+    args = {"kind": "Node", "name": "spare-1", "change": change_ref(cordon)}
+    dry = k8s_revert_change.invoke(deps, args, dry_run=True)
+    assert dry.status == "ok", dry.text
+    assert "unschedulable" in (dry.effect.diff if dry.effect else "")
+    done = k8s_revert_change.invoke(deps, args)
+    assert done.status == "ok", done.text
+    spec = Kube(deps, None).get("node", "spare-1", None)["spec"]
+    assert "unschedulable" not in spec and spec["taints"] == [taint]
+    undo = k8s_revert_change.invoke(deps, {**args, "reapply": True})  # cordoned again, key by key too
+    assert undo.status == "ok", undo.text
+    spec = Kube(deps, None).get("node", "spare-1", None)["spec"]
+    assert spec["unschedulable"] is True and spec["taints"] == [taint]

@@ -17,7 +17,7 @@ from typing import Any
 from tools.analyzers.snapshot import Snapshot
 from tools.findings import Finding
 from tools.journal import Change
-from tools.journal.diff import split_pointer
+from tools.journal.diff import MISSING, split_pointer, value_at
 from tools.kubernetes.client import Obj
 from tools.kubernetes.common import config_keys_read
 from tools.kubernetes.revert import change_ref, why_not_revertible
@@ -217,21 +217,6 @@ def _superseded(change: Change, changes: list[Change]) -> bool:
     )
 
 
-_MISSING = object()
-
-
-def _at(doc: Any, path: str) -> Any:
-    """The value at a JSON Pointer, or ``_MISSING``."""
-    for token in split_pointer(path):
-        if isinstance(doc, dict) and token in doc:
-            doc = doc[token]
-        elif isinstance(doc, list) and token.isdigit() and int(token) < len(doc):
-            doc = doc[int(token)]
-        else:
-            return _MISSING
-    return doc
-
-
 def _baselines(changes: list[Change]) -> dict[tuple[str, str | None, str], Any]:
     """Each object's oldest known version: before its first recorded change (or as created)."""
     out: dict[tuple[str, str | None, str], Any] = {}
@@ -250,10 +235,10 @@ def _restores(change: Change, baseline: Any) -> bool:
     if baseline is None or not change.diff:
         return False
     for d in change.diff:
-        held = _at(baseline, d.path)
-        if d.op == "remove" and held is not _MISSING:
+        held = value_at(baseline, d.path)
+        if d.op == "remove" and held is not MISSING:
             return False
-        if d.op != "remove" and (held is _MISSING or held != d.new):
+        if d.op != "remove" and (held is MISSING or held != d.new):
             return False
     return True
 

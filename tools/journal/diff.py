@@ -31,6 +31,22 @@ def split_pointer(path: str) -> list[str]:
     return [t.replace("~1", "/").replace("~0", "~") for t in path[1:].split("/")]
 
 
+MISSING: Any = object()
+"""What :func:`value_at` answers for a pointer that names nothing."""
+
+
+def value_at(doc: Any, path: str) -> Any:
+    """The value a JSON Pointer names in ``doc``, or :data:`MISSING`."""
+    for token in split_pointer(path):
+        if isinstance(doc, dict) and token in doc:
+            doc = doc[token]
+        elif isinstance(doc, list) and token.isdigit() and int(token) < len(doc):
+            doc = doc[int(token)]
+        else:
+            return MISSING
+    return doc
+
+
 def merge_key(old: list[Any], new: list[Any]) -> str | None:
     """The key both lists' items are identified by, or None (compare the lists whole)."""
     items = [*old, *new]

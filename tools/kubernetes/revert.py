@@ -21,6 +21,7 @@ from pydantic import Field
 from tools.base import ActionEffect, ToolDeps, ToolResult, Undo, tool
 from tools.errors import NotFound, ToolError, expected_errors
 from tools.journal import Change, FieldChange, changes_for, inverse_patch, normalize
+from tools.journal.diff import field_diff, value_at
 from tools.kubernetes.client import Kube, Obj, object_path, resource_for
 from tools.kubernetes.common import Context
 from tools.kubernetes.effects import action_result, rolling_disruption, target_of, yaml_diff
@@ -77,10 +78,34 @@ def forward_patch(diff: list[FieldChange]) -> list[dict[str, Any]]:
     return ops
 
 
-def revert_patch(change: Change, *, reapply: bool = False) -> list[dict[str, Any]]:
-    """The JSON Patch that undoes ``change`` (or applies it again), guarded by ``test`` operations."""
-    body = forward_patch(change.diff) if reapply else inverse_patch(change.diff)
-    return _tests(change.diff, reapply=reapply) + body
+def revert_patch(change: Change, *, reapply: bool = False, live: Obj | None = None) -> list[dict[str, Any]]:
+    """The JSON Patch that undoes ``change`` (or applies it again), guarded by ``test`` operations.
+
+    With the ``live`` object, a map the change added that has since gained keys from someone else (a
+    cordon's ``spec`` and the taint the node controller put next to ``unschedulable``) is reverted key
+    by key, so the revert removes what the change set and leaves the later keys alone.
+    """
+    diff = _key_by_key(change.diff, live, reapply=reapply) if live is not None else change.diff
+    if reapply:
+        return _tests(diff, reapply=True) + forward_patch(diff)
+    return _tests(diff, reapply=False) + inverse_patch(diff)
+
+
+def _key_by_key(diff: list[FieldChange], live: Obj, *, reapply: bool) -> list[FieldChange]:
+    """The diff with each added map that the live object now shares with other keys split into its
+    keys (a JSON Patch ``add`` or ``remove`` of the whole map would take those keys with it)."""
+    out: list[FieldChange] = []
+    for d in diff:
+        held = value_at(live, d.path)
+        shared = isinstance(held, dict) and held != d.new
+        # reapplied over a map that exists now; or reverted where others added keys next to its own
+        kept = reapply or (isinstance(d.new, dict) and all(k in held for k in d.new))
+        split = shared and kept
+        if d.op == "add" and isinstance(d.new, dict) and d.new and split:
+            out += _key_by_key(field_diff({}, d.new, d.path), live, reapply=reapply)
+        else:
+            out.append(d)
+    return out
 
 
 def why_not_revertible(change: Change) -> str | None:
@@ -138,7 +163,7 @@ def k8s_revert_change(
     if refusal is not None:
         raise ToolError(f"cannot revert {change_ref(recorded)} of {recorded.ref}: {refusal}")
     live = kube.get(res.kind, name, ns)
-    patch = revert_patch(recorded, reapply=reapply)
+    patch = revert_patch(recorded, reapply=reapply, live=live)
     verb = ("reapply" if reapply else "revert") + f" change {change} of {res.kind} {name}"
     try:
         after: Obj = kube.request(
