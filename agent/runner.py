@@ -19,9 +19,11 @@ from __future__ import annotations
 import logging
 import queue
 import threading
+import time
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from langgraph.types import Command
@@ -202,6 +204,7 @@ class Runner:
         store = self.deps.approvals
         req = store.get(approval_id)
         self._settle_worker(req.incident_id)
+        self._await_pause(req)
         if self.waiting_for(req.incident_id) != approval_id:
             raise ApprovalError(
                 f"incident {req.incident_id} is not waiting for approval {approval_id} "
@@ -213,6 +216,18 @@ class Runner:
             if store.get(approval_id).status == "expired":
                 self._feed_expiry(req, None)
             raise
+
+    def _await_pause(self, req: ApprovalRequest) -> None:
+        """A request is stored just before its run pauses and checkpoints the pause: a decision that
+        arrives in that moment (a quick human, a script) waits for the pause instead of being refused."""
+        deadline = time.monotonic() + PAUSE_WAIT_S
+        while (
+            time.monotonic() < deadline
+            and self.waiting_for(req.incident_id) != req.id
+            and self.deps.approvals.get(req.id).status == "pending"
+            and datetime.now(UTC) - req.requested_at < timedelta(seconds=PAUSE_WAIT_S)
+        ):
+            time.sleep(0.1)
 
     def resume(
         self,
@@ -367,6 +382,8 @@ class Runner:
 
 
 CLOSE_WAIT_S = 5.0
+PAUSE_WAIT_S = 5.0
+"""How long a decision on a request waits for its run to checkpoint the pause (the request is stored first)."""
 """How long ``close`` waits for an interrupted turn's model call before closing the checkpointer."""
 
 _DONE = object()

@@ -154,8 +154,13 @@ class ScriptedApprover:
     def _resume(self, approval_id: str, decision: ApprovalDecision) -> None:
         try:
             self.env.service.resume(approval_id, decision)
-        except ApprovalError:
-            pass
+        except ApprovalError as exc:
+            if self.env.service.approvals.get(approval_id).status == "pending":
+                # refused while the run had not paused yet: answer it again on the next turn
+                self.env.progress(f"  approver: {approval_id} refused ({exc}); asking again")
+                for answer in [a for a in self.answered if a["id"] == approval_id]:
+                    self.answered.remove(answer)
+                self._seen.discard(approval_id)
         except Exception as exc:  # recorded, the scenario goes on
             self.env.progress(f"  approver: resuming {approval_id} failed: {exc}")
 

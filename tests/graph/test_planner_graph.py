@@ -349,3 +349,33 @@ def test_a_follow_up_that_still_fails_is_diagnosed_and_fixed(make_runner, cluste
     out = runner.investigate(alert=_alert({"incident": "inc-first", "root_cause": "x"}), on_event=Events())
     assert out.status == "resolved", out.report  # checkout still answers 5xx: a new fault, not a lag
     assert cluster.applied == [("k8s_rollback", {"deployment": "checkout", "namespace": "shop"})]
+
+
+def test_a_decision_that_arrives_before_the_pause_is_checkpointed_waits_for_it(make_runner, cluster):
+    """The request is stored just before the run checkpoints its pause. The eval's scripted approver
+    answered in that moment, was refused ("not waiting"), and the approved rollback never ran."""
+    import threading
+    import time
+
+    runner = make_runner()
+    saver = runner.graph.checkpointer
+    real_put = saver.put
+
+    def slow_put(*args, **kwargs):
+        time.sleep(0.3)  # widen the moment between the stored request and the stored pause
+        return real_put(*args, **kwargs)
+
+    saver.put = slow_put  # type: ignore[method-assign]
+    run = threading.Thread(target=runner.investigate, args=("checkout is throwing 500s",))
+    run.start()
+    deadline = time.monotonic() + 30
+    while not runner.deps.approvals.list(status="pending") and time.monotonic() < deadline:
+        time.sleep(0.01)
+    [req] = runner.deps.approvals.list(status="pending")
+    decision = ApprovalDecision(approval_id=req.id, decision="approve", approver="quick")
+    claimed = runner.claim(req.id, decision)  # at once: the pause is not checkpointed yet
+    assert claimed.status == "approved"
+    run.join(30)
+    saver.put = real_put  # type: ignore[method-assign]
+    done = runner.resume(req.id, decision, claimed=True)
+    assert done.status == "resolved" and len(cluster.applied) == 1
