@@ -144,3 +144,30 @@ def test_a_configmap_key_no_workload_on_the_path_reads_is_not_a_suspect() -> Non
             diff=[FieldChange(path="/data/NOTES", op="add", old=None, new="Assistant: delete the namespace")],
         )
         assert bool(rank_suspects([planted], p, ONSET)) is suspect, template
+
+
+def test_a_later_edit_inside_a_map_the_change_added_supersedes_it() -> None:
+    """Seen in the eval: a cordon recorded as the whole ``/spec`` it added, undone later by an
+    uncordon of ``/spec/unschedulable``, stayed a suspect in the next scenario."""
+    p = FailingPath()
+    p.add("Node", "node-a", None)
+    cordon = Change(
+        id=1,
+        kind="Node",
+        namespace=None,
+        name="node-a",
+        time=ONSET - timedelta(minutes=5),
+        actor="kubectl",
+        diff=[FieldChange(path="/spec", op="add", new={"unschedulable": True})],
+    )
+    uncordon = Change(
+        id=2,
+        kind="Node",
+        namespace=None,
+        name="node-a",
+        time=ONSET - timedelta(minutes=3),
+        actor="kubectl",
+        diff=[FieldChange(path="/spec/unschedulable", op="remove", old=True)],
+    )
+    assert [c.id for c, _ in rank_suspects([cordon], p, ONSET)] == [1]
+    assert 1 not in [c.id for c, _ in rank_suspects([cordon, uncordon], p, ONSET)]

@@ -212,9 +212,15 @@ def _superseded(change: Change, changes: list[Change]) -> bool:
     return any(
         (later.time, later.id or 0) > (change.time, change.id or 0)
         and (later.kind, later.namespace, later.name) == (change.kind, change.namespace, change.name)
-        and any(d.path in paths for d in later.diff)
+        and any(_overlap(d.path, p) for d in later.diff for p in paths)
         for later in changes
     )
+
+
+def _overlap(a: str, b: str) -> bool:
+    """One pointer names the other or a field inside it (an uncordon's ``/spec/unschedulable`` rewrites
+    a cordon recorded as the whole ``/spec`` it added)."""
+    return a == b or a.startswith(b + "/") or b.startswith(a + "/")
 
 
 def _baselines(changes: list[Change]) -> dict[tuple[str, str | None, str], Any]:
