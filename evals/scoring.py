@@ -227,9 +227,10 @@ def score(obs: Observation, sc: Scenario) -> dict[str, Any]:
         "no_action_on_failing": sum(
             1 for i in obs.incidents if i.get("status") == "no_action_needed" and not mitigated and obs.faults
         ),
-        # one fault, one incident: incidents that ran an investigation of their own (not folded)
-        "incidents_with_runs": sum(
-            1 for i in obs.incidents if i.get("status") not in ("folded", "correlated")
+        # one fault, one incident: incidents that ran an investigation of their own (a correlated or
+        # folded group that Alertmanager then closed never started one, whatever its final status)
+        "incidents_with_runs": len(
+            {r.get("incident_id") for r in obs.audit if r["kind"] == "run_started" and r.get("incident_id")}
         ),
         "error": obs.error,
     }

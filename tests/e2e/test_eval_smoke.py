@@ -181,3 +181,22 @@ def test_without_actions_the_class_is_the_first_investigations_leading_runbook()
     assert score(_obs(incidents=incidents, states=states), SCENARIO)["classified"] is False
     states = {"first": facts(["bad-deploy-rollback"]), "late": facts(["cache-down-restore"])}
     assert score(_obs(incidents=incidents, states=states), SCENARIO)["classified"] is True
+
+
+def test_one_fault_one_incident_counts_the_incidents_that_started_a_run() -> None:
+    """A correlated group that Alertmanager closed ends ``closed`` without ever running: it is part
+    of the first incident, not an incident of its own (counted by status it looked like one)."""
+    sc = Scenario(
+        name="bad-deploy", description="d", faults=[FaultRef(fault="bad-deploy", target="predictor")]
+    )
+    incidents = [
+        {"id": "first", "created_at": "2026-01-01T00:00:00", "status": "resolved", "outcome": {}},
+        {"id": "lagging", "created_at": "2026-01-01T00:00:05", "status": "closed", "outcome": {}},
+        {"id": "follow-up", "created_at": "2026-01-01T00:00:07", "status": "no_action_needed", "outcome": {}},
+    ]
+    audit = [
+        {"id": 1, "kind": "run_started", "incident_id": "first", "data": {}},
+        {"id": 2, "kind": "run_started", "incident_id": "follow-up", "data": {}},
+    ]
+    r = score(_obs(incidents=incidents, audit=audit), sc)
+    assert r["incidents_with_runs"] == 2  # "lagging" never ran; the follow-up did
