@@ -166,20 +166,26 @@ def verify_action(state: AgentState, runtime: Ctx) -> dict[str, Any]:
     # that developed while the change waited for approval (or while an earlier fix was verified)
     # were not caused by it, and must not make it look "worse"
     found = [*state.get("findings", []), *(action.get("before") or [])]
-    deadline = deps.now() + timedelta(seconds=settings.verify_timeout_s)
+    # nothing was applied (already in that state): one look at the signals, not a wait for an
+    # effect that cannot come (the eval lost minutes per no-op before the real fix was tried)
+    noop = action.get("status") == "noop"
+    window_s = 0.0 if noop else settings.verify_timeout_s
+    deadline = deps.now() + timedelta(seconds=window_s)
     emit(
         runtime,
         "status",
         phase="verify",
-        text=f"verifying {action.get('tool')} for up to {settings.verify_timeout_s:.0f} s",
+        text=f"verifying {action.get('tool')} for up to {max(window_s, settings.verify_interval_s):.0f} s",
     )
     followed_by = [str(x) for x in action.get("followed_by") or []]
-    if followed_by and action.get("status") != "noop":
+    if followed_by and not noop:
         # its effect needs the next step of the runbook (e.g. a restart after a config revert):
         # judging it alone would wait out the timeout and learn a correct first step as "no_effect"
         outcome, detail = "pending", f"applied; its effect shows after {', '.join(followed_by)}"
     else:
-        outcome, detail = _poll(runtime, state, found, services, deadline)
+        outcome, detail = _poll(
+            runtime, state, found, services, deadline, waited_s=max(window_s, settings.verify_interval_s)
+        )
     action.update(outcome=outcome, verify=detail)
     deps.audit.append(
         "verify",
@@ -207,7 +213,13 @@ def verify_action(state: AgentState, runtime: Ctx) -> dict[str, Any]:
 
 
 def _poll(
-    runtime: Ctx, state: AgentState, found: list[dict[str, Any]], services: list[str | None], deadline: Any
+    runtime: Ctx,
+    state: AgentState,
+    found: list[dict[str, Any]],
+    services: list[str | None],
+    deadline: Any,
+    *,
+    waited_s: float,
 ) -> tuple[str, str]:
     """Re-read the signals every interval until a verdict or the deadline."""
     deps = runtime.context
@@ -219,7 +231,7 @@ def _poll(
         if verdict is not None:
             return verdict
         if deps.now() >= deadline:
-            return at_deadline(before, obs, services, deps.settings.verify_timeout_s)
+            return at_deadline(before, obs, services, waited_s)
 
 
 def _undo(runtime: Ctx, state: AgentState, action: dict[str, Any]) -> dict[str, Any]:

@@ -132,7 +132,7 @@ def test_recall_brings_back_the_past_incident(make_runner, cluster):
 
 def test_a_change_that_would_change_nothing_is_not_put_to_a_human(make_runner, cluster):
     cluster.deployments["checkout"].images = ["shop/checkout:v2", "shop/checkout:v2"]  # rollback = same image
-    runner = make_runner()
+    runner = make_runner(verify_timeout_s=2, verify_interval_s=0.01)
     out = runner.investigate("checkout is throwing 500s")
     first = out.actions[0]
     assert first["tool"] == "k8s_rollback" and first["status"] == "noop" and first["outcome"] == "no_effect"
@@ -142,6 +142,8 @@ def test_a_change_that_would_change_nothing_is_not_put_to_a_human(make_runner, c
         r.data["decision"] for r in runner.deps.audit.rows(incident_id=out.incident_id, kind="decision")
     ]
     assert decisions == ["noop", "needs_approval"]
+    # one look at the signals after a no-op, not the whole verify window waiting for an effect
+    assert "after 0 s" in first["verify"], first["verify"]  # not "after 2 s", the whole window
 
 
 def _reject_first(runner):
