@@ -171,11 +171,12 @@ def verify_action(state: AgentState, runtime: Ctx) -> dict[str, Any]:
     noop = action.get("status") == "noop"
     window_s = 0.0 if noop else settings.verify_timeout_s
     deadline = deps.now() + timedelta(seconds=window_s)
+    waited_s = max(window_s, settings.verify_interval_s)  # a no-op still gets one interval's look
     emit(
         runtime,
         "status",
         phase="verify",
-        text=f"verifying {action.get('tool')} for up to {max(window_s, settings.verify_interval_s):.0f} s",
+        text=f"verifying {action.get('tool')} for up to {waited_s:.0f} s",
     )
     followed_by = [str(x) for x in action.get("followed_by") or []]
     if followed_by and not noop:
@@ -183,9 +184,7 @@ def verify_action(state: AgentState, runtime: Ctx) -> dict[str, Any]:
         # judging it alone would wait out the timeout and learn a correct first step as "no_effect"
         outcome, detail = "pending", f"applied; its effect shows after {', '.join(followed_by)}"
     else:
-        outcome, detail = _poll(
-            runtime, state, found, services, deadline, waited_s=max(window_s, settings.verify_interval_s)
-        )
+        outcome, detail = _poll(runtime, state, found, services, deadline, waited_s=waited_s)
     action.update(outcome=outcome, verify=detail)
     deps.audit.append(
         "verify",
