@@ -25,6 +25,7 @@ import chromadb
 from chromadb.config import Settings as ChromaSettings
 
 from knowledge.embeddings import Embedder, EmbeddingError
+from knowledge.heap import scrub_heap
 from knowledge.records import IncidentRecord, MemoryStats, PastIncident, RunbookHit
 from knowledge.runbooks import Runbook
 from knowledge.scoring import Candidate, RecallQuery, rank_candidates, unseen_score_bound
@@ -63,6 +64,7 @@ def _client(data_dir: Path | None, chroma_url: str | None) -> tuple[Any, str]:
         )
     path = data_dir / "memory"
     path.mkdir(parents=True, exist_ok=True)
+    scrub_heap()  # the HNSW index writes its whole buffer, unused slots too (knowledge/heap.py)
     return chromadb.PersistentClient(path=str(path), settings=settings), str(path)
 
 
