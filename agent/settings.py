@@ -165,6 +165,12 @@ class Settings(BaseSettings):
         ge=0,
         description="serve: seconds after an investigation before its still-firing correlated incidents are investigated.",
     )
+    follow_up_settle_s: float = Field(
+        600,
+        ge=0,
+        description="serve: an alert that still fires after a verified fix while triage finds nothing failing is "
+        "folded into the fixed incident as lagging; if it still fires this many seconds later, it is investigated.",
+    )
     approval_ttl_s: int = Field(
         3600, ge=10, description="Seconds an approval request stays valid before it expires."
     )

@@ -135,10 +135,18 @@ class WorkItem:
 
 
 class WorkQueue:
-    def __init__(self, path: Path, *, correlate_window_s: float = 600, follow_up_delay_s: float = 45) -> None:
+    def __init__(
+        self,
+        path: Path,
+        *,
+        correlate_window_s: float = 600,
+        follow_up_delay_s: float = 45,
+        follow_up_settle_s: float = 600,
+    ) -> None:
         self.path = path
         self.correlate_window_s = correlate_window_s
         self.follow_up_delay_s = follow_up_delay_s
+        self.follow_up_settle_s = follow_up_settle_s
         path.parent.mkdir(parents=True, exist_ok=True)
         db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
         try:
@@ -198,6 +206,9 @@ class WorkQueue:
             service = common.get("service") or common.get("deployment")
             # a parent that already ended without a fix and is still open takes this group in at once
             fold = found is not None and found[1] in ENDED_UNFIXED and _on_path(service, found[2])
+            if found is not None and found[1] == "resolved" and not _on_path(service, found[2]):
+                found = parent = None  # a fixed incident elsewhere says nothing about this one
+            follow_up = found is not None and found[1] == "resolved"
             if opened:
                 db.execute(
                     "INSERT INTO incidents (id, group_key, status, alertname, namespace, service, severity,"
@@ -205,7 +216,7 @@ class WorkQueue:
                     (
                         incident_id,
                         payload.groupKey,
-                        "folded" if fold else "correlated" if parent else "queued",
+                        "folded" if fold else "correlated" if parent and not follow_up else "queued",
                         common.get("alertname"),
                         common.get("namespace"),
                         common.get("service") or common.get("deployment"),
@@ -221,6 +232,9 @@ class WorkQueue:
                     db.execute("UPDATE incidents SET parent_id = ? WHERE id = ?", (parent, incident_id))
                     if fold:
                         _note_folded(db, parent, [f"{common.get('alertname')} ({incident_id})"])
+                    elif follow_up:  # opened on the path after its verified fix: a lagging alert?
+                        later = self._later(self.follow_up_delay_s)
+                        self._enqueue(db, incident_id, "investigate", now, not_before=later)
                 else:
                     self._enqueue(db, incident_id, "investigate", now)
             else:
@@ -246,8 +260,9 @@ class WorkQueue:
     def _parent_for(
         self, db: sqlite3.Connection, namespace: str | None
     ) -> tuple[str, str, list[str] | None] | None:
-        """An open incident of the same namespace under investigation (or ended without a fix),
-        opened within the window: (id, status, its failing path's objects when known)."""
+        """An open incident of the same namespace under investigation (or ended, fixed or not),
+        opened within the window, one still at work first: (id, status, its failing path's objects
+        when known)."""
         if self.correlate_window_s <= 0:
             return None
         since = (datetime.now(UTC) - timedelta(seconds=self.correlate_window_s)).isoformat(
@@ -256,7 +271,8 @@ class WorkQueue:
         row = db.execute(
             "SELECT id, status, outcome FROM incidents WHERE closed_at IS NULL AND parent_id IS NULL"
             " AND namespace IS ? AND status IN ('queued', 'investigating', 'awaiting_approval', 'acting',"
-            " 'escalated', 'mitigation_failed') AND created_at >= ? ORDER BY created_at LIMIT 1",
+            " 'escalated', 'mitigation_failed', 'resolved') AND created_at >= ?"
+            " ORDER BY status = 'resolved', created_at LIMIT 1",
             (namespace, since),
         ).fetchone()
         if row is None:
@@ -292,6 +308,30 @@ class WorkQueue:
                 self._enqueue(db, child, "investigate", _now(), not_before=later)
                 queued.append(child)
         return queued
+
+    def fold_lagging(self, child_id: str, note: str) -> None:
+        """A follow-up whose alert lags a verified fix: folded into its parent (listed in its report),
+        and looked at again once the settle window has passed, if it still fires then."""
+        with self._tx(immediate=True) as db:
+            row = db.execute("SELECT parent_id FROM incidents WHERE id = ?", (child_id,)).fetchone()
+            if row is None or row[0] is None:
+                return
+            db.execute(
+                "UPDATE incidents SET status = 'folded', updated_at = ? WHERE id = ?", (_now(), child_id)
+            )
+            _note_folded(db, row[0], [note])
+            self._enqueue(
+                db,
+                child_id,
+                "investigate",
+                _now(),
+                not_before=self._later(self.follow_up_settle_s),
+                payload=json.dumps({"recheck": True}),
+            )
+
+    @staticmethod
+    def _later(seconds: float) -> str:
+        return (datetime.now(UTC) + timedelta(seconds=seconds)).isoformat(timespec="milliseconds")
 
     def children(self, parent_id: str) -> list[dict[str, Any]]:
         """Incidents correlated with or folded into ``parent_id``: id, alertname, service, status."""

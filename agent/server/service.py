@@ -13,6 +13,7 @@ from typing import Any, Protocol
 
 from agent.approvals import ApprovalDecision, ApprovalError, ApprovalStore
 from agent.events import event_dict, outcome_dict
+from agent.server.followup import symptoms_now
 from agent.server.metrics import AgentMetrics
 from agent.server.queue import WorkItem, WorkQueue, with_folded
 from agent.settings import Settings
@@ -61,6 +62,7 @@ class Service:
             settings.path("serve.sqlite"),
             correlate_window_s=settings.correlate_window_s,
             follow_up_delay_s=settings.follow_up_delay_s,
+            follow_up_settle_s=settings.follow_up_settle_s,
         )
         self.approvals = ApprovalStore(settings.path("approvals.sqlite"))
         self.metrics = AgentMetrics()
@@ -116,6 +118,8 @@ class Service:
         if item.kind == "investigate":
             if incident.get("closed_at"):
                 return  # every alert resolved before the investigation began (a correlated one the fix cured)
+            if self._lagging(incident, item):
+                return
             self.queue.set_status(incident["id"], "investigating")
             self._notify("incident_opened", incident)
 
@@ -137,6 +141,22 @@ class Service:
             self._finished(incident["id"], outcome)
         else:
             self._close(incident)
+
+    def _lagging(self, incident: dict[str, Any], item: WorkItem) -> bool:
+        """A follow-up of a verified fix while nothing fails: folded in as a lagging alert, no run
+        (:mod:`agent.server.followup`). A re-check after the settle window, or a run already
+        begun, is investigated as usual."""
+        follows = self._alert_group(incident).get("follows")
+        if not follows or "recheck" in (item.payload or "") or self.runner.interrupted(incident["id"]):
+            return False
+        symptoms = symptoms_now(getattr(self.runner, "deps", None), incident)
+        if symptoms is None or symptoms:
+            return False
+        note = f"{incident.get('alertname')} ({incident['id']}): lagging after the verified fix, nothing fails now"
+        self.queue.fold_lagging(incident["id"], note)
+        self.metrics.alerts_folded.inc()
+        log.info("incident %s folded into %s: %s", incident["id"], follows["incident"], note)
+        return True
 
     def _close(self, incident: dict[str, Any]) -> None:
         """Alertmanager says it is over. A run still waiting for a human is told so (its request is

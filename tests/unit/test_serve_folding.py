@@ -8,14 +8,17 @@ from __future__ import annotations
 import threading
 import time
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 from fastapi.testclient import TestClient
 from test_serve_webhook import TOKEN, ScriptedRunner, alert, payload, wait_for
 
+from agent.audit import AuditLog
 from agent.server.app import create_app
 from agent.server.service import Service
 from agent.settings import Settings
+from tools.base import ToolResult
 
 PATH = ["Service/predictor", "Deployment/predictor", "Node/node-1", "Deployment/api-gateway"]
 
@@ -112,3 +115,99 @@ def test_after_a_verified_fix_a_group_still_firing_is_investigated_as_a_follow_u
     _, group = runner.investigations[1]
     assert runner.investigations[1][0] == second["incident_id"]
     assert group is not None and group["follows"]["incident"] == first["incident_id"]
+
+
+class _Triage:
+    """The registry's triage tool, answering with the findings it is given."""
+
+    def __init__(self, findings: list[dict[str, Any]]) -> None:
+        self.findings = findings
+        self.calls: list[dict[str, Any]] = []
+
+    def invoke(self, tool_deps: Any, args: dict[str, Any], dry_run: bool = False) -> ToolResult:
+        self.calls.append(args)
+        return ToolResult.ok(f"{len(self.findings)} finding(s)", data={"findings": self.findings})
+
+
+class FixingRunner(ScriptedRunner):
+    """Every run ends with a verified fix; triage (outside a run) answers from ``triage``."""
+
+    def __init__(self, tmp_path: Path, findings: list[dict[str, Any]]) -> None:
+        super().__init__(block=threading.Event())
+        self.investigate_status = "resolved"
+        self.triage = _Triage(findings)
+        self.deps = SimpleNamespace(
+            tools={"triage": self.triage}, tool_deps=None, audit=AuditLog(tmp_path / "audit.sqlite")
+        )
+
+
+def _fixing(tmp_path: Path, findings: list[dict[str, Any]]) -> tuple[Service, FixingRunner, TestClient]:
+    settings = Settings(data_dir=tmp_path, api_token=TOKEN, follow_up_delay_s=0, follow_up_settle_s=600)  # type: ignore[arg-type]
+    runner = FixingRunner(tmp_path, findings)
+    service = Service(settings, runner)
+    service.start()
+    return service, runner, TestClient(create_app(service))
+
+
+def _lagging_after_fix(
+    tmp_path: Path, findings: list[dict[str, Any]]
+) -> tuple[Service, FixingRunner, str, str]:
+    """A fix verified on predictor, then a burn-rate alert on its path still firing."""
+    service, runner, client = _fixing(tmp_path, findings)
+    first = _post(client, "no-endpoints", "a", alertname="ServiceNoEndpoints", service="predictor")
+    assert runner.block is not None
+    runner.block.set()
+    wait_for(lambda: (service.queue.incident(first["incident_id"]) or {}).get("status") == "resolved")
+    late = _post(client, "burn", "b", alertname="ApiErrorBudgetBurn", service="predictor")
+    assert late["parent_id"] == first["incident_id"]  # not an incident of its own
+    wait_for(lambda: runner.triage.calls or len(runner.investigations) > 1, timeout=20)
+    time.sleep(0.5)
+    service.stop()
+    return service, runner, first["incident_id"], late["incident_id"]
+
+
+def test_an_alert_lagging_a_verified_fix_folds_into_it_without_a_run(tmp_path: Path) -> None:
+    service, runner, parent_id, late_id = _lagging_after_fix(tmp_path, [])
+    assert [t for t, _ in runner.investigations] == [parent_id]  # one fault, one run
+    assert (service.queue.incident(late_id) or {})["status"] == "folded"
+    parent = service.queue.incident(parent_id) or {}
+    assert any(late_id in a and "lagging" in a for a in parent["outcome"]["folded_alerts"])
+    checks = [r for r in runner.deps.audit.rows(incident_id=late_id) if r.kind == "tool_call"]
+    assert [r.data["purpose"] for r in checks] == ["follow-up check"]
+    assert not [r for r in runner.deps.audit.rows(incident_id=late_id) if r.kind == "run_started"]
+    recheck = [w for w in service.queue.work_items(late_id) if w["state"] == "queued"]
+    assert len(recheck) == 1 and recheck[0]["not_before"] > parent["updated_at"]  # looked at again later
+
+
+def test_an_alert_after_a_fix_while_something_fails_is_investigated(tmp_path: Path) -> None:
+    failing = [{"kind": "crash_loop", "severity": "critical", "target": "pod/cache-1", "summary": "restarts"}]
+    _service, runner, parent_id, late_id = _lagging_after_fix(tmp_path, failing)
+    assert [t for t, _ in runner.investigations] == [parent_id, late_id]
+    _, group = runner.investigations[1]
+    assert group is not None and group["follows"]["incident"] == parent_id
+
+
+def test_the_recheck_after_the_settle_window_is_investigated(tmp_path: Path) -> None:
+    service, runner, _parent, late_id = _lagging_after_fix(tmp_path, [])
+    with service.queue._tx(immediate=True) as db:  # the settle window has passed
+        db.execute("UPDATE work SET not_before = NULL WHERE incident_id = ? AND state = 'queued'", (late_id,))
+    again = Service(service.settings, runner)
+    again.start()
+    wait_for(lambda: len(runner.investigations) == 2, timeout=20)
+    again.stop()
+    assert runner.investigations[1][0] == late_id
+    assert len(runner.triage.calls) == 1  # the re-check is a run, not another fold
+
+
+def test_a_group_off_the_fixed_path_is_its_own_incident(tmp_path: Path) -> None:
+    service, runner, client = _fixing(tmp_path, [])
+    first = _post(client, "no-endpoints", "a", alertname="ServiceNoEndpoints", service="predictor")
+    assert runner.block is not None
+    runner.block.set()
+    wait_for(lambda: (service.queue.incident(first["incident_id"]) or {}).get("status") == "resolved")
+    service.queue.set_status(first["incident_id"], "resolved", {"status": "resolved", "path": PATH})
+    other = _post(client, "cache", "d", alertname="CacheDown", service="cache")
+    wait_for(lambda: len(runner.investigations) == 2, timeout=20)
+    service.stop()
+    assert other["parent_id"] is None
+    assert runner.investigations[1][0] == other["incident_id"] and runner.triage.calls == []
