@@ -186,7 +186,9 @@ def test_a_cordon_is_reverted_key_by_key_leaving_the_taint_a_controller_added_ne
 ) -> None:
     """Seen in the eval (every node cordoned): the cordon added ``spec`` as a whole, the node controller
     then put its taint there, and the revert's test of the whole ``spec`` failed, so nothing could be
-    uncordoned. The revert now removes the key the change set, and keeps the later one."""
+    uncordoned. The revert now removes the key the change set, and keeps the later one. The node
+    controller's own taint is not a change of its own (it mirrors the cordon): a later run tried to
+    revert it instead of the cordon, and its test failed on the ``timeAdded`` the server holds."""
     journal, deps = _setup(world, tmp_path)
     world.kubectl("apply", "-f", "-", stdin="apiVersion: v1\nkind: Node\nmetadata: {name: spare-1}\n")
     assert wait_for(lambda: journal.changes_of("Node", "spare-1")), journal.status
@@ -194,10 +196,20 @@ def test_a_cordon_is_reverted_key_by_key_leaving_the_taint_a_controller_added_ne
     assert wait_for(lambda: len(journal.changes_of("Node", "spare-1")) == 2), journal.status
     cordon = journal.changes_of("Node", "spare-1")[-1]
     assert [d.path for d in cordon.diff] == ["/spec"]  # the whole map, as the journal saw it appear
-    taint = {"key": "node.kubernetes.io/unschedulable", "effect": "NoSchedule"}
-    Kube(deps, None).patch("node", "spare-1", None, {"spec": {"taints": [taint]}}, dry_run=False)
+    controller = {"key": "node.kubernetes.io/unschedulable", "effect": "NoSchedule"}
+    dedicated = {
+        "key": "dedicated",
+        "value": "batch",
+        "effect": "NoExecute",
+        "timeAdded": "2026-12-01T10:00:00Z",
+    }
+    taints = [controller, dedicated]
+    Kube(deps, None).patch("node", "spare-1", None, {"spec": {"taints": taints}}, dry_run=False)
     assert wait_for(lambda: len(journal.changes_of("Node", "spare-1")) == 3), journal.status
     journal.stop()
+    tainted = journal.changes_of("Node", "spare-1")[-1]
+    assert "node.kubernetes.io" not in json.dumps([d.new for d in tainted.diff])  # only the human's taint
+    assert "timeAdded" not in json.dumps([d.new for d in tainted.diff])
 
     args = {"kind": "Node", "name": "spare-1", "change": change_ref(cordon)}
     dry = k8s_revert_change.invoke(deps, args, dry_run=True)
@@ -206,8 +218,14 @@ def test_a_cordon_is_reverted_key_by_key_leaving_the_taint_a_controller_added_ne
     done = k8s_revert_change.invoke(deps, args)
     assert done.status == "ok", done.text
     spec = Kube(deps, None).get("node", "spare-1", None)["spec"]
-    assert "unschedulable" not in spec and spec["taints"] == [taint]
+    assert "unschedulable" not in spec and spec["taints"] == taints
     undo = k8s_revert_change.invoke(deps, {**args, "reapply": True})  # cordoned again, key by key too
     assert undo.status == "ok", undo.text
     spec = Kube(deps, None).get("node", "spare-1", None)["spec"]
-    assert spec["unschedulable"] is True and spec["taints"] == [taint]
+    assert spec["unschedulable"] is True and spec["taints"] == taints
+
+    untaint = k8s_revert_change.invoke(
+        deps, {"kind": "Node", "name": "spare-1", "change": change_ref(tainted)}
+    )
+    assert untaint.status == "ok", untaint.text  # tested against the taint as the server holds it
+    assert dedicated not in (Kube(deps, None).get("node", "spare-1", None)["spec"].get("taints") or [])

@@ -138,3 +138,27 @@ def test_inverse_patch_turns_after_back_into_before(before: Obj, after: Obj) -> 
     assert _canonical(restored) == _canonical(before)
     if not diff:
         assert _canonical(before) == _canonical(after)
+
+
+def test_a_value_recorded_only_as_its_hash_is_never_written_back() -> None:
+    """An env value that looked secret is journaled as a hash; reverting its change would write the
+    hash into the Deployment, so the revert refuses and says a human must restore it."""
+    from datetime import UTC, datetime
+
+    from tools.journal import Change, FieldChange, normalize
+    from tools.kubernetes.revert import why_not_revertible
+
+    before = {"kind": "Deployment", "spec": {"env": [{"name": "DB_PASSWORD", "value": "old-Secret-1"}]}}
+    old = normalize(before, "Deployment")["spec"]["env"][0]["value"]
+    assert old != "old-Secret-1"  # the journal keeps its hash only
+    change = Change(
+        kind="Deployment",
+        name="shop",
+        time=datetime.now(UTC),
+        diff=[FieldChange(path="/spec/env/0/value", op="replace", old=old, new="sha256:0000")],
+    )
+    assert "hash" in (why_not_revertible(change) or "")
+    harmless = change.model_copy(
+        update={"diff": [FieldChange(path="/spec/replicas", op="replace", old=2, new=0)]}
+    )
+    assert why_not_revertible(harmless) is None

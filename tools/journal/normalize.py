@@ -5,7 +5,8 @@ Dropped: ``status``; ``metadata`` fields the server owns (``resourceVersion``, `
 ``uid``, ``managedFields``, ``creationTimestamp``, ``selfLink``); controller annotations
 (``deployment.kubernetes.io/*`` and similar) and ``kubectl.kubernetes.io/last-applied-configuration``;
 empty values a server defaults (``{}``, ``[]``, ``null``). Keys are sorted. Nodes keep only their
-labels, taints and ``unschedulable``. A Secret keeps its key names with a content hash per key;
+labels, taints and ``unschedulable``, and not the taints the node controller keeps in step with a
+condition or with ``unschedulable`` (``node.kubernetes.io/*``): a cordon is one change, the cordon. A Secret keeps its key names with a content hash per key;
 values that look secret elsewhere (env vars named ``*_PASSWORD``, ``token: ...``) are replaced by
 a hash as well, so a change is still seen but the value is never stored.
 """
@@ -34,6 +35,8 @@ _CONTROLLER_ANNOTATION_PREFIXES = (
 )
 _REFERENCE_KEYS = frozenset({"secretName"})  # names of Secrets, not their values
 HASH_PREFIX = "sha256:"
+CONTROLLER_TAINT_PREFIXES = ("node.kubernetes.io/", "node.cloudprovider.kubernetes.io/")
+"""Taint keys Kubernetes reserves for its controllers (not-ready, unreachable, unschedulable, ...)."""
 
 
 def content_hash(data: bytes) -> str:
@@ -132,7 +135,11 @@ def normalize(obj: Obj, kind: str | None = None) -> Obj:
     meta["annotations"] = annotations
     if kind == "Node":
         spec = obj.get("spec") or {}
-        taints = [{k: v for k, v in t.items() if k != "timeAdded"} for t in spec.get("taints") or []]
+        taints = [
+            {k: v for k, v in t.items() if k != "timeAdded"}
+            for t in spec.get("taints") or []
+            if not str(t.get("key") or "").startswith(CONTROLLER_TAINT_PREFIXES)
+        ]
         node = {
             "kind": "Node",
             "metadata": {"name": meta.get("name"), "labels": meta.get("labels")},

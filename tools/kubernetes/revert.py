@@ -21,7 +21,8 @@ from pydantic import Field
 from tools.base import ActionEffect, ToolDeps, ToolResult, Undo, tool
 from tools.errors import NotFound, ToolError, expected_errors
 from tools.journal import Change, FieldChange, changes_for, inverse_patch, normalize
-from tools.journal.diff import field_diff, value_at
+from tools.journal.diff import MISSING, field_diff, value_at
+from tools.journal.normalize import HASH_PREFIX
 from tools.kubernetes.client import Kube, Obj, object_path, resource_for
 from tools.kubernetes.common import Context
 from tools.kubernetes.effects import action_result, rolling_disruption, target_of, yaml_diff
@@ -86,9 +87,29 @@ def revert_patch(change: Change, *, reapply: bool = False, live: Obj | None = No
     by key, so the revert removes what the change set and leaves the later keys alone.
     """
     diff = _key_by_key(change.diff, live, reapply=reapply) if live is not None else change.diff
-    if reapply:
-        return _tests(diff, reapply=True) + forward_patch(diff)
-    return _tests(diff, reapply=False) + inverse_patch(diff)
+    tests = _tests(diff, reapply=reapply)
+    if live is not None:
+        tests = _as_held(tests, live, change.kind)
+    return tests + (forward_patch(diff) if reapply else inverse_patch(diff))
+
+
+def _as_held(tests: list[dict[str, Any]], live: Obj, kind: str) -> list[dict[str, Any]]:
+    """Each ``test`` with the value exactly as the server holds it, where that normalizes to the value
+    the journal recorded: the journal compares normalized objects (a taint without the ``timeAdded``
+    the server stamps), the server's JSON Patch ``test`` compares bytes."""
+    seen = normalize(live, kind)
+    out = []
+    for op in tests:
+        held = value_at(live, op["path"])
+        if held is not MISSING and value_at(seen, op["path"]) == op["value"] and not _hashed(op["value"]):
+            op = {**op, "value": held}
+        out.append(op)
+    return out
+
+
+def _hashed(value: Any) -> bool:
+    """The journal kept only a hash of this value (it looked secret)."""
+    return HASH_PREFIX in str(value)
 
 
 def _key_by_key(diff: list[FieldChange], live: Obj, *, reapply: bool) -> list[FieldChange]:
@@ -119,6 +140,11 @@ def why_not_revertible(change: Change) -> str | None:
         return f"the object was {change.event}, not edited: re-creating or deleting it is for a human"
     if any(d.path == "" for d in change.diff):
         return "the change replaced the whole object"
+    if any(_hashed(d.old) for d in change.diff):
+        return (
+            "the value it replaced looked secret, so only its hash was recorded and it cannot be written "
+            "back: a human must restore it from its source of truth"
+        )
     return None
 
 
