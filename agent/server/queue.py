@@ -260,25 +260,29 @@ class WorkQueue:
     def _parent_for(
         self, db: sqlite3.Connection, namespace: str | None
     ) -> tuple[str, str, list[str] | None] | None:
-        """An open incident of the same namespace under investigation (or ended, fixed or not),
-        opened within the window, one still at work first: (id, status, its failing path's objects
-        when known)."""
+        """The incident of the same namespace, opened within the window, that a new group belongs to:
+        one still at work first (even if its own alerts resolved meanwhile: its fix is being verified),
+        else one that ended, fixed or not, and is still open, else one whose verified fix closed it.
+        Returns (id, status, its failing path's objects when known); a closed one reads ``resolved``."""
         if self.correlate_window_s <= 0:
             return None
         since = (datetime.now(UTC) - timedelta(seconds=self.correlate_window_s)).isoformat(
             timespec="milliseconds"
         )
         row = db.execute(
-            "SELECT id, status, outcome FROM incidents WHERE closed_at IS NULL AND parent_id IS NULL"
-            " AND namespace IS ? AND status IN ('queued', 'investigating', 'awaiting_approval', 'acting',"
-            " 'escalated', 'mitigation_failed', 'resolved') AND created_at >= ?"
-            " ORDER BY status = 'resolved', created_at LIMIT 1",
+            "SELECT id, status, outcome FROM incidents WHERE parent_id IS NULL AND namespace IS ?"
+            " AND created_at >= ? AND (status IN ('queued', 'investigating', 'awaiting_approval', 'acting')"
+            " OR (closed_at IS NULL AND status IN ('escalated', 'mitigation_failed', 'resolved'))"
+            " OR (status = 'closed' AND json_extract(outcome, '$.status') = 'resolved'))"
+            " ORDER BY status IN ('escalated', 'mitigation_failed', 'resolved', 'closed'), closed_at IS NOT NULL,"
+            " created_at LIMIT 1",
             (namespace, since),
         ).fetchone()
         if row is None:
             return None
         outcome = json.loads(row[2]) if row[2] else {}
-        return str(row[0]), str(row[1]), outcome.get("path")
+        status = "resolved" if row[1] == "closed" else str(row[1])
+        return str(row[0]), status, outcome.get("path")
 
     def release_children(
         self, parent_id: str, parent_status: str | None = None, path: list[str] | None = None

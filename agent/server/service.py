@@ -197,6 +197,7 @@ class Service:
         status = str(outcome.get("status"))
         released: list[str] = []
         if status != "awaiting_approval":
+            self.queue.set_status(incident_id, status, outcome)  # the released children read how it ended
             before = {c["id"] for c in self.queue.children(incident_id) if c["status"] == "folded"}
             released = self.queue.release_children(incident_id, status, outcome.get("path"))
             folded = [c for c in self.queue.children(incident_id) if c["status"] == "folded"]

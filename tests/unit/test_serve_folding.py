@@ -140,6 +140,9 @@ class FixingRunner(ScriptedRunner):
             tools={"triage": self.triage}, tool_deps=None, audit=AuditLog(tmp_path / "audit.sqlite")
         )
 
+    def outcome(self, incident_id: str) -> dict[str, Any] | None:
+        return {**(super().outcome(incident_id) or {}), "status": self.investigate_status}
+
 
 def _fixing(tmp_path: Path, findings: list[dict[str, Any]]) -> tuple[Service, FixingRunner, TestClient]:
     settings = Settings(data_dir=tmp_path, api_token=TOKEN, follow_up_delay_s=0, follow_up_settle_s=600)  # type: ignore[arg-type]
@@ -211,3 +214,49 @@ def test_a_group_off_the_fixed_path_is_its_own_incident(tmp_path: Path) -> None:
     service.stop()
     assert other["parent_id"] is None
     assert runner.investigations[1][0] == other["incident_id"] and runner.triage.calls == []
+
+
+def test_a_group_opening_while_the_fix_is_verified_joins_it_even_once_its_alert_resolved(
+    tmp_path: Path,
+) -> None:
+    """Seen in the eval (every node cordoned): the cache's alert resolved as soon as one node was
+    uncordoned, while the run was still verifying; the gateway's alert then opened an incident of its
+    own, which uncordoned a second node. An incident still at work keeps taking its path's groups."""
+    service, runner, client = _fixing(tmp_path, [])
+    first = _post(client, "no-endpoints", "a", alertname="ServiceNoEndpoints", service="cache")
+    wait_for(lambda: runner.investigations)
+    resolved = payload(
+        group="no-endpoints",
+        alerts=[alert(fp="a", status="resolved", alertname="ServiceNoEndpoints", service="cache")],
+    )
+    client.post("/webhook/alertmanager", json=resolved)
+    assert (service.queue.incident(first["incident_id"]) or {}).get("closed_at")
+    gateway = _post(client, "upstream", "b", alertname="UpstreamConnectionErrors", service="api-gateway")
+    assert gateway["parent_id"] == first["incident_id"]
+    assert runner.block is not None
+    runner.block.set()
+    wait_for(lambda: runner.triage.calls, timeout=20)  # released after the fix: looked at, not investigated
+    time.sleep(0.5)
+    service.stop()
+    assert [t for t, _ in runner.investigations] == [first["incident_id"]]
+
+
+def test_a_group_after_the_fixed_incident_closed_is_a_follow_up_of_it(tmp_path: Path) -> None:
+    service, runner, client = _fixing(tmp_path, [])
+    assert runner.block is not None
+    runner.block.set()
+    first = _post(client, "no-endpoints", "a", alertname="ServiceNoEndpoints", service="cache")
+    wait_for(lambda: (service.queue.incident(first["incident_id"]) or {}).get("status") == "resolved")
+    resolved = payload(
+        group="no-endpoints",
+        alerts=[alert(fp="a", status="resolved", alertname="ServiceNoEndpoints", service="cache")],
+    )
+    client.post("/webhook/alertmanager", json=resolved)
+    wait_for(lambda: (service.queue.incident(first["incident_id"]) or {}).get("status") == "closed")
+    late = _post(client, "burn", "b", alertname="ApiErrorBudgetBurn", service="cache")
+    assert late["parent_id"] == first["incident_id"]
+    wait_for(lambda: runner.triage.calls, timeout=20)
+    time.sleep(0.5)
+    service.stop()
+    assert [t for t, _ in runner.investigations] == [first["incident_id"]]
+    assert (service.queue.incident(late["incident_id"]) or {})["status"] == "folded"
