@@ -101,7 +101,7 @@ def test_a_fix_that_needed_a_first_step_keeps_the_order(tmp_path: Path) -> None:
 
 def test_no_draft_without_a_verified_fix() -> None:
     failed = ActionOutcome(tool="k8s_scale", args={}, outcome="worse")
-    with pytest.raises(DraftError, match="no verified fix .*worse"):
+    with pytest.raises(DraftError, match=r"no verified fix .*worse"):
         draft_runbook(_record(actions=[failed]), [])
 
 
