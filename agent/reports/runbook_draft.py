@@ -105,6 +105,10 @@ def remediations(record: IncidentRecord) -> list[dict[str, Any]]:
     return out
 
 
+def _args(args: dict[str, Any]) -> str:
+    return ", ".join(f"{k}={v}" for k, v in args.items())
+
+
 def _body(record: IncidentRecord, diags: list[dict[str, Any]], fixes: list[dict[str, Any]]) -> str:
     tried = [a for a in record.actions if a.outcome in ("no_effect", "worse", "rejected", "failed")]
     lines = [
@@ -124,7 +128,7 @@ def _body(record: IncidentRecord, diags: list[dict[str, Any]], fixes: list[dict[
         *([f"{i}. `{d['tool']}`: {d['why']}" for i, d in enumerate(diags, 1)] or ["(no read tool was used)"]),
         "",
         "## Remediation",
-        *(f"{i}. `{f['tool']}` {f['args']}: {f['expected']}" for i, f in enumerate(fixes, 1)),
+        *(f"{i}. `{f['tool']}` ({_args(f['args'])}): {f['expected']}" for i, f in enumerate(fixes, 1)),
     ]
     if tried:
         lines += ["", "## Tried in this incident, did not help"]
