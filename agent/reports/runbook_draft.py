@@ -34,7 +34,9 @@ class DraftError(ValueError):
 
 
 def slug(text: str) -> str:
-    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-") or "incident"
+    """``LedgerConsumerLag`` -> ``ledger-consumer-lag``; ``inc 7/3`` -> ``inc-7-3``."""
+    words = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "-", text)
+    return re.sub(r"[^a-z0-9]+", "-", words.lower()).strip("-") or "incident"
 
 
 def finding_kinds(record: IncidentRecord) -> list[str]:
@@ -133,7 +135,8 @@ def _body(record: IncidentRecord, diags: list[dict[str, Any]], fixes: list[dict[
     if tried:
         lines += ["", "## Tried in this incident, did not help"]
         lines += [
-            f"- `{a.tool}` {redact_obj(a.args)}: {a.outcome} — {redact_text(a.note)[:200]}" for a in tried
+            f"- `{a.tool}` ({_args(redact_obj(a.args))}): {a.outcome} — {redact_text(a.note)[:200]}"
+            for a in tried
         ]
     return "\n".join(lines) + "\n"
 

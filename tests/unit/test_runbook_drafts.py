@@ -176,3 +176,10 @@ def test_report_runbook_from_memory(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     assert parse_runbook(path.read_text(), str(path)).remediations[0].tool == "k8s_rollout_restart"
     result = CliRunner().invoke(app, ["report", "runbook", "inc-nope"])
     assert result.exit_code == 1 and "not in memory" in result.output
+
+
+def test_draft_matches_golden(tmp_path: Path) -> None:
+    """The whole draft, against tests/fixtures/reports/draft-runbook.md (UPDATE_GOLDEN=1 rewrites it)."""
+    from test_reports import _golden
+
+    _golden("draft-runbook.md", draft_runbook(_record(), _audit(tmp_path).rows(incident_id="inc-7f3a"))[1])
