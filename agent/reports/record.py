@@ -79,6 +79,9 @@ class _Incidents:
 
     def __init__(self, rows: Sequence[AuditRow]) -> None:
         self.rows = rows
+        self.by_incident: dict[str | None, list[AuditRow]] = {}
+        for r in rows:
+            self.by_incident.setdefault(r.incident_id, []).append(r)
         self.title: dict[str, str] = {}
         self.root_cause: dict[str, str] = {}
         self.approval: dict[str, dict[str, Any]] = {}
@@ -93,19 +96,15 @@ class _Incidents:
 
     def after(self, row: AuditRow) -> Iterable[AuditRow]:
         """The same incident's rows that follow ``row``."""
-        return (r for r in self.rows if r.id > row.id and r.incident_id == row.incident_id)
+        return (r for r in self.by_incident.get(row.incident_id, []) if r.id > row.id)
 
     def decision_before(self, row: AuditRow) -> dict[str, Any]:
         """The guard's last decision on this tool before ``row`` in the same incident."""
         found: dict[str, Any] = {}
-        for r in self.rows:
+        for r in self.by_incident.get(row.incident_id, []):
             if r.id >= row.id:
                 break
-            if (
-                r.kind == "decision"
-                and r.incident_id == row.incident_id
-                and r.data.get("tool") == row.data.get("tool")
-            ):
+            if r.kind == "decision" and r.data.get("tool") == row.data.get("tool"):
                 found = r.data
         return found
 
