@@ -122,9 +122,11 @@ class AuditLog:
         actor: str = "agent",
         data: dict[str, Any] | None = None,
         idempotency_key: str | None = None,
+        at: datetime | None = None,
     ) -> AuditRow:
+        """Write one row; ``at`` (default now) is for importing or scripting a record with its own times."""
         payload = json.dumps(redact_obj(data or {}), sort_keys=True, default=str)
-        ts = datetime.now(UTC).isoformat(timespec="milliseconds")
+        ts = (at or datetime.now(UTC)).astimezone(UTC).isoformat(timespec="milliseconds")
         with self._connect() as db:
             db.execute("BEGIN IMMEDIATE")
             try:

@@ -96,7 +96,7 @@ def apply_through_guard(
     deps.audit.append(
         "decision",
         actor=approver,
-        data={"tool": action, "args": args, "decision": decision, "reasons": reasons},
+        data={"tool": action, "args": args, "decision": decision, "reasons": reasons, "reason": reason},
     )
     if decision != "allow":
         return {"status": decision, "reasons": reasons, "diff": effect.diff if effect else ""}

@@ -116,6 +116,15 @@ class Settings(BaseSettings):
     policy_file: Path | None = Field(
         None, description="policy.yaml with autonomy and guardrails; the built-in default is used when unset."
     )
+    runbook_drafts: bool = Field(
+        True,
+        description="learn: write a draft runbook for review when a resolved incident matched no runbook.",
+    )
+    runbook_drafts_dir: Path | None = Field(
+        None,
+        description="Where draft runbooks are written (default DATA_DIR/runbooks/drafts); point it at "
+        "knowledge/runbooks/drafts of a checkout to review them in a pull request. Never loaded as runbooks.",
+    )
 
     # --- backends ------------------------------------------------------------------------------
     kubeconfig: Path | None = Field(
@@ -286,6 +295,10 @@ class Settings(BaseSettings):
     @property
     def effective_journal_path(self) -> Path:
         return (self.journal_path or self.data_dir / "journal.sqlite").expanduser()
+
+    @property
+    def effective_runbook_drafts_dir(self) -> Path:
+        return (self.runbook_drafts_dir or self.data_dir / "runbooks" / "drafts").expanduser()
 
     def path(self, name: str) -> Path:
         """A file inside the data dir (created on demand)."""

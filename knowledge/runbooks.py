@@ -5,6 +5,8 @@ it works from an installed wheel) plus extra directories (``DATA_DIR/runbooks``,
 ``knowledge add-runbook`` puts new ones; a runbook there replaces a packaged one with the same id).
 Every problem is a :class:`RunbookError` naming the file and the field.
 
+Drafts (``draft: true``, written into ``drafts/`` for review) are never loaded.
+
 ``match_runbooks()`` picks the runbooks for an incident, best first; ``Runbook.applicable()`` lists
 the remediations whose ``requires``/``unless``/``after`` hold; ``render_args()`` fills argument
 templates (``{namespace}``, ``{finding.KIND.KEY}``, ``{label.NAME}``, with ``|add:N`` / ``|scale:F``
@@ -92,6 +94,9 @@ class Runbook(_Strict):
     match: Match = Field(default_factory=Match)
     diagnostics: list[Diagnostic] = Field(default_factory=list)
     remediations: list[Remediation] = Field(default_factory=list)
+    draft: bool = Field(
+        False, description="Written from an incident for review (agent.reports.runbook_draft); never loaded."
+    )
     body: str = ""
     source: str = ""
 
@@ -242,7 +247,11 @@ def load_runbooks(
     tool_names: Collection[str] | None = None,
     include_packaged: bool = True,
 ) -> list[Runbook]:
-    """Packaged runbooks plus ``dirs`` (later ones replace earlier ones with the same id), sorted by id."""
+    """Packaged runbooks plus ``dirs`` (later ones replace earlier ones with the same id), sorted by id.
+
+    Only ``*.md`` directly in each folder are read, so ``drafts/`` below one is not; and a runbook
+    marked ``draft: true`` is skipped wherever it lies: a draft becomes live only once reviewed.
+    """
     names = set(tool_names) if tool_names is not None else known_tool_names()
     by_id: dict[str, Runbook] = {}
     sources: list[tuple[str, list[tuple[str, str]]]] = []
@@ -260,6 +269,8 @@ def load_runbooks(
         seen_here: dict[str, str] = {}
         for source, text in files_:
             rb = parse_runbook(text, source, names)
+            if rb.draft:
+                continue
             if rb.id in seen_here:
                 raise RunbookError(f"{source}: id: {rb.id!r} is already used by {seen_here[rb.id]}")
             seen_here[rb.id] = source

@@ -67,6 +67,10 @@ _COMMANDS: dict[str, tuple[tuple[str, ...], str]] = {
     "config": (("config_cmd",), "Show the effective configuration."),
     "approvals": (("approvals_cmd",), "List and decide pending approval requests."),
     "audit": (("audit_cmd",), "Read and verify the tamper-evident audit log."),
+    "report": (
+        ("report_cmd",),
+        "Documents from the record: a change log, a compliance report, draft runbooks.",
+    ),
     "incidents": (("incidents_cmd", "knowledge_cmd"), "Incidents the agent handled or is handling."),
     "knowledge": (("knowledge_cmd",), "Incident memory, runbooks and what the agent has learned."),
     "slo": (("slo_cmd",), "SLOs as code: generate Prometheus rules, check specs, read error budgets."),

@@ -139,6 +139,10 @@ def add_runbook(
         rb = parse_runbook(file.read_text(encoding="utf-8"), str(file))
     except RunbookError as exc:
         fail(str(exc))
+    if rb.draft:
+        fail(
+            f"{file} is a draft (draft: true) and would never be loaded: review it, remove the flag, add it again"
+        )
     dest_dir = _runbooks_dir(s)
     dest = dest_dir / f"{rb.id}.md"
     if dest.exists() and not force:

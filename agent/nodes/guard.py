@@ -60,6 +60,7 @@ def guard_proposed_action(state: AgentState, runtime: Ctx) -> dict[str, Any]:
             "autonomy": verdict.autonomy,
             "risk": verdict.risk,
             "approved_by": approved_by,
+            "reason": str(proposed.get("reason", ""))[:300],  # why it was proposed (report changes)
         },
     )
     emit(runtime, "verdict", tool=proposed["tool"], decision=decision, reasons=verdict.reasons)

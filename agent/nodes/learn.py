@@ -123,6 +123,33 @@ def _target(action: dict[str, Any]) -> str:
     return f"{t.get('kind')}/{t.get('namespace') or ''}/{t.get('name')}"
 
 
+def draft_runbook_if_new(state: AgentState, runtime: Ctx, record: Any | None) -> str | None:
+    """A resolved incident no runbook matched: write a draft runbook for review; returns a note."""
+    from agent.knowledge_context import matching_runbooks
+
+    deps = runtime.context
+    if not deps.settings.runbook_drafts or state["incident"].get("source") == "chat":
+        return None
+    if state.get("status") != "resolved" or not any(
+        a.get("outcome") == "fixed" for a in state.get("actions", [])
+    ):
+        return None
+    if matching_runbooks(list(deps.runbooks), state["incident"], list(state.get("findings", []))):
+        return None
+    from agent.reports.runbook_draft import DraftError, write_draft
+
+    try:
+        record = record or incident_record(
+            state, deps.now(), timeline_of(deps.audit, state["incident"]["id"])
+        )
+        path = write_draft(
+            record, deps.audit.rows(incident_id=record.id), deps.settings.effective_runbook_drafts_dir
+        )
+    except (DraftError, OSError, ValueError, KeyError) as exc:  # a help, never a reason to fail the run
+        return f"no draft runbook: {exc}"
+    return f"no runbook matched: draft runbook written for review to {path}"
+
+
 def learn_from_incident(state: AgentState, runtime: Ctx) -> dict[str, Any]:
     """Remember the incident and the outcome of each action."""
     deps = runtime.context
@@ -142,13 +169,18 @@ def learn_from_incident(state: AgentState, runtime: Ctx) -> dict[str, Any]:
                 stats.record(signature, a.get("action_key") or a["tool"], a["outcome"])
     memory = deps.memory
     worth_keeping = incident.get("source") != "chat" or state.get("actions")
+    record = None
     if memory is not None and worth_keeping:
         try:
-            memory.remember(incident_record(state, deps.now(), timeline_of(deps.audit, incident["id"])))
+            record = incident_record(state, deps.now(), timeline_of(deps.audit, incident["id"]))
+            memory.remember(record)
         except Exception as exc:  # memory is optional; say so, do not fail the run
             notes.append(f"memory unavailable: could not store the incident: {exc}")
     elif memory is None:
         notes.append(deps.knowledge.note or "memory unavailable")
+    drafted = draft_runbook_if_new(state, runtime, record)
+    if drafted:
+        emit(runtime, "status", phase="learn", text=drafted)
     done = "incident remembered" if worth_keeping else "a chat answer without changes: nothing to remember"
     actions = [{**a, "learned": True} if a.get("outcome") in LEARNED else a for a in state.get("actions", [])]
     emit(runtime, "status", phase="learn", text="; ".join(notes) or done)
