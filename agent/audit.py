@@ -22,8 +22,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel
 
-from agent.guard import ActionRecord
 from agent import storage
+from agent.guard import ActionRecord
 from agent.settings import Settings
 from agent.storage import db as storage_db
 from agent.storage.db import Database, Tx

@@ -79,9 +79,7 @@ def _decide_detached(decision: ApprovalDecision) -> None:
 
     s = settings()
     try:
-        req = decide_detached(
-            _store(), load_policy(s.policy_file), AuditLog.open(s), decision
-        )
+        req = decide_detached(_store(), load_policy(s.policy_file), AuditLog.open(s), decision)
     except ApprovalError as exc:
         fail(str(exc))
     console.print(f"{req.status} {req.id} as {decision.approver} (requested over MCP)")

@@ -86,6 +86,7 @@ def _on_path(service: str | None, path: list[str] | None) -> bool:
 
 MAX_ATTEMPTS = 3
 
+
 def _now(after_s: float = 0.0) -> str:
     return (datetime.now(UTC) + timedelta(seconds=after_s)).isoformat(timespec="milliseconds")
 
@@ -221,9 +222,7 @@ class WorkQueue:
                 folded_into=parent if fold else None,
             )
 
-    def _parent_for(
-        self, db: Tx, namespace: str | None
-    ) -> tuple[str, str, list[str] | None] | None:
+    def _parent_for(self, db: Tx, namespace: str | None) -> tuple[str, str, list[str] | None] | None:
         """An open incident of the same namespace under investigation (or ended without a fix),
         opened within the window: (id, status, its failing path's objects when known)."""
         if self.correlate_window_s <= 0:

@@ -119,14 +119,18 @@ class Database:
             conn.close()
 
     @contextmanager
-    def tx(self, *, lock: str | None = None, serializable: bool = False, snapshot: bool = False) -> Iterator[Tx]:
+    def tx(
+        self, *, lock: str | None = None, serializable: bool = False, snapshot: bool = False
+    ) -> Iterator[Tx]:
         """A transaction: committed when the block ends, rolled back when it raises. ``snapshot``:
         every read sees the same moment (Postgres REPEATABLE READ; a SQLite read transaction does)."""
         with self._connection() as conn:
             if self.dialect == "sqlite":
                 conn.execute("BEGIN IMMEDIATE" if lock or serializable else "BEGIN")
             else:
-                level = "SERIALIZABLE" if serializable else "REPEATABLE READ" if snapshot else "READ COMMITTED"
+                level = (
+                    "SERIALIZABLE" if serializable else "REPEATABLE READ" if snapshot else "READ COMMITTED"
+                )
                 conn.execute(f"BEGIN ISOLATION LEVEL {level}")
                 if lock:
                     conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (lock,))
