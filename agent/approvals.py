@@ -16,7 +16,7 @@ import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, Literal, cast
+from typing import TYPE_CHECKING, Any, Literal, cast
 
 from pydantic import BaseModel, Field
 
@@ -26,6 +26,9 @@ from agent.storage import db as storage_db
 from agent.storage.db import Database
 from agent.storage.migrations import Step, migrate
 from tools.base import Target, Undo
+
+if TYPE_CHECKING:
+    from agent.storage.interfaces import ApprovalsStore
 
 ApprovalStatus = Literal["pending", "approved", "rejected", "expired"]
 
@@ -235,3 +238,7 @@ class ApprovalStore:
     @staticmethod
     def to_json(req: ApprovalRequest) -> dict[str, Any]:
         return cast(dict[str, Any], json.loads(req.model_dump_json()))
+
+
+if TYPE_CHECKING:  # the class keeps the interface the agent relies on
+    _approvals_store: type[ApprovalsStore] = ApprovalStore

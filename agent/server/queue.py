@@ -31,41 +31,25 @@ service is off the parent's path are investigated on their own.
 from __future__ import annotations
 
 import json
-import os
-import socket
 import uuid
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from agent.server.alerts import WebhookPayload
+from agent.server.folding import ENDED_UNFIXED, on_path, with_folded
+from agent.server.leases import new_owner, worker_gone
 from agent.server.queue_schema import MIGRATIONS
 from agent.storage import db as storage_db
 from agent.storage.db import Database, Tx, is_conflict
 from agent.storage.migrations import migrate
 
+if TYPE_CHECKING:
+    from agent.storage.interfaces import WorkQueueStore
+
 WorkKind = Literal["investigate", "close", "resume"]
-ENDED_UNFIXED = ("escalated", "mitigation_failed")
-"""Run endings after which correlated groups on the same failing path fold into the incident."""
-
-
-def with_folded(outcome: dict[str, Any], alerts: list[str]) -> dict[str, Any]:
-    """The outcome with these folded alerts listed (in its report and hand-off too), once each."""
-    known = list(outcome.get("folded_alerts") or [])
-    new = [a for a in alerts if a not in known]
-    if not new:
-        return outcome
-    out = {**outcome, "folded_alerts": known + new}
-    report = str(out.get("report") or "")
-    head = "\n## Alerts folded into this incident\n"
-    if head not in report:
-        report += head + "\nSame failing path, no run of their own:\n"
-    out["report"] = report + "".join(f"- {a}\n" for a in new)
-    if isinstance(out.get("handoff"), dict):
-        out["handoff"] = {**out["handoff"], "folded_alerts": known + new}
-    return out
 
 
 def _note_folded(db: Tx, parent: str, alerts: list[str]) -> None:
@@ -75,13 +59,6 @@ def _note_folded(db: Tx, parent: str, alerts: list[str]) -> None:
         "UPDATE incidents SET outcome = ?, updated_at = ? WHERE id = ?",
         (json.dumps(with_folded(outcome, alerts), default=str), _now(), parent),
     )
-
-
-def _on_path(service: str | None, path: list[str] | None) -> bool:
-    """The service is one of the objects on the parent's failing path (unknown either way: assume so)."""
-    if not service or not path:
-        return True
-    return any(str(p).rsplit("/", 1)[-1] == service for p in path)
 
 
 MAX_ATTEMPTS = 3
@@ -132,7 +109,7 @@ class WorkQueue:
         self.correlate_window_s = correlate_window_s
         self.follow_up_delay_s = follow_up_delay_s
         self.lease_s = lease_s
-        self.owner = f"{socket.gethostname()}/{os.getpid()}/{uuid.uuid4().hex[:8]}"
+        self.owner = new_owner()
         """Who this queue's claims belong to: host, process, and this queue object."""
         migrate(self.db, "queue", MIGRATIONS)
 
@@ -176,7 +153,7 @@ class WorkQueue:
             parent = found[0] if found else None
             service = common.get("service") or common.get("deployment")
             # a parent that already ended without a fix and is still open takes this group in at once
-            fold = found is not None and found[1] in ENDED_UNFIXED and _on_path(service, found[2])
+            fold = found is not None and found[1] in ENDED_UNFIXED and on_path(service, found[2])
             if opened:
                 db.execute(
                     "INSERT INTO incidents (id, group_key, status, alertname, namespace, service, severity,"
@@ -257,7 +234,7 @@ class WorkQueue:
                 (parent_id,),
             )
             for child, service in rows:
-                if parent_status in ENDED_UNFIXED and _on_path(service, path):
+                if parent_status in ENDED_UNFIXED and on_path(service, path):
                     db.execute(
                         "UPDATE incidents SET status = 'folded', updated_at = ? WHERE id = ?", (_now(), child)
                     )
@@ -358,11 +335,10 @@ class WorkQueue:
         """On start: running work whose worker is gone goes back to the queue at once (its lease ran
         out, or it was held by a process of this host that is no longer alive, or by an earlier queue
         of this process). Work that live workers elsewhere hold is left alone. Returns how many."""
-        host, pid = socket.gethostname(), os.getpid()
         now = _now()
         with self.db.tx(lock=_INTAKE) as db:
             rows = db.all("SELECT id, lease_owner, lease_expires FROM work WHERE state = 'running'")
-            gone = [r[0] for r in rows if _worker_gone(r[1], r[2], now, host, pid, self.owner)]
+            gone = [r[0] for r in rows if worker_gone(r[1], r[2], now, self.owner)]
             for item_id in gone:
                 db.execute(
                     "UPDATE work SET state = 'queued', lease_owner = NULL, lease_expires = NULL,"
@@ -413,28 +389,13 @@ class WorkQueue:
             return db.dicts("SELECT * FROM work WHERE incident_id = ? ORDER BY id", (incident_id,))
 
 
-def _worker_gone(owner: str | None, expires: str | None, now: str, host: str, pid: int, me: str) -> bool:
-    """Whether the worker that holds a running item's lease is gone (see :meth:`WorkQueue.recover`)."""
-    if not owner or not expires or expires < now:
-        return True
-    o_host, _, rest = owner.partition("/")
-    o_pid = rest.partition("/")[0]
-    if o_host != host or not o_pid.isdigit():
-        return False  # another machine: its lease decides
-    if int(o_pid) == pid:
-        return owner != me
-    try:
-        os.kill(int(o_pid), 0)
-    except ProcessLookupError:
-        return True
-    except PermissionError:
-        return False
-    return False
-
-
 def _incident_dict(row: dict[str, Any]) -> dict[str, Any]:
     d = dict(row)
     d["common_labels"] = json.loads(d["common_labels"])
     d["alerts"] = list(json.loads(d["alerts"]).values())
     d["outcome"] = json.loads(d["outcome"]) if d.get("outcome") else None
     return d
+
+
+if TYPE_CHECKING:  # the class keeps the interface the agent relies on
+    _queue_store: type[WorkQueueStore] = WorkQueue

@@ -14,8 +14,9 @@ from typing import Any, Protocol
 from agent import storage
 from agent.approvals import ApprovalDecision, ApprovalError, ApprovalStore
 from agent.events import event_dict, outcome_dict
+from agent.server.folding import with_folded
 from agent.server.metrics import AgentMetrics
-from agent.server.queue import WorkItem, WorkQueue, with_folded
+from agent.server.queue import WorkItem, WorkQueue
 from agent.settings import Settings
 
 log = logging.getLogger("devops_agent.serve")
