@@ -17,7 +17,7 @@ from typing import Any
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.checkpoint.sqlite import SqliteSaver
 
-from agent.storage.db import DatabaseError, redact_url
+from agent.storage.db import DatabaseError, probe, redact_url
 
 
 class Checkpointer(AbstractContextManager["Checkpointer"]):
@@ -50,6 +50,7 @@ def postgres_checkpointer(url: str, *, max_size: int = 8) -> Checkpointer:
     from psycopg.rows import dict_row
     from psycopg_pool import ConnectionPool
 
+    probe(url)
     pool: ConnectionPool[Any] = ConnectionPool(
         url,
         min_size=1,

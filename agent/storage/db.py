@@ -199,6 +199,7 @@ def _open_pool(url: str, max_size: int) -> Any:
             "DEVOPS_AGENT_DATABASE_URL selects Postgres but psycopg is not installed; "
             "run `pip install 'psycopg[binary,pool]'` (scripts/setup.sh installs it)"
         ) from exc
+    probe(url)
     pool = ConnectionPool(
         url,
         min_size=1,
@@ -216,6 +217,21 @@ def _open_pool(url: str, max_size: int) -> Any:
             "Check that the server runs and accepts this user, or unset the setting to use SQLite files."
         ) from None
     return pool
+
+
+def probe(url: str, *, timeout_s: int = 5) -> None:
+    """Connect once, so a wrong URL or a stopped server is reported at once with the server's own
+    reason (a pool would keep retrying until its timeout)."""
+    import psycopg
+
+    try:
+        psycopg.connect(url, connect_timeout=timeout_s).close()
+    except psycopg.Error as exc:
+        raise DatabaseError(
+            f"cannot connect to Postgres at {redact_url(url)} (DEVOPS_AGENT_DATABASE_URL): "
+            f"{' '.join(str(exc).split())} Check that the server runs and accepts this user, or unset the "
+            "setting to use SQLite files."
+        ) from None
 
 
 def close_pools() -> None:
