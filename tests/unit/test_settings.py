@@ -91,7 +91,7 @@ def test_database_url_is_masked_and_must_be_postgres(monkeypatch):
     assert s.database_url_value == "postgresql://agent:pg-very-secret@db:5432/agent"
     assert s.masked()["database_url"] == "********" and "pg-very-secret" not in str(s.masked())
     monkeypatch.setenv("DEVOPS_AGENT_DATABASE_URL", "mysql://agent@db/agent")
-    with pytest.raises(SettingsError, match="postgresql:// URL.*'mysql'"):
+    with pytest.raises(SettingsError, match=r"postgresql:// URL.*'mysql'"):
         load_settings()
     monkeypatch.setenv("DEVOPS_AGENT_DATABASE_URL", "")
     assert load_settings().database_url_value is None  # empty: SQLite files, as when unset
