@@ -167,7 +167,8 @@ def check_database(s: Settings) -> Check:
         db = database(s, "")
         with db.tx() as tx:
             server = str(tx.one("SHOW server_version")[0])
-        versions = ", ".join(f"{n} v{schema_version(db, n)}" for n in ("queue", "approvals", "audit"))
+        found = {n: schema_version(db, n) for n in ("queue", "approvals", "audit")}
+        versions = ", ".join(f"{n} v{v}" if v else f"{n} not created yet" for n, v in found.items())
     except DatabaseError as exc:
         return Check("database", False, str(exc), True, "start Postgres or fix DEVOPS_AGENT_DATABASE_URL")
     except Exception as exc:
