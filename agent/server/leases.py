@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import socket
 import uuid
+from pathlib import Path
 
 
 def new_owner() -> str:
@@ -29,10 +30,19 @@ def worker_gone(owner: str | None, expires: str | None, now: str, me: str) -> bo
         return False  # another machine: its lease decides
     if int(o_pid) == os.getpid():
         return owner != me
+    return not _alive(int(o_pid))
+
+
+def _alive(pid: int) -> bool:
+    """The process runs (a zombie, killed but not yet reaped by its parent, does not)."""
     try:
-        os.kill(int(o_pid), 0)
+        os.kill(pid, 0)
     except ProcessLookupError:
-        return True
-    except PermissionError:  # alive, under another user
         return False
-    return False
+    except PermissionError:  # alive, under another user
+        return True
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return True  # no /proc (not Linux): trust the signal
+    return stat.rsplit(")", 1)[-1].split()[0] != "Z"
