@@ -5,8 +5,8 @@ from __future__ import annotations
 import os
 import socket
 import subprocess
-import sys
 import time
+from pathlib import Path
 
 from agent.server.leases import new_owner, worker_gone
 
@@ -32,8 +32,12 @@ def test_this_queue_keeps_its_own_and_an_earlier_queue_of_this_process_is_gone()
 
 def test_a_dead_or_zombie_process_of_this_host_is_gone_a_live_one_is_not() -> None:
     host = socket.gethostname()
-    child = subprocess.Popen([sys.executable, "-c", "pass"])
-    time.sleep(1.0)  # exited, not reaped yet: a zombie
+    child = subprocess.Popen(["true"])
+    stat = Path(f"/proc/{child.pid}/stat")
+    for _ in range(200):  # until it exited; not reaped yet, it is a zombie
+        if stat.read_text().rsplit(")", 1)[-1].split()[0] == "Z":
+            break
+        time.sleep(0.05)
     assert worker_gone(f"{host}/{child.pid}/z", LATER, NOW, new_owner())
     child.wait()
     assert worker_gone(f"{host}/{child.pid}/z", LATER, NOW, new_owner())
