@@ -42,6 +42,8 @@ def migrate(db: Database, store: str, steps: tuple[Step, ...]) -> int:
     versions = [s.version for s in steps]
     if versions != list(range(1, len(steps) + 1)):
         raise MigrationError(f"the steps of {store} must be numbered 1, 2, 3, ...; got {versions}")
+    if _already_at(db, store, len(steps)):
+        return len(steps)  # the usual case: no write, no lock
     with db.tx(lock="devops-agent-migrations") as tx:
         tx.execute(_TABLE)
     with db.tx(lock=f"devops-agent-migrations:{store}") as tx:
@@ -59,6 +61,14 @@ def migrate(db: Database, store: str, steps: tuple[Step, ...]) -> int:
                 (store, step.version, datetime.now(UTC).isoformat(timespec="seconds")),
             )
         return len(steps)
+
+
+def _already_at(db: Database, store: str, version: int) -> bool:
+    try:
+        with db.tx() as tx:
+            return _version(tx, store) == version
+    except Exception:  # no migrations table yet (a new database, or a file from before versions)
+        return False
 
 
 def _version(tx: Tx, store: str) -> int:

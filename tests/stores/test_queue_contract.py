@@ -189,3 +189,24 @@ def test_recover_requeues_work_of_a_dead_process_but_not_of_a_live_worker(backen
     assert q.recover() == 1
     item = q.claim()
     assert item is not None and item.incident_id == "inc-dead" and item.attempts == 2
+
+
+def test_racing_webhooks_of_one_group_open_one_incident(backend: Backend) -> None:
+    _queue(backend)
+    results = []
+    go = threading.Barrier(6)
+
+    def post(n: int) -> None:
+        q = _queue(backend)
+        go.wait()
+        results.append(q.ingest(parse_payload(_payload("storm", fp=f"fp{n}"))))
+
+    threads = [threading.Thread(target=post, args=(n,)) for n in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert sum(r.opened for r in results) == 1 and len({r.incident_id for r in results}) == 1
+    incident = _queue(backend).incident(results[0].incident_id) or {}
+    assert len(incident["alerts"]) == 6  # every webhook's alert was kept
+    assert len(_queue(backend).work_items(results[0].incident_id)) == 1
