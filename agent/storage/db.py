@@ -17,6 +17,7 @@ pool (``psycopg_pool``) shared by all stores of the process.
 
 from __future__ import annotations
 
+import contextlib
 import random
 import re
 import sqlite3
@@ -138,7 +139,8 @@ class Database:
                 yield Tx(conn, self.dialect)
                 conn.execute("COMMIT")
             except BaseException:
-                conn.execute("ROLLBACK")
+                with contextlib.suppress(Exception):  # a lost connection: report the first error
+                    conn.execute("ROLLBACK")
                 raise
 
     def retrying(self, fn: Callable[[Tx], T], *, attempts: int = SERIALIZABLE_RETRIES) -> T:

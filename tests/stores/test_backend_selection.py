@@ -64,3 +64,12 @@ def test_an_unreachable_database_is_reported_without_its_password(tmp_path) -> N
     assert "DEVOPS_AGENT_DATABASE_URL" in message
     check = check_database(settings)
     assert not check.ok and "pg-very-secret" not in check.detail
+
+
+def test_missing_postgres_binaries_fail_the_run_with_what_to_do(monkeypatch) -> None:
+    from fakes import postgres_server
+
+    monkeypatch.setattr(postgres_server.glob, "glob", lambda pattern: [])
+    monkeypatch.setattr(postgres_server.shutil, "which", lambda name: None)
+    with pytest.raises(pytest.fail.Exception, match=r"initdb, pg_ctl\) not found; run scripts/setup\.sh"):
+        postgres_server.postgres_bindir()
