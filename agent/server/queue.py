@@ -290,18 +290,18 @@ class WorkQueue:
     def _claim_once(self) -> WorkItem | None:
         now = _now()
         postgres = self.db.dialect == "postgres"
-        skip_locked = " ORDER BY id LIMIT 1" + (" FOR UPDATE SKIP LOCKED" if postgres else "")
+        pick_one = " ORDER BY id LIMIT 1" + (" FOR UPDATE SKIP LOCKED" if postgres else "")
         with self.db.tx(lock=None if postgres else "work-claim") as db:
             # first an item whose worker stopped renewing its lease, then the oldest due one; two
             # queries, so each is answered from the (state, id) index
             row = db.one(
                 "SELECT id, incident_id, kind, attempts, payload FROM work"
-                " WHERE state = 'running' AND COALESCE(lease_expires, '') < ?" + skip_locked,
+                " WHERE state = 'running' AND COALESCE(lease_expires, '') < ?" + pick_one,
                 (now,),
             ) or db.one(
                 "SELECT id, incident_id, kind, attempts, payload FROM work w WHERE state = 'queued'"
                 " AND (not_before IS NULL OR not_before <= ?) AND NOT EXISTS (SELECT 1 FROM work r"
-                " WHERE r.state = 'running' AND r.incident_id = w.incident_id)" + skip_locked,
+                " WHERE r.state = 'running' AND r.incident_id = w.incident_id)" + pick_one,
                 (now,),
             )
             if row is None:

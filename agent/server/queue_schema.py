@@ -1,4 +1,8 @@
-"""The numbered schema steps of the work queue and incident index (``agent.storage.migrations``)."""
+"""The numbered schema steps of the work queue and incident index (``agent.storage.migrations``).
+
+Times are ISO-8601 UTC text with milliseconds on both engines, compared as text; lease expiries come
+from the workers' clocks, so the machines that share a database need synchronized clocks (NTP).
+"""
 
 from __future__ import annotations
 

@@ -59,6 +59,7 @@ def redact_url(url: str) -> str:
 
 
 def _pg_sql(sql: str) -> str:
+    """``?`` placeholders as psycopg's ``%s`` (the stores' SQL has no literal ``?`` or ``%``)."""
     return sql.replace("%", "%%").replace("?", "%s")
 
 
