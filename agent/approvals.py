@@ -1,26 +1,34 @@
-"""Approval requests and decisions, indexed in SQLite so any process can list and decide them.
+"""Approval requests and decisions, indexed in SQLite or Postgres so any process can list and
+decide them.
 
 The pause itself is a LangGraph ``interrupt()`` kept by the checkpointer; this store is the index the
 CLI, Slack and the HTTP API read, and the place a decision is claimed exactly once: ``decide`` flips
 ``pending`` to ``approved``/``rejected`` in one conditional UPDATE, so a double click or two racing
-processes cannot both win.
+processes cannot both win (on Postgres the second UPDATE waits for the first to commit, then finds
+the row no longer pending). ``claim_execution`` is one INSERT on a primary key, won by one caller.
 """
 
 from __future__ import annotations
 
 import builtins
 import json
-import sqlite3
 import uuid
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, Literal, cast
+from typing import TYPE_CHECKING, Any, Literal, cast
 
 from pydantic import BaseModel, Field
 
+from agent import storage
+from agent.settings import Settings
+from agent.storage import db as storage_db
+from agent.storage.db import Database
+from agent.storage.migrations import Step, migrate
 from tools.base import Target, Undo
+
+if TYPE_CHECKING:
+    from agent.storage.interfaces import ApprovalsStore
 
 ApprovalStatus = Literal["pending", "approved", "rejected", "expired"]
 
@@ -88,33 +96,37 @@ class ApprovalDecision(BaseModel):
     decided_at: datetime = Field(default_factory=_now)
 
 
-class ApprovalStore:
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with self._connect() as db:
-            db.execute(
-                "CREATE TABLE IF NOT EXISTS approvals (id TEXT PRIMARY KEY, incident_id TEXT NOT NULL,"
-                " status TEXT NOT NULL, request TEXT NOT NULL, expires_at TEXT NOT NULL, requested_at TEXT NOT NULL)"
-            )
-            db.execute(
-                "CREATE TABLE IF NOT EXISTS executions (id TEXT PRIMARY KEY, claimed_at TEXT NOT NULL)"
-            )
+_TABLES = (
+    "CREATE TABLE IF NOT EXISTS approvals (id TEXT PRIMARY KEY, incident_id TEXT NOT NULL,"
+    " status TEXT NOT NULL, request TEXT NOT NULL, expires_at TEXT NOT NULL, requested_at TEXT NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS executions (id TEXT PRIMARY KEY, claimed_at TEXT NOT NULL)",
+)
+_INDEX = ("CREATE INDEX IF NOT EXISTS approvals_status ON approvals(status, requested_at)",)
+MIGRATIONS = (
+    Step(1, "approvals and executions", {"sqlite": _TABLES, "postgres": _TABLES}),
+    Step(2, "index by status", {"sqlite": _INDEX, "postgres": _INDEX}),
+)
 
-    @contextmanager
-    def _connect(self) -> Iterator[sqlite3.Connection]:
-        db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
-        try:
-            yield db
-        finally:
-            db.close()
+
+class ApprovalStore:
+    """The approvals index on a SQLite file (a path) or any :class:`Database`."""
+
+    def __init__(self, where: Path | Database) -> None:
+        self.db = where if isinstance(where, Database) else storage_db.sqlite(where)
+        self.path = self.db.file
+        migrate(self.db, "approvals", MIGRATIONS)
+
+    @classmethod
+    def open(cls, settings: Settings) -> ApprovalStore:
+        """The store these settings name: Postgres when configured, else ``DATA_DIR/approvals.sqlite``."""
+        return cls(storage.database(settings, "approvals.sqlite"))
 
     def add(self, req: ApprovalRequest) -> ApprovalRequest:
         """Index a request; adding the same id again (a node re-run on resume) changes nothing."""
-        with self._connect() as db:
+        with self.db.tx() as db:
             db.execute(
-                "INSERT OR IGNORE INTO approvals (id, incident_id, status, request, expires_at, requested_at)"
-                " VALUES (?, ?, ?, ?, ?, ?)",
+                "INSERT INTO approvals (id, incident_id, status, request, expires_at, requested_at)"
+                " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING",
                 (
                     req.id,
                     req.incident_id,
@@ -127,8 +139,8 @@ class ApprovalStore:
         return self.get(req.id)
 
     def get(self, approval_id: str) -> ApprovalRequest:
-        with self._connect() as db:
-            row = db.execute("SELECT request FROM approvals WHERE id = ?", (approval_id,)).fetchone()
+        with self.db.tx() as db:
+            row = db.one("SELECT request FROM approvals WHERE id = ?", (approval_id,))
         if row is None:
             raise ApprovalError(
                 f"no approval request with id {approval_id!r}; list them with `devops-agent approvals list`"
@@ -150,16 +162,16 @@ class ApprovalStore:
             params.append(incident_id)
         if where:
             sql += " WHERE " + " AND ".join(where)
-        with self._connect() as db:
-            rows = db.execute(sql + " ORDER BY requested_at", params).fetchall()
+        with self.db.tx() as db:
+            rows = db.all(sql + " ORDER BY requested_at", params)
         return [ApprovalRequest.model_validate_json(r[0]) for r in rows]
 
     def expire_due(self, now: datetime | None = None) -> builtins.list[str]:
         """Mark pending requests past their expiry as expired; returns their ids."""
         now = now or _now()
         expired = []
-        with self._connect() as db:
-            rows = db.execute("SELECT id, request FROM approvals WHERE status = 'pending'").fetchall()
+        with self.db.tx() as db:
+            rows = db.all("SELECT id, request FROM approvals WHERE status = 'pending'")
             for rid, raw in rows:
                 req = ApprovalRequest.model_validate_json(raw)
                 if req.is_expired(now):
@@ -191,7 +203,7 @@ class ApprovalStore:
         req.decided_by = decision.approver
         req.decided_at = decision.decided_at
         req.decision_reason = decision.reason
-        with self._connect() as db:
+        with self.db.tx() as db:
             cur = db.execute(
                 "UPDATE approvals SET status = ?, request = ? WHERE id = ? AND status = 'pending'",
                 (req.status, req.model_dump_json(), req.id),
@@ -206,9 +218,9 @@ class ApprovalStore:
         """Claim the one execution of an approved request made outside a graph run (MCP): True for
         the first caller, False for every later one, across processes. A claim is never released: an
         apply that failed half-way needs a fresh request, not a second try on the old approval."""
-        with self._connect() as db:
+        with self.db.tx() as db:
             cur = db.execute(
-                "INSERT OR IGNORE INTO executions (id, claimed_at) VALUES (?, ?)",
+                "INSERT INTO executions (id, claimed_at) VALUES (?, ?) ON CONFLICT (id) DO NOTHING",
                 (approval_id, _now().isoformat()),
             )
         return cur.rowcount == 1
@@ -217,7 +229,7 @@ class ApprovalStore:
         """Put a claimed decision back to pending (the resume failed before the graph saw it)."""
         req = self.get(approval_id)
         req.status, req.decided_by, req.decided_at, req.decision_reason = "pending", None, None, None
-        with self._connect() as db:
+        with self.db.tx() as db:
             db.execute(
                 "UPDATE approvals SET status = 'pending', request = ? WHERE id = ?",
                 (req.model_dump_json(), req.id),
@@ -226,3 +238,7 @@ class ApprovalStore:
     @staticmethod
     def to_json(req: ApprovalRequest) -> dict[str, Any]:
         return cast(dict[str, Any], json.loads(req.model_dump_json()))
+
+
+if TYPE_CHECKING:  # the class keeps the interface the agent relies on
+    _approvals_store: type[ApprovalsStore] = ApprovalStore

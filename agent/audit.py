@@ -1,4 +1,4 @@
-"""The audit log: append-only, hash-chained, in SQLite.
+"""The audit log: append-only, hash-chained, in SQLite or Postgres.
 
 Every row carries the SHA-256 of the previous row's hash and its own canonical content, so altering
 or removing a row breaks the chain at that row; a head record (last id and hash, written in the same
@@ -6,7 +6,9 @@ transaction) catches a removed tail. Triggers refuse UPDATE and DELETE, so no co
 history by accident. Payloads are redacted before they are written.
 
 This is tamper-evident, not tamper-proof: someone who can rewrite the whole file can rebuild the
-chain. :mod:`agent.audit_anchor` publishes the head outside the file (serve does it periodically), and
+chain. An append reads the head and writes the row and the new head in one serializable transaction
+(SQLite: ``BEGIN IMMEDIATE``; Postgres: SERIALIZABLE, tried again when a concurrent append won), so
+two writers can never both chain onto the same row. :mod:`agent.audit_anchor` publishes the head outside the file (serve does it periodically), and
 ``audit verify --against EXPORT`` catches such a rewrite.
 """
 
@@ -14,16 +16,21 @@ from __future__ import annotations
 
 import hashlib
 import json
-import sqlite3
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel
 
+from agent import storage
 from agent.guard import ActionRecord
+from agent.settings import Settings
+from agent.storage import db as storage_db
+from agent.storage.db import Database, Tx
+from agent.storage.migrations import Step, migrate
+
+if TYPE_CHECKING:
+    from agent.storage.interfaces import AuditStore
 from tools.redact import redact_obj
 
 AuditKind = Literal[
@@ -42,26 +49,36 @@ AuditKind = Literal[
 
 GENESIS = "0" * 64
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS audit (
-    id INTEGER PRIMARY KEY,
-    ts TEXT NOT NULL,
-    kind TEXT NOT NULL,
-    incident_id TEXT,
-    actor TEXT NOT NULL,
-    data TEXT NOT NULL,
-    idempotency_key TEXT,
-    prev_hash TEXT NOT NULL,
-    hash TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS audit_incident ON audit(incident_id);
-CREATE INDEX IF NOT EXISTS audit_idem ON audit(idempotency_key);
-CREATE TABLE IF NOT EXISTS audit_head (one INTEGER PRIMARY KEY CHECK (one = 1), last_id INTEGER, last_hash TEXT);
-CREATE TRIGGER IF NOT EXISTS audit_no_update BEFORE UPDATE ON audit
-    BEGIN SELECT RAISE(ABORT, 'audit log is append-only'); END;
-CREATE TRIGGER IF NOT EXISTS audit_no_delete BEFORE DELETE ON audit
-    BEGIN SELECT RAISE(ABORT, 'audit log is append-only'); END;
-"""
+_COLUMNS = (
+    "ts TEXT NOT NULL, kind TEXT NOT NULL, incident_id TEXT, actor TEXT NOT NULL, data TEXT NOT NULL,"
+    " idempotency_key TEXT, prev_hash TEXT NOT NULL, hash TEXT NOT NULL"
+)
+_INDEXES = (
+    "CREATE INDEX IF NOT EXISTS audit_incident ON audit(incident_id)",
+    "CREATE INDEX IF NOT EXISTS audit_idem ON audit(idempotency_key)",
+)
+_SQLITE_V1 = (
+    f"CREATE TABLE IF NOT EXISTS audit (id INTEGER PRIMARY KEY, {_COLUMNS})",
+    *_INDEXES,
+    "CREATE TABLE IF NOT EXISTS audit_head (one INTEGER PRIMARY KEY CHECK (one = 1), last_id INTEGER,"
+    " last_hash TEXT)",
+    "CREATE TRIGGER IF NOT EXISTS audit_no_update BEFORE UPDATE ON audit"
+    " BEGIN SELECT RAISE(ABORT, 'audit log is append-only'); END",
+    "CREATE TRIGGER IF NOT EXISTS audit_no_delete BEFORE DELETE ON audit"
+    " BEGIN SELECT RAISE(ABORT, 'audit log is append-only'); END",
+)
+_POSTGRES_V1 = (
+    f"CREATE TABLE IF NOT EXISTS audit (id BIGINT PRIMARY KEY, {_COLUMNS})",
+    *_INDEXES,
+    "CREATE TABLE IF NOT EXISTS audit_head (one INTEGER PRIMARY KEY CHECK (one = 1), last_id BIGINT,"
+    " last_hash TEXT)",
+    "CREATE OR REPLACE FUNCTION audit_append_only() RETURNS trigger LANGUAGE plpgsql AS"
+    " $$ BEGIN RAISE EXCEPTION 'audit log is append-only'; END $$",
+    "CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit FOR EACH ROW EXECUTE FUNCTION audit_append_only()",
+    "CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit FOR EACH ROW EXECUTE FUNCTION audit_append_only()",
+    "CREATE TRIGGER audit_no_truncate BEFORE TRUNCATE ON audit EXECUTE FUNCTION audit_append_only()",
+)
+MIGRATIONS = (Step(1, "the chained log and its head", {"sqlite": _SQLITE_V1, "postgres": _POSTGRES_V1}),)
 
 
 class AuditRow(BaseModel):
@@ -98,21 +115,17 @@ def _digest(
 
 
 class AuditLog:
-    """One SQLite file; safe to share between processes (writes serialize on the database lock)."""
+    """The log on a SQLite file (a path) or any :class:`Database`; safe to share between processes."""
 
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with self._connect() as db:
-            db.executescript(_SCHEMA)
+    def __init__(self, where: Path | Database) -> None:
+        self.db = where if isinstance(where, Database) else storage_db.sqlite(where)
+        self.path = self.db.file
+        migrate(self.db, "audit", MIGRATIONS)
 
-    @contextmanager
-    def _connect(self) -> Iterator[sqlite3.Connection]:
-        db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
-        try:
-            yield db
-        finally:
-            db.close()
+    @classmethod
+    def open(cls, settings: Settings) -> AuditLog:
+        """The log these settings name: Postgres when configured, else ``DATA_DIR/audit.sqlite``."""
+        return cls(storage.database(settings, "audit.sqlite"))
 
     def append(
         self,
@@ -126,39 +139,36 @@ class AuditLog:
     ) -> AuditRow:
         """Write one row; ``at`` (default now) is for importing or scripting a record with its own times."""
         payload = json.dumps(redact_obj(data or {}), sort_keys=True, default=str)
-        ts = (at or datetime.now(UTC)).astimezone(UTC).isoformat(timespec="milliseconds")
-        with self._connect() as db:
-            db.execute("BEGIN IMMEDIATE")
-            try:
-                head = db.execute("SELECT last_id, last_hash FROM audit_head WHERE one = 1").fetchone()
-                last_id, prev = (head[0], head[1]) if head else (0, GENESIS)
-                row_id = last_id + 1
-                digest = _digest(prev, row_id, ts, kind, incident_id, actor, payload, idempotency_key)
-                db.execute(
-                    "INSERT INTO audit (id, ts, kind, incident_id, actor, data, idempotency_key, prev_hash, hash)"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (row_id, ts, kind, incident_id, actor, payload, idempotency_key, prev, digest),
-                )
-                db.execute(
-                    "INSERT INTO audit_head (one, last_id, last_hash) VALUES (1, ?, ?)"
-                    " ON CONFLICT(one) DO UPDATE SET last_id = excluded.last_id, last_hash = excluded.last_hash",
-                    (row_id, digest),
-                )
-                db.execute("COMMIT")
-            except BaseException:
-                db.execute("ROLLBACK")
-                raise
-        return AuditRow(
-            id=row_id,
-            ts=ts,
-            kind=kind,
-            incident_id=incident_id,
-            actor=actor,
-            data=json.loads(payload),
-            idempotency_key=idempotency_key,
-            prev_hash=prev,
-            hash=digest,
-        )
+
+        def chain(db: Tx) -> AuditRow:
+            ts = (at or datetime.now(UTC)).astimezone(UTC).isoformat(timespec="milliseconds")
+            head = db.one("SELECT last_id, last_hash FROM audit_head WHERE one = 1")
+            last_id, prev = (int(head[0]), str(head[1])) if head else (0, GENESIS)
+            row_id = last_id + 1
+            digest = _digest(prev, row_id, ts, kind, incident_id, actor, payload, idempotency_key)
+            db.execute(
+                "INSERT INTO audit (id, ts, kind, incident_id, actor, data, idempotency_key, prev_hash, hash)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (row_id, ts, kind, incident_id, actor, payload, idempotency_key, prev, digest),
+            )
+            db.execute(
+                "INSERT INTO audit_head (one, last_id, last_hash) VALUES (1, ?, ?)"
+                " ON CONFLICT(one) DO UPDATE SET last_id = excluded.last_id, last_hash = excluded.last_hash",
+                (row_id, digest),
+            )
+            return AuditRow(
+                id=row_id,
+                ts=ts,
+                kind=kind,
+                incident_id=incident_id,
+                actor=actor,
+                data=json.loads(payload),
+                idempotency_key=idempotency_key,
+                prev_hash=prev,
+                hash=digest,
+            )
+
+        return self.db.retrying(chain)
 
     def rows(
         self, incident_id: str | None = None, kind: str | None = None, limit: int | None = None
@@ -174,8 +184,8 @@ class AuditLog:
         if where:
             sql += " WHERE " + " AND ".join(where)
         sql += " ORDER BY id"
-        with self._connect() as db:
-            found = db.execute(sql, params).fetchall()
+        with self.db.tx() as db:
+            found = db.all(sql, params)
         out = [
             AuditRow(
                 id=r[0],
@@ -194,11 +204,11 @@ class AuditLog:
 
     def has_applied(self, idempotency_key: str) -> bool:
         """True when an action with this key was already applied (exactly-once across restarts)."""
-        with self._connect() as db:
-            row = db.execute(
+        with self.db.tx() as db:
+            row = db.one(
                 "SELECT 1 FROM audit WHERE idempotency_key = ? AND kind = 'action_applied' LIMIT 1",
                 (idempotency_key,),
-            ).fetchone()
+            )
         return row is not None
 
     def action_history(self, since: datetime) -> list[ActionRecord]:
@@ -216,23 +226,23 @@ class AuditLog:
 
     def head(self) -> tuple[int, str]:
         """The chain's head as its head record says: (last row id, its hash); (0, GENESIS) when empty."""
-        with self._connect() as db:
-            head = db.execute("SELECT last_id, last_hash FROM audit_head WHERE one = 1").fetchone()
+        with self.db.tx() as db:
+            head = db.one("SELECT last_id, last_hash FROM audit_head WHERE one = 1")
         return (int(head[0]), str(head[1])) if head else (0, GENESIS)
 
     def hash_of(self, row_id: int) -> str | None:
         """The stored hash of one row, or None when there is no such row."""
-        with self._connect() as db:
-            row = db.execute("SELECT hash FROM audit WHERE id = ?", (row_id,)).fetchone()
+        with self.db.tx() as db:
+            row = db.one("SELECT hash FROM audit WHERE id = ?", (row_id,))
         return str(row[0]) if row else None
 
     def verify(self) -> VerifyReport:
         """Walk the chain; name the first row that was altered, inserted or removed."""
-        with self._connect() as db:
-            found = db.execute(
+        with self.db.tx(snapshot=True) as db:  # rows and head from one moment
+            found = db.all(
                 "SELECT id, ts, kind, incident_id, actor, data, idempotency_key, prev_hash, hash FROM audit ORDER BY id"
-            ).fetchall()
-            head = db.execute("SELECT last_id, last_hash FROM audit_head WHERE one = 1").fetchone()
+            )
+            head = db.one("SELECT last_id, last_hash FROM audit_head WHERE one = 1")
         prev, expected_id = GENESIS, 1
         for r in found:
             if r[0] != expected_id:
@@ -266,3 +276,7 @@ class AuditLog:
                 problem=f"the log ends at row {count} but its head says row {head[0]}: rows were removed from the end",
             )
         return VerifyReport(ok=True, rows_checked=count)
+
+
+if TYPE_CHECKING:  # the class keeps the interface the agent relies on
+    _audit_store: type[AuditStore] = AuditLog

@@ -1,18 +1,15 @@
 """The incident graph (DESIGN.md): intake → recall → triage → reason ⇄ tools; reason → guard →
 approve → act → verify → reason; reason → report → learn → END.
 
-``build_graph`` wires the nodes; ``compile_graph`` adds the SQLite checkpointer in the data dir, so a
-run paused for approval survives the process and another process can resume it (thread id =
-incident id). Nodes get their dependencies from the runtime context (:class:`agent.deps.AgentDeps`).
+``build_graph`` wires the nodes; ``compile_graph`` adds the checkpointer (``agent.storage``: SQLite in
+the data dir, or Postgres), so a run paused for approval survives the process and another process
+can resume it (thread id = incident id). Nodes get their dependencies from the runtime context (:class:`agent.deps.AgentDeps`).
 """
 
 from __future__ import annotations
 
-import sqlite3
-from pathlib import Path
 from typing import Any
 
-from langgraph.checkpoint.sqlite import SqliteSaver
 from langgraph.graph import END, START, StateGraph
 from langgraph.graph.state import CompiledStateGraph
 
@@ -67,16 +64,6 @@ def build_graph() -> StateGraph[AgentState, AgentDeps, AgentState, AgentState]:
     g.add_edge("report", "learn")
     g.add_edge("learn", END)
     return g
-
-
-def open_checkpointer(path: Path) -> SqliteSaver:
-    """A SQLite checkpointer another process can read at the same time (WAL)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    conn = sqlite3.connect(str(path), check_same_thread=False, timeout=30)
-    conn.execute("PRAGMA journal_mode=WAL")
-    saver = SqliteSaver(conn)
-    saver.setup()
-    return saver
 
 
 def compile_graph(checkpointer: Any) -> Graph:

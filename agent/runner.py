@@ -29,9 +29,10 @@ from typing import Any
 from langgraph.types import Command
 from pydantic import BaseModel, Field
 
+from agent import storage
 from agent.approvals import ApprovalDecision, ApprovalError, ApprovalRequest
 from agent.deps import AgentDeps, build_deps
-from agent.graph import Graph, compile_graph, open_checkpointer
+from agent.graph import Graph, compile_graph
 from agent.nodes.common import close_open_calls
 from agent.nodes.intake import incident_from_alert, incident_from_question
 from agent.settings import Settings
@@ -90,15 +91,15 @@ class Runner:
     def __init__(self, settings: Settings, deps: AgentDeps | None = None) -> None:
         self.settings = settings
         self.deps = deps or build_deps(settings)
-        self._saver = open_checkpointer(settings.path("checkpoints.sqlite"))
-        self.graph: Graph = compile_graph(self._saver)
+        self._checkpoints = storage.checkpointer(settings)
+        self.graph: Graph = compile_graph(self._checkpoints.saver)
         self._workers: dict[str, _Worker] = {}
 
     def close(self) -> None:
         for worker in list(self._workers.values()):  # e.g. an interrupted turn still in a model call
             worker.cancel.set()
             worker.thread.join(CLOSE_WAIT_S)
-        self._saver.conn.close()
+        self._checkpoints.close()
 
     def __enter__(self) -> Runner:
         return self

@@ -23,7 +23,14 @@ from pydantic_settings import (
 )
 
 SECRET_FIELDS = frozenset(
-    {"llm_api_key", "api_token", "slack_bot_token", "slack_app_token", "slack_signing_secret"}
+    {
+        "llm_api_key",
+        "api_token",
+        "slack_bot_token",
+        "slack_app_token",
+        "slack_signing_secret",
+        "database_url",
+    }
 )
 
 
@@ -108,6 +115,18 @@ class Settings(BaseSettings):
     data_dir: Path = Field(
         Path(".data"),
         description="Directory for the checkpoint database, audit log, memory and raw tool output.",
+    )
+    database_url: SecretStr | None = Field(
+        None,
+        description="postgresql://user:password@host:5432/db puts the work queue, approvals, audit log "
+        "and checkpoints in that Postgres database, shared by every worker; unset: SQLite files in "
+        "DATA_DIR.",
+    )
+    work_lease_s: float = Field(
+        60.0,
+        ge=1.0,
+        description="Lease of a claimed work item, in seconds; its worker renews it while it runs. A "
+        "worker that dies stops renewing, and another takes the item over when the lease runs out.",
     )
     runbooks_dir: Path | None = Field(
         None,
@@ -251,6 +270,19 @@ class Settings(BaseSettings):
             return [x.strip() for x in v.split(",") if x.strip()]
         return v
 
+    @field_validator("database_url", mode="after")
+    @classmethod
+    def _postgres_url(cls, v: SecretStr | None) -> SecretStr | None:
+        if v is None or not v.get_secret_value().strip():
+            return None
+        scheme = v.get_secret_value().split("://", 1)[0]
+        if scheme not in ("postgresql", "postgres"):
+            raise SettingsError(
+                f"DEVOPS_AGENT_DATABASE_URL must be a postgresql:// URL (got scheme {scheme!r}); "
+                "unset it to keep the SQLite files in DATA_DIR"
+            )
+        return v
+
     @field_validator("data_dir", mode="after")
     @classmethod
     def _expand_data_dir(cls, v: Path) -> Path:
@@ -291,6 +323,11 @@ class Settings(BaseSettings):
         if self.reasoner == "planner":
             return False
         return self.effective_llm_base_url is not None
+
+    @property
+    def database_url_value(self) -> str | None:
+        """The Postgres URL, or None for SQLite files in the data dir."""
+        return self.database_url.get_secret_value() if self.database_url else None
 
     @property
     def effective_journal_path(self) -> Path:

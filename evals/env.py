@@ -168,6 +168,6 @@ def open_env(
         state,
         api,
         ControlClient(state.control_url),
-        AuditLog(settings.path("audit.sqlite")),
+        AuditLog.open(settings),
         progress,
     )

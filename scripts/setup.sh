@@ -10,13 +10,15 @@ command -v prometheus >/dev/null 2>&1 || need_apt+=(prometheus)
 command -v prometheus-alertmanager >/dev/null 2>&1 || command -v alertmanager >/dev/null 2>&1 || need_apt+=(prometheus-alertmanager)
 command -v kubectl >/dev/null 2>&1 || need_apt+=(kubernetes-client)
 command -v promtool >/dev/null 2>&1 || need_apt+=(prometheus)  # promtool: SLO rule checks and tests
+# PostgreSQL server binaries: the storage contract tests start a throw-away cluster (tests/fakes/postgres_server.py)
+ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null 2>&1 || need_apt+=(postgresql)
 if ((${#need_apt[@]})); then
   echo "setup: installing ${need_apt[*]} with apt-get" >&2
   SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need_apt[@]}" >/dev/null
 fi
-# The Debian packages start system services where systemd runs; the sandbox runs its own copies.
+# The Debian packages start system services where systemd runs; the sandbox and the tests run their own copies.
 
 PY=${PYTHON:-python3}
 if [ ! -x .venv/bin/python ]; then

@@ -30,7 +30,7 @@ _COMMANDS: dict[str, tuple[tuple[str, ...], str]] = {
     ),
     "doctor": (
         ("doctor_cmd",),
-        "Check every backend (LLM, Kubernetes, Prometheus, Loki, Alertmanager, memory, policy).",
+        "Check every backend (LLM, Kubernetes, Prometheus, Loki, Alertmanager, memory, database, policy).",
     ),
     "serve": (
         ("serve_cmd",),

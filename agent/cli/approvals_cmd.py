@@ -16,7 +16,7 @@ app.add_typer(approvals_app, name="approvals")
 
 
 def _store() -> ApprovalStore:
-    return ApprovalStore(settings().path("approvals.sqlite"))
+    return ApprovalStore.open(settings())
 
 
 @approvals_app.command("list")
@@ -79,9 +79,7 @@ def _decide_detached(decision: ApprovalDecision) -> None:
 
     s = settings()
     try:
-        req = decide_detached(
-            _store(), load_policy(s.policy_file), AuditLog(s.path("audit.sqlite")), decision
-        )
+        req = decide_detached(_store(), load_policy(s.policy_file), AuditLog.open(s), decision)
     except ApprovalError as exc:
         fail(str(exc))
     console.print(f"{req.status} {req.id} as {decision.approver} (requested over MCP)")

@@ -17,7 +17,7 @@ app.add_typer(audit_app, name="audit")
 
 
 def _log() -> AuditLog:
-    return AuditLog(settings().path("audit.sqlite"))
+    return AuditLog.open(settings())
 
 
 @audit_app.command("show")

@@ -152,6 +152,36 @@ def check_memory(s: Settings) -> Check:
     return Check("memory", True, f"{memory.location} ({memory.count()} incidents)")
 
 
+def check_database(s: Settings) -> Check:
+    """Where the queue, approvals, audit log and checkpoints live, reachable, at which schema versions."""
+    from agent.storage import database
+    from agent.storage.db import DatabaseError, redact_url
+    from agent.storage.migrations import schema_version
+
+    url = s.database_url_value
+    if not url:
+        return Check(
+            "database", True, f"SQLite files in {s.data_dir} (set DEVOPS_AGENT_DATABASE_URL to share)"
+        )
+    try:
+        db = database(s, "")
+        with db.tx() as tx:
+            server = str(tx.one("SHOW server_version")[0])
+        found = {n: schema_version(db, n) for n in ("queue", "approvals", "audit")}
+        versions = ", ".join(f"{n} v{v}" if v else f"{n} not created yet" for n, v in found.items())
+    except DatabaseError as exc:
+        return Check("database", False, str(exc), True, "start Postgres or fix DEVOPS_AGENT_DATABASE_URL")
+    except Exception as exc:
+        return Check(
+            "database",
+            False,
+            f"Postgres at {redact_url(url)} answered with an error: {type(exc).__name__}: {exc}",
+            True,
+            "check the user's rights on the database (it must create tables)",
+        )
+    return Check("database", True, f"Postgres {server} at {redact_url(url)} (schema: {versions})")
+
+
 def check_policy(s: Settings) -> Check:
     from agent.policy import PolicyError, load_policy
 
@@ -176,5 +206,6 @@ def all_checks(s: Settings) -> list[Callable[[], Check]]:
             "Alertmanager", s.alertmanager_url, "/-/ready", t, "DEVOPS_AGENT_ALERTMANAGER_URL", required=False
         ),
         lambda: check_memory(s),
+        lambda: check_database(s),
         lambda: check_policy(s),
     ]

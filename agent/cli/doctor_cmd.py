@@ -10,7 +10,7 @@ from agent.cli.common import console, settings
 
 @app.command()
 def doctor() -> None:
-    """Check every backend (LLM, Kubernetes, Prometheus, Loki, Alertmanager, memory, policy)."""
+    """Check every backend (LLM, Kubernetes, Prometheus, Loki, Alertmanager, memory, database, policy)."""
     from agent.cli.doctor_checks import all_checks
 
     s = settings()

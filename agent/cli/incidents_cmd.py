@@ -70,7 +70,7 @@ def print_incidents(audit: AuditLog, approvals: ApprovalStore, limit: int | None
 
 def _stores() -> tuple[AuditLog, ApprovalStore]:
     s = settings()
-    return AuditLog(s.path("audit.sqlite")), ApprovalStore(s.path("approvals.sqlite"))
+    return AuditLog.open(s), ApprovalStore.open(s)
 
 
 @incidents_app.command("list")

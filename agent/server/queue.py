@@ -1,4 +1,4 @@
-"""The durable work queue and the incident index of `serve`, in one SQLite file.
+"""The durable work queue and the incident index of `serve`, in one SQLite file or in Postgres.
 
 A webhook call only writes here (a few milliseconds), so an alert storm never waits on an
 investigation and nothing is lost when the process dies: on start, work that was running is queued
@@ -14,6 +14,13 @@ investigations would race to fix the same thing). When the first investigation e
 incidents whose alerts still fire are investigated after a short delay; those the fix resolved are
 closed by Alertmanager's resolved notification without an investigation.
 
+Workers claim under leases: a claimed item names its owner (host/pid/queue) and an expiry the owner
+renews (:meth:`WorkQueue.renew`). When a worker dies its lease runs out and any worker takes the
+item over. On Postgres, workers claim with ``SELECT ... FOR UPDATE SKIP LOCKED``, so several
+processes share one queue without waiting for each other; a unique index allows one running item
+per incident. Intake takes an advisory lock (SQLite: the write lock), so one group key opens one
+incident however many webhooks race.
+
 Folding: when the first investigation ends without a verified fix (escalated to a human, or the fix
 failed), correlated incidents on its failing path are *folded* into it: no run of their own (it
 would only repeat the same diagnosis and page again); the parent's report and hand-off list them.
@@ -24,41 +31,32 @@ service is off the parent's path are investigated on their own.
 from __future__ import annotations
 
 import json
-import sqlite3
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from agent.server.alerts import WebhookPayload
+from agent.server.folding import ENDED_UNFIXED, on_path, with_folded
+from agent.server.leases import new_owner, worker_gone
+from agent.server.queue_schema import MIGRATIONS
+from agent.storage import db as storage_db
+from agent.storage.db import Database, Tx, is_conflict
+from agent.storage.migrations import migrate
+
+if TYPE_CHECKING:
+    from agent.storage.interfaces import WorkQueueStore
 
 WorkKind = Literal["investigate", "close", "resume"]
-ENDED_UNFIXED = ("escalated", "mitigation_failed")
-"""Run endings after which correlated groups on the same failing path fold into the incident."""
+
+AT_WORK = ("queued", "investigating", "awaiting_approval", "acting")
+"""Statuses of an incident whose run has not ended (its alerts may have resolved meanwhile)."""
 
 
-def with_folded(outcome: dict[str, Any], alerts: list[str]) -> dict[str, Any]:
-    """The outcome with these folded alerts listed (in its report and hand-off too), once each."""
-    known = list(outcome.get("folded_alerts") or [])
-    new = [a for a in alerts if a not in known]
-    if not new:
-        return outcome
-    out = {**outcome, "folded_alerts": known + new}
-    report = str(out.get("report") or "")
-    head = "\n## Alerts folded into this incident\n"
-    if head not in report:
-        report += head + "\nSame failing path, no run of their own:\n"
-    out["report"] = report + "".join(f"- {a}\n" for a in new)
-    if isinstance(out.get("handoff"), dict):
-        out["handoff"] = {**out["handoff"], "folded_alerts": known + new}
-    return out
-
-
-def _note_folded(db: sqlite3.Connection, parent: str, alerts: list[str]) -> None:
-    row = db.execute("SELECT outcome FROM incidents WHERE id = ?", (parent,)).fetchone()
+def _note_folded(db: Tx, parent: str, alerts: list[str]) -> None:
+    row = db.one("SELECT outcome FROM incidents WHERE id = ?", (parent,))
     outcome = json.loads(row[0]) if row and row[0] else {}
     db.execute(
         "UPDATE incidents SET outcome = ?, updated_at = ? WHERE id = ?",
@@ -66,52 +64,15 @@ def _note_folded(db: sqlite3.Connection, parent: str, alerts: list[str]) -> None
     )
 
 
-def _on_path(service: str | None, path: list[str] | None) -> bool:
-    """The service is one of the objects on the parent's failing path (unknown either way: assume so)."""
-    if not service or not path:
-        return True
-    return any(str(p).rsplit("/", 1)[-1] == service for p in path)
-
-
 MAX_ATTEMPTS = 3
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS incidents (
-    id TEXT PRIMARY KEY,
-    group_key TEXT NOT NULL,
-    status TEXT NOT NULL,
-    alertname TEXT,
-    namespace TEXT,
-    service TEXT,
-    severity TEXT,
-    common_labels TEXT NOT NULL,
-    alerts TEXT NOT NULL,
-    repeats INTEGER NOT NULL DEFAULT 0,
-    parent_id TEXT,
-    outcome TEXT,
-    created_at TEXT NOT NULL,
-    updated_at TEXT NOT NULL,
-    closed_at TEXT
-);
-CREATE INDEX IF NOT EXISTS incidents_open ON incidents(group_key, closed_at);
-CREATE TABLE IF NOT EXISTS work (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    incident_id TEXT NOT NULL,
-    kind TEXT NOT NULL,
-    state TEXT NOT NULL,
-    attempts INTEGER NOT NULL DEFAULT 0,
-    error TEXT,
-    payload TEXT,
-    not_before TEXT,
-    created_at TEXT NOT NULL,
-    updated_at TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS work_state ON work(state, id);
-"""
+
+def _now(after_s: float = 0.0) -> str:
+    return (datetime.now(UTC) + timedelta(seconds=after_s)).isoformat(timespec="milliseconds")
 
 
-def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="milliseconds")
+_INTAKE = "devops-agent-intake"
+"""The lock intake and releases take, so two webhooks of one group never open two incidents."""
 
 
 @dataclass(frozen=True)
@@ -135,48 +96,40 @@ class WorkItem:
 
 
 class WorkQueue:
+    """The queue on a SQLite file (a path) or any :class:`Database`; ``lease_s`` is how long a claim
+    holds without :meth:`renew`."""
+
     def __init__(
         self,
-        path: Path,
+        where: Path | Database,
         *,
         correlate_window_s: float = 600,
         follow_up_delay_s: float = 45,
         follow_up_settle_s: float = 600,
+        lease_s: float = 60,
     ) -> None:
-        self.path = path
+        self.db = where if isinstance(where, Database) else storage_db.sqlite(where)
+        self.path = self.db.file
         self.correlate_window_s = correlate_window_s
         self.follow_up_delay_s = follow_up_delay_s
         self.follow_up_settle_s = follow_up_settle_s
-        path.parent.mkdir(parents=True, exist_ok=True)
-        db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
-        try:
-            db.execute("PRAGMA journal_mode=WAL")
-            db.executescript(_SCHEMA)
-        finally:
-            db.close()
+        self.lease_s = lease_s
+        self.owner = new_owner()
+        """Who this queue's claims belong to: host, process, and this queue object."""
+        migrate(self.db, "queue", MIGRATIONS)
 
-    @contextmanager
-    def _tx(self, immediate: bool = False) -> Iterator[sqlite3.Connection]:
-        db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
-        try:
-            db.execute("BEGIN IMMEDIATE" if immediate else "BEGIN")
-            yield db
-            db.execute("COMMIT")
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
-        finally:
-            db.close()
+    def _tx(self, immediate: bool = False) -> AbstractContextManager[Tx]:
+        return self.db.tx(lock=_INTAKE if immediate else None)
 
     # --- intake -------------------------------------------------------------------------------
     def ingest(self, payload: WebhookPayload) -> IngestResult:
         """Fold one webhook call into its incident; queue work when an incident opens or closes."""
         now = _now()
         with self._tx(immediate=True) as db:
-            row = db.execute(
+            row = db.one(
                 "SELECT id, alerts, repeats FROM incidents WHERE group_key = ? AND closed_at IS NULL",
                 (payload.groupKey,),
-            ).fetchone()
+            )
             firing = [a for a in payload.alerts if a.status == "firing"]
             if row is None and not firing:
                 return IngestResult(incident_id="", opened=False, folded=0, closing=False)
@@ -205,8 +158,8 @@ class WorkQueue:
             parent = found[0] if found else None
             service = common.get("service") or common.get("deployment")
             # a parent that already ended without a fix and is still open takes this group in at once
-            fold = found is not None and found[1] in ENDED_UNFIXED and _on_path(service, found[2])
-            if found is not None and found[1] == "resolved" and not _on_path(service, found[2]):
+            fold = found is not None and found[1] in ENDED_UNFIXED and on_path(service, found[2])
+            if found is not None and found[1] == "resolved" and not on_path(service, found[2]):
                 found = parent = None  # a fixed incident elsewhere says nothing about this one
             follow_up = found is not None and found[1] == "resolved"
             if opened:
@@ -257,9 +210,7 @@ class WorkQueue:
                 folded_into=parent if fold else None,
             )
 
-    def _parent_for(
-        self, db: sqlite3.Connection, namespace: str | None
-    ) -> tuple[str, str, list[str] | None] | None:
+    def _parent_for(self, db: Tx, namespace: str | None) -> tuple[str, str, list[str] | None] | None:
         """The incident of the same namespace, opened within the window, that a new group belongs to:
         one still at work first (even if its own alerts resolved meanwhile: its fix is being verified),
         else one that ended, fixed or not, and is still open, else one whose verified fix closed it.
@@ -269,20 +220,26 @@ class WorkQueue:
         since = (datetime.now(UTC) - timedelta(seconds=self.correlate_window_s)).isoformat(
             timespec="milliseconds"
         )
-        row = db.execute(
-            "SELECT id, status, outcome FROM incidents WHERE parent_id IS NULL AND namespace IS ?"
-            " AND created_at >= ? AND (status IN ('queued', 'investigating', 'awaiting_approval', 'acting')"
-            " OR (closed_at IS NULL AND status IN ('escalated', 'mitigation_failed', 'resolved'))"
-            " OR (status = 'closed' AND json_extract(outcome, '$.status') = 'resolved'))"
-            " ORDER BY status IN ('escalated', 'mitigation_failed', 'resolved', 'closed'), closed_at IS NOT NULL,"
-            " created_at LIMIT 1",
+        rows = db.all(
+            "SELECT id, status, outcome, closed_at FROM incidents WHERE parent_id IS NULL"
+            " AND namespace IS NOT DISTINCT FROM ? AND created_at >= ? AND (status IN ('queued', 'investigating',"
+            " 'awaiting_approval', 'acting', 'closed') OR (closed_at IS NULL AND status IN ('escalated',"
+            " 'mitigation_failed', 'resolved'))) ORDER BY created_at",
             (namespace, since),
-        ).fetchone()
-        if row is None:
+        )
+        ranked: list[tuple[int, str, str, list[str] | None]] = []
+        for row_id, status, raw, closed_at in rows:
+            outcome = json.loads(raw) if raw else {}
+            if status == "closed" and outcome.get("status") != "resolved":
+                continue  # over, and not by a verified fix: nothing to follow
+            rank = 0 if status in AT_WORK else 1 if closed_at is None else 2
+            ranked.append(
+                (rank, str(row_id), "resolved" if status == "closed" else str(status), outcome.get("path"))
+            )
+        if not ranked:
             return None
-        outcome = json.loads(row[2]) if row[2] else {}
-        status = "resolved" if row[1] == "closed" else str(row[1])
-        return str(row[0]), status, outcome.get("path")
+        _, row_id, status, path = min(ranked, key=lambda r: r[0])  # stable: the oldest of its rank
+        return row_id, status, path
 
     def release_children(
         self, parent_id: str, parent_status: str | None = None, path: list[str] | None = None
@@ -294,13 +251,13 @@ class WorkQueue:
         not_before = (now + timedelta(seconds=self.follow_up_delay_s)).isoformat(timespec="milliseconds")
         queued = []
         with self._tx(immediate=True) as db:
-            rows = db.execute(
+            rows = db.all(
                 "SELECT id, service FROM incidents WHERE parent_id = ? AND closed_at IS NULL"
                 " AND status = 'correlated'",
                 (parent_id,),
-            ).fetchall()
+            )
             for child, service in rows:
-                if parent_status in ENDED_UNFIXED and _on_path(service, path):
+                if parent_status in ENDED_UNFIXED and on_path(service, path):
                     db.execute(
                         "UPDATE incidents SET status = 'folded', updated_at = ? WHERE id = ?", (_now(), child)
                     )
@@ -317,7 +274,7 @@ class WorkQueue:
         """A follow-up whose alert lags a verified fix: folded into its parent (listed in its report),
         and looked at again once the settle window has passed, if it still fires then."""
         with self._tx(immediate=True) as db:
-            row = db.execute("SELECT parent_id FROM incidents WHERE id = ?", (child_id,)).fetchone()
+            row = db.one("SELECT parent_id FROM incidents WHERE id = ?", (child_id,))
             if row is None or row[0] is None:
                 return
             db.execute(
@@ -340,10 +297,10 @@ class WorkQueue:
     def children(self, parent_id: str) -> list[dict[str, Any]]:
         """Incidents correlated with or folded into ``parent_id``: id, alertname, service, status."""
         with self._tx() as db:
-            rows = db.execute(
+            rows = db.all(
                 "SELECT id, alertname, service, status FROM incidents WHERE parent_id = ? ORDER BY created_at",
                 (parent_id,),
-            ).fetchall()
+            )
         return [{"id": r[0], "alertname": r[1], "service": r[2], "status": r[3]} for r in rows]
 
     def enqueue(self, incident_id: str, kind: WorkKind, *, payload: str | None = None) -> None:
@@ -352,7 +309,7 @@ class WorkQueue:
 
     @staticmethod
     def _enqueue(
-        db: sqlite3.Connection,
+        db: Tx,
         incident_id: str,
         kind: WorkKind,
         now: str,
@@ -367,50 +324,89 @@ class WorkQueue:
 
     # --- workers ------------------------------------------------------------------------------
     def claim(self) -> WorkItem | None:
-        """Take the oldest queued item (investigations of one incident never run twice at once)."""
-        with self._tx(immediate=True) as db:
-            row = db.execute(
+        """Take the oldest due item, or one whose lease ran out, under a lease of ``lease_s``
+        (investigations of one incident never run twice at once)."""
+        for _ in range(5):
+            try:
+                return self._claim_once()
+            except Exception as exc:  # another worker claimed an item of the same incident first
+                if not is_conflict(exc):
+                    raise
+        return None
+
+    def _claim_once(self) -> WorkItem | None:
+        now = _now()
+        postgres = self.db.dialect == "postgres"
+        pick_one = " ORDER BY id LIMIT 1" + (" FOR UPDATE SKIP LOCKED" if postgres else "")
+        with self.db.tx(lock=None if postgres else "work-claim") as db:
+            # first an item whose worker stopped renewing its lease, then the oldest due one; two
+            # queries, so each is answered from the (state, id) index
+            row = db.one(
+                "SELECT id, incident_id, kind, attempts, payload FROM work"
+                " WHERE state = 'running' AND COALESCE(lease_expires, '') < ?" + pick_one,
+                (now,),
+            ) or db.one(
                 "SELECT id, incident_id, kind, attempts, payload FROM work w WHERE state = 'queued'"
-                " AND (not_before IS NULL OR not_before <= ?) AND NOT EXISTS"
-                " (SELECT 1 FROM work r WHERE r.state = 'running' AND r.incident_id = w.incident_id)"
-                " ORDER BY id LIMIT 1",
-                (_now(),),
-            ).fetchone()
+                " AND (not_before IS NULL OR not_before <= ?) AND NOT EXISTS (SELECT 1 FROM work r"
+                " WHERE r.state = 'running' AND r.incident_id = w.incident_id)" + pick_one,
+                (now,),
+            )
             if row is None:
                 return None
             db.execute(
-                "UPDATE work SET state = 'running', attempts = attempts + 1, updated_at = ? WHERE id = ?",
-                (_now(), row[0]),
+                "UPDATE work SET state = 'running', attempts = attempts + 1, lease_owner = ?,"
+                " lease_expires = ?, updated_at = ? WHERE id = ?",
+                (self.owner, _now(self.lease_s), now, row[0]),
             )
-            return WorkItem(id=row[0], incident_id=row[1], kind=row[2], attempts=row[3] + 1, payload=row[4])
+            return WorkItem(
+                id=int(row[0]), incident_id=row[1], kind=row[2], attempts=int(row[3]) + 1, payload=row[4]
+            )
 
-    def finish(self, item: WorkItem, *, error: str | None = None) -> None:
-        """Mark done, or on error queue again until MAX_ATTEMPTS, then failed."""
-        with self._tx(immediate=True) as db:
-            state = "done" if error is None else ("queued" if item.attempts < MAX_ATTEMPTS else "failed")
-            db.execute(
-                "UPDATE work SET state = ?, error = ?, updated_at = ? WHERE id = ?",
-                (state, error, _now(), item.id),
+    def renew(self) -> int:
+        """Extend the leases this queue holds by ``lease_s`` (the worker is alive). Returns how many."""
+        with self.db.tx() as db:
+            cur = db.execute(
+                "UPDATE work SET lease_expires = ? WHERE state = 'running' AND lease_owner = ?",
+                (_now(self.lease_s), self.owner),
             )
+            return int(cur.rowcount)
+
+    def finish(self, item: WorkItem, *, error: str | None = None) -> bool:
+        """Mark done, or on error queue again until MAX_ATTEMPTS, then failed. False (and nothing
+        changed) when this queue no longer holds the lease: another worker took the item over."""
+        with self.db.tx() as db:
+            state = "done" if error is None else ("queued" if item.attempts < MAX_ATTEMPTS else "failed")
+            cur = db.execute(
+                "UPDATE work SET state = ?, error = ?, lease_owner = NULL, lease_expires = NULL,"
+                " updated_at = ? WHERE id = ? AND state = 'running' AND lease_owner = ?",
+                (state, error, _now(), item.id, self.owner),
+            )
+            return int(cur.rowcount) == 1
 
     def recover(self) -> int:
-        """After a crash: work that was running goes back to the queue. Returns how many."""
-        with self._tx(immediate=True) as db:
-            cur = db.execute(
-                "UPDATE work SET state = 'queued', updated_at = ? WHERE state = 'running'", (_now(),)
-            )
-            return cur.rowcount
+        """On start: running work whose worker is gone goes back to the queue at once (its lease ran
+        out, or it was held by a process of this host that is no longer alive, or by an earlier queue
+        of this process). Work that live workers elsewhere hold is left alone. Returns how many."""
+        now = _now()
+        with self.db.tx(lock=_INTAKE) as db:
+            rows = db.all("SELECT id, lease_owner, lease_expires FROM work WHERE state = 'running'")
+            gone = [r[0] for r in rows if worker_gone(r[1], r[2], now, self.owner)]
+            for item_id in gone:
+                db.execute(
+                    "UPDATE work SET state = 'queued', lease_owner = NULL, lease_expires = NULL,"
+                    " updated_at = ? WHERE id = ? AND state = 'running'",
+                    (now, item_id),
+                )
+            return len(gone)
 
     def open_count(self) -> int:
         """Incidents Alertmanager has not closed yet."""
         with self._tx() as db:
-            return int(db.execute("SELECT COUNT(*) FROM incidents WHERE closed_at IS NULL").fetchone()[0])
+            return int(db.one("SELECT COUNT(*) FROM incidents WHERE closed_at IS NULL")[0])
 
     def depth(self) -> int:
         with self._tx() as db:
-            return int(
-                db.execute("SELECT COUNT(*) FROM work WHERE state IN ('queued', 'running')").fetchone()[0]
-            )
+            return int(db.one("SELECT COUNT(*) FROM work WHERE state IN ('queued', 'running')")[0])
 
     # --- incidents ----------------------------------------------------------------------------
     def set_status(self, incident_id: str, status: str, outcome: dict[str, Any] | None = None) -> None:
@@ -431,29 +427,27 @@ class WorkQueue:
 
     def incident(self, incident_id: str) -> dict[str, Any] | None:
         with self._tx() as db:
-            db.row_factory = sqlite3.Row
-            row = db.execute("SELECT * FROM incidents WHERE id = ?", (incident_id,)).fetchone()
-        return _incident_dict(row) if row else None
+            rows = db.dicts("SELECT * FROM incidents WHERE id = ?", (incident_id,))
+        return _incident_dict(rows[0]) if rows else None
 
     def incidents(self, limit: int = 100, open_only: bool = False) -> list[dict[str, Any]]:
         sql = "SELECT * FROM incidents" + (" WHERE closed_at IS NULL" if open_only else "")
         with self._tx() as db:
-            db.row_factory = sqlite3.Row
-            rows = db.execute(sql + " ORDER BY created_at DESC LIMIT ?", (limit,)).fetchall()
+            rows = db.dicts(sql + " ORDER BY created_at DESC LIMIT ?", (limit,))
         return [_incident_dict(r) for r in rows]
 
     def work_items(self, incident_id: str) -> list[dict[str, Any]]:
         with self._tx() as db:
-            db.row_factory = sqlite3.Row
-            rows = db.execute(
-                "SELECT * FROM work WHERE incident_id = ? ORDER BY id", (incident_id,)
-            ).fetchall()
-        return [dict(r) for r in rows]
+            return db.dicts("SELECT * FROM work WHERE incident_id = ? ORDER BY id", (incident_id,))
 
 
-def _incident_dict(row: sqlite3.Row) -> dict[str, Any]:
+def _incident_dict(row: dict[str, Any]) -> dict[str, Any]:
     d = dict(row)
     d["common_labels"] = json.loads(d["common_labels"])
     d["alerts"] = list(json.loads(d["alerts"]).values())
     d["outcome"] = json.loads(d["outcome"]) if d.get("outcome") else None
     return d
+
+
+if TYPE_CHECKING:  # the class keeps the interface the agent relies on
+    _queue_store: type[WorkQueueStore] = WorkQueue

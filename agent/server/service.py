@@ -11,11 +11,13 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
+from agent import storage
 from agent.approvals import ApprovalDecision, ApprovalError, ApprovalStore
 from agent.events import event_dict, outcome_dict
+from agent.server.folding import with_folded
 from agent.server.followup import symptoms_now
 from agent.server.metrics import AgentMetrics
-from agent.server.queue import WorkItem, WorkQueue, with_folded
+from agent.server.queue import WorkItem, WorkQueue
 from agent.settings import Settings
 
 log = logging.getLogger("devops_agent.serve")
@@ -59,12 +61,13 @@ class Service:
         self.runner = runner
         self.notifiers = list(notifiers)
         self.queue = WorkQueue(
-            settings.path("serve.sqlite"),
+            storage.database(settings, "serve.sqlite"),
             correlate_window_s=settings.correlate_window_s,
             follow_up_delay_s=settings.follow_up_delay_s,
             follow_up_settle_s=settings.follow_up_settle_s,
+            lease_s=settings.work_lease_s,
         )
-        self.approvals = ApprovalStore(settings.path("approvals.sqlite"))
+        self.approvals = ApprovalStore.open(settings)
         self.metrics = AgentMetrics()
         self._stop = threading.Event()
         self._wake = threading.Event()
@@ -79,6 +82,17 @@ class Service:
             t = threading.Thread(target=self._loop, name=f"investigator-{i}", daemon=True)
             t.start()
             self._threads.append(t)
+        keeper = threading.Thread(target=self._keep_leases, name="lease-keeper", daemon=True)
+        keeper.start()
+        self._threads.append(keeper)
+
+    def _keep_leases(self) -> None:
+        """Renew the leases of the items this process works on, three times per lease."""
+        while not self._stop.wait(self.queue.lease_s / 3):
+            try:
+                self.queue.renew()
+            except Exception:  # the database is away for a moment: the next round tries again
+                log.warning("cannot renew work leases; retrying", exc_info=True)
 
     def stop(self, timeout: float = 10.0) -> None:
         self._stop.set()
@@ -100,10 +114,12 @@ class Service:
                 continue
             try:
                 self._process(item)
-                self.queue.finish(item)
+                finished = self.queue.finish(item)
             except Exception as exc:  # keep the worker alive; the item is retried
                 log.exception("work item %s failed", item)
-                self.queue.finish(item, error=f"{type(exc).__name__}: {exc}")
+                finished = self.queue.finish(item, error=f"{type(exc).__name__}: {exc}")
+            if not finished:
+                log.warning("lost the lease on %s while working on it; another worker took it over", item)
 
     def _process(self, item: WorkItem) -> None:
         if (

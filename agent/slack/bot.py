@@ -49,8 +49,8 @@ class SlackBot:
             client=self.client, signing_secret=secret or "socket-mode", token_verification_enabled=True
         )
         self.threads = ThreadStore(settings.path("slack.sqlite"))
-        self.approvals = ApprovalStore(settings.path("approvals.sqlite"))
-        self.audit = AuditLog(settings.path("audit.sqlite"))
+        self.approvals = ApprovalStore.open(settings)
+        self.audit = AuditLog.open(settings)
         self.policy = load_policy(settings.policy_file)
         self._socket: Any = None
         self._progress_lock = threading.Lock()

@@ -83,3 +83,15 @@ def test_bad_value_names_the_variable(monkeypatch):
     monkeypatch.setenv("DEVOPS_AGENT_MAX_STEPS", "lots")
     with pytest.raises(SettingsError, match="DEVOPS_AGENT_MAX_STEPS"):
         load_settings()
+
+
+def test_database_url_is_masked_and_must_be_postgres(monkeypatch):
+    monkeypatch.setenv("DEVOPS_AGENT_DATABASE_URL", "postgresql://agent:pg-very-secret@db:5432/agent")
+    s = load_settings()
+    assert s.database_url_value == "postgresql://agent:pg-very-secret@db:5432/agent"
+    assert s.masked()["database_url"] == "********" and "pg-very-secret" not in str(s.masked())
+    monkeypatch.setenv("DEVOPS_AGENT_DATABASE_URL", "mysql://agent@db/agent")
+    with pytest.raises(SettingsError, match=r"postgresql:// URL.*'mysql'"):
+        load_settings()
+    monkeypatch.setenv("DEVOPS_AGENT_DATABASE_URL", "")
+    assert load_settings().database_url_value is None  # empty: SQLite files, as when unset
