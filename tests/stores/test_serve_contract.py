@@ -30,8 +30,17 @@ def _settings(backend: Backend, **kw: object) -> Settings:
     return Settings(data_dir=backend.data_dir, database_url=backend.url, **kw)  # type: ignore[arg-type]
 
 
+class _SlowRunner(ScriptedRunner):
+    """Each investigation takes a moment, as a real one does, so one worker cannot drain the queue
+    alone before the other has looked (seen on a loaded CI machine)."""
+
+    def investigate(self, **kw: object) -> dict[str, object]:
+        time.sleep(0.2)
+        return super().investigate(**kw)  # type: ignore[arg-type]
+
+
 def test_two_workers_on_one_database_investigate_each_group_once(backend: Backend) -> None:
-    runners = [ScriptedRunner(), ScriptedRunner()]
+    runners = [_SlowRunner(), _SlowRunner()]
     services = [Service(_settings(backend, correlate_window_s=0), r) for r in runners]
     for s in services:
         s.start()
