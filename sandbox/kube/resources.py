@@ -84,6 +84,13 @@ RESOURCES: tuple[Resource, ...] = (
     Resource("ingresses", "Ingress", "networking.k8s.io", "v1", short_names=("ing",)),
     Resource("networkpolicies", "NetworkPolicy", "networking.k8s.io", "v1", short_names=("netpol",),
              subresources=()),
+    Resource("serviceaccounts", "ServiceAccount", "", "v1", short_names=("sa",), subresources=()),
+    Resource("roles", "Role", "rbac.authorization.k8s.io", "v1", subresources=()),
+    Resource("rolebindings", "RoleBinding", "rbac.authorization.k8s.io", "v1", subresources=()),
+    Resource("clusterroles", "ClusterRole", "rbac.authorization.k8s.io", "v1", namespaced=False,
+             subresources=()),
+    Resource("clusterrolebindings", "ClusterRoleBinding", "rbac.authorization.k8s.io", "v1",
+             namespaced=False, subresources=()),
 )  # fmt: skip
 
 GROUPS: dict[str, list[str]] = {
@@ -91,6 +98,7 @@ GROUPS: dict[str, list[str]] = {
     "autoscaling": ["v2"],
     "policy": ["v1"],
     "networking.k8s.io": ["v1"],
+    "rbac.authorization.k8s.io": ["v1"],
 }
 
 
