@@ -65,10 +65,11 @@ def new_session_id() -> str:
 class GuardedCalls:
     """Run registered tools for one outside client (one MCP session), guarded and audited."""
 
-    def __init__(self, deps: AgentDeps, actor: str, session_id: str | None = None) -> None:
+    def __init__(self, deps: AgentDeps, actor: str, session_id: str | None = None, via: str = "mcp") -> None:
         self.deps = deps
         self.actor = actor
         self.session_id = session_id or new_session_id()
+        self.via = via  # who asked, as the audit rows say it: "mcp" or "posture"
 
     def call(self, name: str, args: dict[str, Any], reason: str = "") -> CallOutcome:
         """A read runs; an action goes through dry run, guard, approval or apply. ``name`` must be a
@@ -93,7 +94,7 @@ class GuardedCalls:
                 "status": result.status,
                 "purpose": purpose,
                 "dry_run": dry_run,
-                "via": "mcp",
+                "via": self.via,
                 "summary": redact_text(result.text)[:SUMMARY_CHARS],
             },
         )
@@ -111,7 +112,7 @@ class GuardedCalls:
                 "args": args,
                 "decision": decision,
                 "reasons": reasons,
-                "via": "mcp",
+                "via": self.via,
                 **extra,
             },
         )
@@ -175,7 +176,7 @@ class GuardedCalls:
             args=args,
             target=effect.target if effect else target_from_args(args),
             risk=tool.risk,
-            reason=reason or f"requested by {self.actor} over MCP",
+            reason=reason or f"requested by {self.actor} over {self.via}",
             diff=effect.diff if effect else "",
             expected_effect=effect.expected_effect if effect else "",
             undo=effect.undo if effect else None,
@@ -228,7 +229,7 @@ class GuardedCalls:
                 "target_ref": effect_ref(applied),
                 "effect": applied.model_dump(mode="json") if applied else None,
                 "approval_id": approval_id,
-                "via": "mcp",
+                "via": self.via,
                 "result": result.text[:SUMMARY_CHARS],
             },
         )

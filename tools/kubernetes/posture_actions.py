@@ -7,10 +7,6 @@ do, server-side dry run when ``dry_run``, and an undo in the effect.
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from pydantic import Field
-
 from tools.base import ActionEffect, Target, ToolDeps, ToolResult, tool
 from tools.errors import NotFound, ToolError, expected_errors
 from tools.kubernetes.actions import _container, _deployment_effect, _patch_containers
@@ -50,16 +46,16 @@ def k8s_set_pdb(
     deps: ToolDeps,
     deployment: str,
     namespace: str,
-    max_unavailable: Annotated[int, Field(ge=1)] = 1,
     remove: bool = False,
     context: Context = None,
     *,
     dry_run: bool = False,
 ) -> ToolResult:
-    """Add a PodDisruptionBudget for a replicated deployment (remove=true deletes one the agent added).
+    """Add a PodDisruptionBudget (maxUnavailable 1) for a deployment; remove=true undoes it.
     Example: k8s_set_pdb(deployment="api", namespace="ns")"""
     kube = Kube(deps, context)
     dep = kube.get("deployment", deployment, namespace)
+    max_unavailable = 1
     pdb = _pdb(dep, max_unavailable)
     name = pdb["metadata"]["name"]
     target = Target(
@@ -149,7 +145,7 @@ def k8s_pin_image_digest(
     *,
     dry_run: bool = False,
 ) -> ToolResult:
-    """Pin a container's image tag to the digest its running pods report (same bytes, now immutable).
+    """Pin a container's image to the digest its running pods report (same build).
     Example: k8s_pin_image_digest(deployment="api", namespace="ns", container="api")"""
     kube = Kube(deps, context)
     dep = kube.get("deployment", deployment, namespace)

@@ -49,9 +49,9 @@ def _no_netpol(svc: Obj, inv: Inventory) -> list[str] | None:
     ]
     if not bare:
         return []
-    shown = ",".join(f"{k}={v}" for k, v in sorted(bare[0].items()))
+    shown = ",".join(f"{k}={v}" for k, v in sorted(spec["selector"].items()))
     return [
-        f"no NetworkPolicy with an ingress rule selects its pods ({shown}): any pod in the cluster can reach them"
+        f"no NetworkPolicy with an ingress rule selects its pods (selector {shown}): any pod in the cluster can reach them"
     ]
 
 

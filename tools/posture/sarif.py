@@ -60,7 +60,6 @@ def to_sarif(report: Report, version: str = "0") -> dict[str, Any]:
                     "driver": {
                         "name": "devops-agent posture",
                         "version": version,
-                        "informationUri": "https://example.invalid/devops-agent/docs/posture.md",
                         "rules": [_rule(c) for c in report.checks],
                     }
                 },
