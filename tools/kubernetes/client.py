@@ -59,7 +59,10 @@ RESOURCES: dict[str, Resource] = {
         Resource("RoleBinding", "/apis/rbac.authorization.k8s.io/v1", "rolebindings"),
         Resource("ClusterRole", "/apis/rbac.authorization.k8s.io/v1", "clusterroles", namespaced=False),
         Resource(
-            "ClusterRoleBinding", "/apis/rbac.authorization.k8s.io/v1", "clusterrolebindings", namespaced=False
+            "ClusterRoleBinding",
+            "/apis/rbac.authorization.k8s.io/v1",
+            "clusterrolebindings",
+            namespaced=False,
         ),
     )
 }

@@ -7,6 +7,8 @@ do, server-side dry run when ``dry_run``, and an undo in the effect.
 
 from __future__ import annotations
 
+from typing import Any
+
 from tools.base import ActionEffect, Target, ToolDeps, ToolResult, tool
 from tools.errors import NotFound, ToolError, expected_errors
 from tools.kubernetes.actions import _container, _deployment_effect, _patch_containers
@@ -67,7 +69,7 @@ def k8s_set_pdb(
     )
     base = _deployment_effect(dep, context) | {"target": target, "pods_disrupted": 0}
     if remove:
-        return _remove_pdb(kube, name, namespace, base, dry_run)
+        return _remove_pdb(kube, deployment, namespace, context, base, dry_run)
     labels = (dep["spec"]["template"].get("metadata") or {}).get("labels") or {}
     covering = [p for p in kube.list("pdb", namespace) if _selects(p["spec"].get("selector") or {}, labels)]
     if covering:
@@ -86,12 +88,18 @@ def k8s_set_pdb(
             remove=True,
             context=context,
         ),
-        expected_effect=f"voluntary evictions (node drains) take at most {max_unavailable} pod(s) of {deployment} at a time; running pods are untouched",
+        expected_effect=(
+            f"voluntary evictions (node drains) take at most {max_unavailable} pod(s) of {deployment} "
+            "at a time; running pods are untouched"
+        ),
     )
     return action_result(verb=f"add PodDisruptionBudget {name}", effect=effect, dry_run=dry_run)
 
 
-def _remove_pdb(kube: Kube, name: str, namespace: str, base: dict[str, object], dry_run: bool) -> ToolResult:
+def _remove_pdb(
+    kube: Kube, deployment: str, namespace: str, context: str | None, base: dict[str, Any], dry_run: bool
+) -> ToolResult:
+    name = f"{deployment}-pdb"
     try:
         current = kube.get("pdb", name, namespace)
     except NotFound:
@@ -99,7 +107,7 @@ def _remove_pdb(kube: Kube, name: str, namespace: str, base: dict[str, object], 
             verb=f"remove PodDisruptionBudget {name}",
             effect=ActionEffect(**base, changed=False),
             dry_run=dry_run,
-        )  # type: ignore[arg-type]
+        )
     labels = current["metadata"].get("labels") or {}
     if labels.get("app.kubernetes.io/managed-by") != MANAGED_BY["app.kubernetes.io/managed-by"]:
         raise ToolError(
@@ -109,9 +117,15 @@ def _remove_pdb(kube: Kube, name: str, namespace: str, base: dict[str, object], 
     kube.delete("pdb", name, namespace, dry_run=dry_run)
     spec = current.get("spec") or {}
     effect = ActionEffect(
-        **base,  # type: ignore[arg-type]
+        **base,
         diff=f"- PodDisruptionBudget {namespace}/{name}",
-        undo=None,
+        undo=undo(
+            "k8s_set_pdb",
+            f"add PodDisruptionBudget {name} again",
+            deployment=deployment,
+            namespace=namespace,
+            context=context,
+        ),
         expected_effect="node drains may again evict every pod of the deployment at once",
     )
     text = action_result(verb=f"remove PodDisruptionBudget {name}", effect=effect, dry_run=dry_run)

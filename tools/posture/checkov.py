@@ -18,7 +18,6 @@ shows both, measured on the fixtures and on the sandbox's seeded platform).
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -35,12 +34,9 @@ FIXTURES = Path(__file__).resolve().parents[2] / "tests" / "fixtures" / "posture
 
 
 def checkov_binary() -> str | None:
-    """``DEVOPS_AGENT_CHECKOV``, else ``.venv-checkov/bin/checkov`` of this checkout, else PATH."""
+    """``.venv-checkov/bin/checkov`` of this checkout (scripts/setup.sh makes it), else PATH's."""
     own = Path(__file__).resolve().parents[2] / ".venv-checkov" / "bin" / "checkov"
-    for candidate in (os.environ.get("DEVOPS_AGENT_CHECKOV"), str(own) if own.exists() else None):
-        if candidate:
-            return candidate
-    return shutil.which("checkov")
+    return str(own) if own.exists() else shutil.which("checkov")
 
 
 @dataclass(frozen=True)
