@@ -70,6 +70,11 @@ class GuardedCalls:
         self.actor = actor
         self.session_id = session_id or new_session_id()
         self.via = via  # who asked, as the audit rows say it: "mcp" or "posture"
+        self.apply_hint = (
+            "call apply_approved with approval_id={id!r}"
+            if via == "mcp"
+            else "run `devops-agent posture --apply {id}`"
+        )
 
     def call(self, name: str, args: dict[str, Any], reason: str = "") -> CallOutcome:
         """A read runs; an action goes through dry run, guard, approval or apply. ``name`` must be a
@@ -155,7 +160,7 @@ class GuardedCalls:
                 status="pending_approval",
                 text=(
                     f"nothing was changed: approval {req.id} waits for a human (`devops-agent approvals "
-                    f"approve {req.id}`); then call apply_approved with approval_id={req.id!r}"
+                    f"approve {req.id}`); then {self.apply_hint.format(id=req.id)}"
                 ),
                 tool=tool.name,
                 approval_id=req.id,

@@ -5,6 +5,7 @@ approved one is applied once with :func:`apply_approved`."""
 
 from __future__ import annotations
 
+import json
 import uuid
 from typing import Any
 
@@ -20,11 +21,22 @@ def _calls(deps: AgentDeps, actor: str) -> GuardedCalls:
 def propose_fixes(deps: AgentDeps, fixes: list[dict[str, Any]], actor: str) -> list[dict[str, Any]]:
     """Propose every fix (``tools.posture.fixes.proposals``); returns one outcome per fix."""
     calls = _calls(deps, actor)
+    waiting = {(r.tool, _key(r.args)): r.id for r in deps.approvals.list(status="pending")}
     out = []
     for fix in fixes:
+        pending = waiting.get((fix["tool"], _key(fix["args"])))
+        if pending is not None:  # a second --fix does not ask twice for the same change
+            text = f"approval {pending} already waits for a human; nothing was proposed again"
+            out.append({**fix, "status": "pending_approval", "text": text, "approval_id": pending,
+                        "reasons": [], "diff": ""})  # fmt: skip
+            continue
         outcome = calls.call(fix["tool"], fix["args"], reason=fix["reason"])
         out.append({**fix, **_outcome(outcome)})
     return out
+
+
+def _key(args: dict[str, Any]) -> str:
+    return json.dumps({k: v for k, v in args.items() if v is not None}, sort_keys=True)
 
 
 def apply_approved(deps: AgentDeps, approval_id: str, actor: str) -> dict[str, Any]:

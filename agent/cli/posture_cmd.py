@@ -39,7 +39,12 @@ def _print_fixes(outcomes: list[dict[str, Any]]) -> None:
         console.print("no fix to propose: no live Deployment fails a check with a safe fix", highlight=False)
     for o in outcomes:
         where = f"{o['args']['namespace']}/{o['args']['deployment']}"
-        console.print(f"{o['status']}: {o['tool']} on {where}: {o['text']}", highlight=False, markup=False)
+        head = f"{o['status']}: {o['tool']} on {where}"
+        if o["status"] == "pending_approval":
+            console.print(f"{head}: approval {o['approval_id']}", highlight=False, markup=False)
+            console.print(f"  {o['diff'] or o['text']}", highlight=False, markup=False)
+        else:
+            console.print(f"{head}: {o['text']}", highlight=False, markup=False)
         if o["reasons"]:
             console.print("  why: " + "; ".join(o["reasons"]), highlight=False, markup=False)
 
@@ -128,7 +133,8 @@ def _apply(approval_id: str) -> None:
         out = apply_approved(build_deps(settings()), approval_id, whoami())
     except ApprovalError as exc:
         fail(str(exc))
-    console.print(f"{out['status']}: {out['text']}", highlight=False, markup=False)
+    text = out["text"] if out["text"].startswith(out["status"]) else f"{out['status']}: {out['text']}"
+    console.print(text, highlight=False, markup=False)
     if out["reasons"]:
         console.print("why: " + "; ".join(out["reasons"]), highlight=False, markup=False)
     if out["status"] in ("denied", "failed"):

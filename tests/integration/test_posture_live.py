@@ -87,6 +87,8 @@ def test_a_pdb_waits_for_a_human_then_is_created_once_with_an_audit_row(world: W
     assert world.store.list("poddisruptionbudgets", NS) == []  # nothing changed yet
     req = deps.approvals.get(out["approval_id"])
     assert req.status == "pending" and req.detached and req.incident_id.startswith("posture-")
+    again = _fix(deps, "k8s_set_pdb")  # a second --fix does not ask twice
+    assert again["approval_id"] == req.id and len(deps.approvals.list(status="pending")) == 1
     with pytest.raises(ApprovalError, match="is pending, not approved"):
         apply_approved(deps, req.id, "cli:bob")  # type: ignore[arg-type]
     assert world.store.list("poddisruptionbudgets", NS) == []
