@@ -13,7 +13,6 @@ add fields freely, never rename one.
 from __future__ import annotations
 
 import hashlib
-
 import re
 from collections import defaultdict
 from dataclasses import dataclass, field, replace

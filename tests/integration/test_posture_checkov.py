@@ -14,7 +14,15 @@ import pytest
 import yaml
 
 from sandbox.platform import manifests
-from tools.posture.checkov import FIXTURES, checkov_binary, compare, overlap, overlap_table, run_checkov, table
+from tools.posture.checkov import (
+    FIXTURES,
+    checkov_binary,
+    compare,
+    overlap,
+    overlap_table,
+    run_checkov,
+    table,
+)
 
 pytestmark = [pytest.mark.timeout(600), pytest.mark.slow]
 DOC = Path(__file__).resolve().parents[2] / "docs" / "posture.md"
@@ -49,4 +57,6 @@ def test_checkov_on_the_sandbox_platform_as_the_docs_say(tmp_path: Path) -> None
     rows = overlap(tmp_path, run_checkov(BINARY, tmp_path))
     by_id = {r.check.id: r for r in rows}
     assert by_id["pod-run-as-non-root"].both == 12 and by_id["pod-run-as-non-root"].only_checkov == 0
-    assert overlap_table(rows) == _doc_block("checkov-sandbox"), "re-measure: python -m tools.posture.checkov DIR"
+    assert overlap_table(rows) == _doc_block("checkov-sandbox"), (
+        "re-measure: python -m tools.posture.checkov DIR"
+    )

@@ -6,7 +6,10 @@ from tools.posture.registry import all_checks
 
 
 def markdown() -> str:
-    lines = ["| id | family | severity | title | fix | Checkov | automated fix |", "|---|---|---|---|---|---|---|"]
+    lines = [
+        "| id | family | severity | title | fix | Checkov | automated fix |",
+        "|---|---|---|---|---|---|---|",
+    ]
     for c in all_checks():
         lines.append(
             f"| `{c.id}` | {c.family} | {c.severity} | {c.title} | {c.fix} | {', '.join(c.checkov) or '-'} | "

@@ -121,23 +121,25 @@ class Overlap:
 
 
 def overlap(root: Path, failures: list[Failure]) -> list[Overlap]:
-    """Per mapped check, objects flagged by both, by us only and by Checkov only."""
+    """Per mapped check, objects flagged by both, by us only and by Checkov only. Objects are
+    matched by namespace and name: Checkov names the pod template (``Pod.ns.name.labels``) where
+    we name the Service of a missing NetworkPolicy."""
     report = run_checks(load_manifests(root))
     out = []
     for c in all_checks():
         if not c.checkov:
             continue
         ours = {_resource_key(f.obj) for f in report.findings if f.check.id == c.id}
-        theirs = {f.resource for f in failures if f.check_id in c.checkov}
+        theirs = {".".join(f.resource.split(".")[1:3]) for f in failures if f.check_id in c.checkov}
         out.append(Overlap(c, len(ours & theirs), len(ours - theirs), len(theirs - ours)))
     return out
 
 
 def _resource_key(obj: dict[str, object]) -> str:
-    """Checkov's name of a resource: ``Kind.namespace.name`` (``default`` when unset)."""
+    """``namespace.name`` (``default`` when unset), as Checkov's resource names carry them."""
     meta = obj.get("metadata") or {}
     assert isinstance(meta, dict)
-    return f"{obj.get('kind')}.{meta.get('namespace') or 'default'}.{meta.get('name')}"
+    return f"{meta.get('namespace') or 'default'}.{meta.get('name')}"
 
 
 def overlap_table(rows: list[Overlap]) -> str:
