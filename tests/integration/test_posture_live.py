@@ -180,3 +180,44 @@ def test_the_posture_tool_answers_the_reasoner(world: World, tmp_path: Path) -> 
     assert result.status == "ok"
     assert f"{NS}: score" in result.text and "pdb-missing Deployment/market-predictor/api" in result.text
     assert {f["tool"] for f in result.data["fixes"]} == {"k8s_set_pdb", "k8s_pin_image_digest"}
+
+
+def test_the_cli_proposes_then_applies_an_approved_fix(
+    world: World, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`posture --fix`, `approvals approve`, `posture --apply`, as a user types them."""
+    import importlib
+
+    from typer.testing import CliRunner
+
+    from agent.cli import app
+
+    for mod in ("posture_cmd", "approvals_cmd"):
+        importlib.import_module(f"agent.cli.{mod}")
+    policy = tmp_path / "policy.yaml"
+    policy.write_text("default_autonomy: approve\nguardrails: {cooldown_s: 0}\n")
+    monkeypatch.chdir(tmp_path)
+    for key, value in {
+        "KUBECONFIG": world.kubeconfig,
+        "DATA_DIR": tmp_path / "data",
+        "POLICY_FILE": policy,
+        "EMBEDDING": "hashing",
+        "REASONER": "planner",
+    }.items():
+        monkeypatch.setenv(f"DEVOPS_AGENT_{key}", str(value))
+    monkeypatch.delenv("DEVOPS_AGENT_CHROMA_URL", raising=False)
+    runner = CliRunner()
+
+    def run(*args: str) -> str:
+        result = runner.invoke(app, list(args))
+        return " ".join(result.output.split())
+
+    proposed = run("posture", "-n", NS, "--fix")
+    assert "pending_approval: k8s_set_pdb on market-predictor/api: approval apr-" in proposed
+    approval_id = proposed.split("k8s_set_pdb on market-predictor/api: approval ", 1)[1].split()[0]
+    assert world.store.list("poddisruptionbudgets", NS) == []
+    decided = run("approvals", "approve", approval_id, "--as", "cli:alice")
+    assert "proposed by devops-agent posture --fix" in decided and f"posture --apply {approval_id}" in decided
+    applied = run("posture", "--apply", approval_id)
+    assert applied.startswith("applied: add PodDisruptionBudget api-pdb"), applied
+    assert [p["metadata"]["name"] for p in world.store.list("poddisruptionbudgets", NS)] == ["api-pdb"]
