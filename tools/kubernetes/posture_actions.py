@@ -53,7 +53,7 @@ def k8s_set_pdb(
     *,
     dry_run: bool = False,
 ) -> ToolResult:
-    """Add a PodDisruptionBudget (maxUnavailable 1) for a deployment; remove=true undoes it.
+    """Add a PodDisruptionBudget (maxUnavailable 1) to a deployment; remove=true undoes it.
     Example: k8s_set_pdb(deployment="api", namespace="ns")"""
     kube = Kube(deps, context)
     dep = kube.get("deployment", deployment, namespace)
@@ -159,7 +159,7 @@ def k8s_pin_image_digest(
     *,
     dry_run: bool = False,
 ) -> ToolResult:
-    """Pin a container's image to the digest its running pods report (same build).
+    """Pin a container's image to the digest its running pods report.
     Example: k8s_pin_image_digest(deployment="api", namespace="ns", container="api")"""
     kube = Kube(deps, context)
     dep = kube.get("deployment", deployment, namespace)

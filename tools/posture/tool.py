@@ -37,7 +37,7 @@ def summary(report: Report) -> str:
 @tool(risk="read", tags=("kubernetes", "posture"))
 @expected_errors
 def posture_check(deps: ToolDeps, namespace: str | None = None, context: Context = None) -> ToolResult:
-    """Security posture findings of live workloads and RBAC, with a score per namespace.
+    """Security posture findings (hardening, RBAC, PDBs) and a score per namespace.
     Example: posture_check(namespace="ns")"""
     report = run_checks(load_live(deps, namespace, context), namespace=namespace)
     data = report.as_dict() | {"fixes": proposals(report.findings)}
