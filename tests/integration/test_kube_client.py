@@ -43,6 +43,7 @@ def test_discovery(api: client.ApiClient) -> None:
     assert groups == {
         "apps": "v1",
         "autoscaling": "v2",
+        "batch": "v1",
         "policy": "v1",
         "networking.k8s.io": "v1",
         "rbac.authorization.k8s.io": "v1",

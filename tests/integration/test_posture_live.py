@@ -221,3 +221,24 @@ def test_the_cli_proposes_then_applies_an_approved_fix(
     applied = run("posture", "--apply", approval_id)
     assert applied.startswith("applied: add PodDisruptionBudget api-pdb"), applied
     assert [p["metadata"]["name"] for p in world.store.list("poddisruptionbudgets", NS)] == ["api-pdb"]
+
+
+def test_cronjobs_are_checked_live_and_their_jobs_through_them(world: World, tmp_path: Path) -> None:
+    pod_spec = {
+        "containers": [{"name": "backup", "image": "backup:1.0", "securityContext": {"privileged": True}}]
+    }
+    cron = world.store.create(
+        "cronjobs",
+        {"apiVersion": "batch/v1", "kind": "CronJob", "metadata": {"name": "backup", "namespace": NS},
+         "spec": {"schedule": "0 3 * * *", "jobTemplate": {"spec": {"template": {"spec": pod_spec}}}}},
+    )  # fmt: skip
+    owner = {"apiVersion": "batch/v1", "kind": "CronJob", "name": "backup", "uid": cron["metadata"]["uid"]}
+    world.store.create(
+        "jobs",
+        {"apiVersion": "batch/v1", "kind": "Job",
+         "metadata": {"name": "backup-29000000", "namespace": NS, "ownerReferences": [owner]},
+         "spec": {"template": {"spec": pod_spec}}},
+    )  # fmt: skip
+    report = run_checks(load_live(_deps(world, tmp_path).tool_deps, NS), namespace=NS)
+    privileged = [f.as_dict()["object"] for f in report.findings if f.check.id == "pod-privileged"]
+    assert privileged == ["CronJob/market-predictor/backup"]

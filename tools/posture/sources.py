@@ -13,7 +13,7 @@ from tools.kubernetes.client import Kube
 from tools.posture.model import Inventory, Obj, Source
 
 LIVE_KINDS = (
-    "Pod", "Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Service", "NetworkPolicy",
+    "Pod", "Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job", "CronJob", "Service", "NetworkPolicy",
     "PodDisruptionBudget", "HorizontalPodAutoscaler", "ServiceAccount", "Role", "RoleBinding",
 )  # fmt: skip
 CLUSTER_KINDS = ("ClusterRole", "ClusterRoleBinding")
