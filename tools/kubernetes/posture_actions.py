@@ -11,7 +11,7 @@ from typing import Any
 
 from tools.base import ActionEffect, Target, ToolDeps, ToolResult, tool
 from tools.errors import NotFound, ToolError, expected_errors
-from tools.kubernetes.actions import _container, _deployment_effect, _patch_containers
+from tools.kubernetes.actions import container_of, deployment_effect, patch_containers
 from tools.kubernetes.client import Kube, Obj
 from tools.kubernetes.common import Context, deployment_pods
 from tools.kubernetes.effects import action_result, rolling_disruption, undo
@@ -67,7 +67,7 @@ def k8s_set_pdb(
         context=context,
         labels=dep["metadata"].get("labels") or {},
     )
-    base = _deployment_effect(dep, context) | {"target": target, "pods_disrupted": 0}
+    base = deployment_effect(dep, context) | {"target": target, "pods_disrupted": 0}
     if remove:
         return _remove_pdb(kube, deployment, namespace, context, base, dry_run)
     labels = (dep["spec"]["template"].get("metadata") or {}).get("labels") or {}
@@ -163,9 +163,9 @@ def k8s_pin_image_digest(
     Example: k8s_pin_image_digest(deployment="api", namespace="ns", container="api")"""
     kube = Kube(deps, context)
     dep = kube.get("deployment", deployment, namespace)
-    c = _container(dep, container)
+    c = container_of(dep, container)
     image = str(c.get("image") or "")
-    base = _deployment_effect(dep, context)
+    base = deployment_effect(dep, context)
     if "@" in image:
         return action_result(
             verb=f"pin {image}", effect=ActionEffect(**base, changed=False, pods_disrupted=0), dry_run=dry_run
@@ -183,7 +183,7 @@ def k8s_pin_image_digest(
         )
     pinned = f"{image}@{digests.pop()}"
     c["image"] = pinned
-    _patch_containers(kube, dep, dry_run)
+    patch_containers(kube, dep, dry_run)
     effect = ActionEffect(
         **base,
         pods_disrupted=rolling_disruption(dep),
