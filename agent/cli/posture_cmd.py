@@ -4,15 +4,22 @@ or SARIF, and the fixes safe to automate proposed through the guard."""
 from __future__ import annotations
 
 import json
+from enum import StrEnum
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import typer
 
 from agent.cli import app
 from agent.cli.common import console, fail, print_json, settings, whoami
 
-Format = Literal["text", "json", "sarif"]
+
+class Format(StrEnum):
+    """What --format prints."""
+
+    text = "text"
+    json = "json"
+    sarif = "sarif"
 
 
 def _text(report: dict[str, Any]) -> str:
@@ -57,7 +64,7 @@ def posture_cmd(
     manifests: Path | None = typer.Option(
         None, "--manifests", help="Check the YAML files under this directory instead of the live cluster."
     ),
-    fmt: str = typer.Option("text", "--format", help="text, json or sarif (SARIF 2.1.0)."),
+    fmt: Format = typer.Option(Format.text, "--format", help="text, json or sarif (SARIF 2.1.0)."),
     fix: bool = typer.Option(
         False, "--fix", help="Propose the fixes safe to automate (PDB, digest pin) through the guard."
     ),
@@ -70,8 +77,6 @@ def posture_cmd(
     from tools.posture.run import run_checks
     from tools.posture.sources import load_live, load_manifests
 
-    if fmt not in ("text", "json", "sarif"):
-        fail(f"--format {fmt!r} is not one of text, json, sarif")
     if apply is not None:
         _apply(apply)
         return
@@ -93,13 +98,13 @@ def posture_cmd(
     if fix:
         _fix(s, report)
         return
-    if fmt == "sarif":
+    if fmt is Format.sarif:
         from importlib.metadata import version
 
         from tools.posture.sarif import to_sarif
 
         typer.echo(json.dumps(to_sarif(report, version("devops-agent")), indent=2))
-    elif fmt == "json":
+    elif fmt is Format.json:
         from tools.posture.fixes import proposals
 
         print_json(report.as_dict() | {"fixes": proposals(report.findings) if inv.live else []})

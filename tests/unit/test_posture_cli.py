@@ -114,6 +114,6 @@ def test_bad_input_is_a_clear_error(platform: Path, tmp_path: Path) -> None:
     code, out = _invoke("--manifests", str(tmp_path / "nowhere"))
     assert code == 1 and "does not exist" in out
     code, out = _invoke("--manifests", str(FIXTURES / "good"), "--format", "xml")
-    assert code == 1 and "not one of text, json, sarif" in out
+    assert code == 2 and "'xml' is not one of" in out and "'sarif'" in out
     code, out = _invoke("--manifests", str(FIXTURES / "good"), "--fix")
     assert code == 1 and "cannot be combined with --manifests" in out
