@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from tools.posture.model import Obj
+from tools.posture.model import CheckFunc, Inventory, Obj, Severity
 from tools.posture.registry import check
 from tools.posture.workloads import WORKLOADS, per_container, pod_spec
 
 SOCKETS = ("/var/run/docker.sock", "/run/containerd/containerd.sock", "/var/run/crio/crio.sock")
 
 
-def _host_flag(flag: str, what: str) -> object:
-    def run(obj: Obj, inv: object) -> list[str] | None:
+def _host_flag(flag: str, what: str) -> CheckFunc:
+    def run(obj: Obj, inv: Inventory) -> list[str] | None:
         spec = pod_spec(obj)
         if spec is None:
             return None
@@ -19,7 +19,7 @@ def _host_flag(flag: str, what: str) -> object:
     return run
 
 
-for _flag, _what, _sev, _ckv, _why in (
+HOST_NAMESPACES: tuple[tuple[str, str, Severity, str, str], ...] = (
     ("hostNetwork", "network namespace", "high", "CKV_K8S_19",
      "A pod on the host network can listen on and sniff every interface of the node and bypasses "
      "NetworkPolicies."),
@@ -27,17 +27,17 @@ for _flag, _what, _sev, _ckv, _why in (
      "A pod in the host's PID namespace sees every process of the node and can signal or trace them."),
     ("hostIPC", "IPC namespace", "high", "CKV_K8S_18",
      "A pod in the host's IPC namespace can read shared memory of every process on the node."),
-):  # fmt: skip
-    _run = _host_flag(_flag, _what)
+)  # fmt: skip
+for _flag, _what, _sev, _ckv, _why in HOST_NAMESPACES:
     check(
         f"host-{_flag[4:].lower()}",
-        severity=_sev,  # type: ignore[arg-type]
+        severity=_sev,
         title=f"Pods must not set {_flag}",
         why=_why,
         fix=f"Remove spec.{_flag} (or set it to false).",
         kinds=WORKLOADS,
         checkov=(_ckv,),
-    )(_run)  # type: ignore[arg-type]
+    )(_host_flag(_flag, _what))
 
 
 def _host_paths(obj: Obj) -> list[tuple[str, str]]:

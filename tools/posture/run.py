@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from tools.posture.model import SEVERITY_WEIGHT, Check, Finding, Inventory, namespace_of
+from tools.posture.model import SEVERITY_WEIGHT, Check, Finding, Inventory, namespace_of, ref
 from tools.posture.registry import all_checks
 from tools.posture.workloads import WORKLOADS
 
@@ -81,7 +81,5 @@ def run_checks(inv: Inventory, checks: list[Check] | None = None, namespace: str
                 score.findings += 1
                 findings.append(Finding(c, obj, tuple(problems), inv.source(obj)))
     order = list(SEVERITY_WEIGHT)
-    findings.sort(
-        key=lambda f: (f.namespace, order.index(f.check.severity), f.check.id, str(f.obj.get("metadata")))
-    )
+    findings.sort(key=lambda f: (f.namespace, order.index(f.check.severity), f.check.id, ref(f.obj)))
     return Report(findings, scores, checks, len(objs), list(inv.notes))
