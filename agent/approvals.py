@@ -34,6 +34,8 @@ ApprovalStatus = Literal["pending", "approved", "rejected", "expired"]
 
 DETACHED_PREFIX = "mcp-"
 """Incident ids of requests made outside a graph run (the MCP server): no paused run waits for them."""
+POSTURE_PREFIX = "posture-"
+"""Incident ids of the fixes ``devops-agent posture --fix`` proposed; also detached."""
 
 
 class ApprovalError(Exception):
@@ -76,8 +78,8 @@ class ApprovalRequest(BaseModel):
     @property
     def detached(self) -> bool:
         """True when no graph run waits for this request: it was made over MCP, whose client applies
-        it once approved (``agent.mcp_calls``)."""
-        return self.incident_id.startswith(DETACHED_PREFIX)
+        it once approved (``agent.mcp_calls``), or by ``posture --fix``, applied with ``posture --apply``."""
+        return self.incident_id.startswith((DETACHED_PREFIX, POSTURE_PREFIX))
 
     def summary(self) -> str:
         t = self.target

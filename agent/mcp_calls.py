@@ -65,10 +65,16 @@ def new_session_id() -> str:
 class GuardedCalls:
     """Run registered tools for one outside client (one MCP session), guarded and audited."""
 
-    def __init__(self, deps: AgentDeps, actor: str, session_id: str | None = None) -> None:
+    def __init__(self, deps: AgentDeps, actor: str, session_id: str | None = None, via: str = "mcp") -> None:
         self.deps = deps
         self.actor = actor
         self.session_id = session_id or new_session_id()
+        self.via = via  # who asked, as the audit rows say it: "mcp" or "posture"
+        self.apply_hint = (
+            "call apply_approved with approval_id={id!r}"
+            if via == "mcp"
+            else "run `devops-agent posture --apply {id}`"
+        )
 
     def call(self, name: str, args: dict[str, Any], reason: str = "") -> CallOutcome:
         """A read runs; an action goes through dry run, guard, approval or apply. ``name`` must be a
@@ -93,7 +99,7 @@ class GuardedCalls:
                 "status": result.status,
                 "purpose": purpose,
                 "dry_run": dry_run,
-                "via": "mcp",
+                "via": self.via,
                 "summary": redact_text(result.text)[:SUMMARY_CHARS],
             },
         )
@@ -111,7 +117,7 @@ class GuardedCalls:
                 "args": args,
                 "decision": decision,
                 "reasons": reasons,
-                "via": "mcp",
+                "via": self.via,
                 **extra,
             },
         )
@@ -154,7 +160,7 @@ class GuardedCalls:
                 status="pending_approval",
                 text=(
                     f"nothing was changed: approval {req.id} waits for a human (`devops-agent approvals "
-                    f"approve {req.id}`); then call apply_approved with approval_id={req.id!r}"
+                    f"approve {req.id}`); then {self.apply_hint.format(id=req.id)}"
                 ),
                 tool=tool.name,
                 approval_id=req.id,
@@ -175,7 +181,7 @@ class GuardedCalls:
             args=args,
             target=effect.target if effect else target_from_args(args),
             risk=tool.risk,
-            reason=reason or f"requested by {self.actor} over MCP",
+            reason=reason or f"requested by {self.actor} over {self.via}",
             diff=effect.diff if effect else "",
             expected_effect=effect.expected_effect if effect else "",
             undo=effect.undo if effect else None,
@@ -228,7 +234,7 @@ class GuardedCalls:
                 "target_ref": effect_ref(applied),
                 "effect": applied.model_dump(mode="json") if applied else None,
                 "approval_id": approval_id,
-                "via": "mcp",
+                "via": self.via,
                 "result": result.text[:SUMMARY_CHARS],
             },
         )

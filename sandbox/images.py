@@ -12,6 +12,7 @@ add fields freely, never rename one.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections import defaultdict
 from dataclasses import dataclass, field, replace
@@ -446,12 +447,38 @@ PREVIOUS: dict[str, str] = {
 }
 
 
+def image_digest(image: str) -> str:
+    """The registry's content digest of a catalog image ``name:tag`` (``sha256:<hex>``), stable
+    across runs: what a container status's ``imageID`` carries and what a pinned image names."""
+    return "sha256:" + hashlib.sha256(image.encode()).hexdigest()
+
+
+def resolve(image: str) -> str | None:
+    """The catalog image (``name:tag``) a reference names, as a registry resolves it: ``name:tag``,
+    ``name:tag@sha256:...`` (the digest must be that tag's) or ``name@sha256:...``. None: not found."""
+    ref = image.strip()
+    if "@" not in ref:
+        return ref if ref in IMAGES else None
+    named, _, digest = ref.partition("@")
+    if ":" in named.rsplit("/", 1)[-1]:  # name:tag@digest: the digest wins, and it must match the tag
+        return named if named in IMAGES and image_digest(named) == digest else None
+    return next((k for k in IMAGES if k.rsplit(":", 1)[0] == named and image_digest(k) == digest), None)
+
+
+def image_id(image: str) -> str:
+    """A running container's ``imageID`` (``repo@sha256:...``), or "" for an image the registry lacks."""
+    known = resolve(image)
+    return f"{known.rsplit(':', 1)[0]}@{image_digest(known)}" if known else ""
+
+
 def get_profile(image: str) -> ImageProfile | None:
-    """The profile of ``image`` (``name:tag``; ``docker.io/`` prefixes and digests are not resolved).
+    """The profile of ``image`` (``name:tag``, or pinned by digest; ``docker.io/`` prefixes are not
+    resolved).
 
     None means the registry does not have it: the kubelet reports ``ErrImagePull``.
     """
-    return IMAGES.get(image.strip())
+    known = resolve(image)
+    return IMAGES[known] if known else None
 
 
 def memory_mib(profile: ImageProfile, uptime_s: float, rps: float) -> float:

@@ -37,3 +37,13 @@ if [ ! -f "$stamp" ]; then
   .venv/bin/pip install -q -e '.[dev]'
   rm -f .venv/.installed-*; touch "$stamp"
 fi
+
+# Checkov, for the posture test that runs it beside our checks (tests/integration/test_posture_checkov.py).
+# It pins its own versions of many libraries, so it gets a venv of its own and is called as a binary.
+CHECKOV_VERSION=3.3.30
+if [ ! -f ".venv-checkov/.installed-$CHECKOV_VERSION" ]; then
+  echo "setup: installing checkov $CHECKOV_VERSION into .venv-checkov" >&2
+  rm -rf .venv-checkov && "$PY" -m venv .venv-checkov
+  .venv-checkov/bin/pip install -q "checkov==$CHECKOV_VERSION"
+  touch ".venv-checkov/.installed-$CHECKOV_VERSION"
+fi

@@ -54,7 +54,18 @@ def default_registry() -> Registry:
     from tools import changes, loki, prometheus
     from tools.analysis import triage
     from tools.journal.tool import what_changed
-    from tools.kubernetes import actions, describe, logs, object_actions, reads, revert, rollout, usage
+    from tools.kubernetes import (
+        actions,
+        describe,
+        logs,
+        object_actions,
+        posture_actions,
+        reads,
+        revert,
+        rollout,
+        usage,
+    )
+    from tools.posture.tool import posture_check
 
     return Registry(
         [
@@ -78,6 +89,7 @@ def default_registry() -> Registry:
             changes.recent_changes,
             what_changed,
             triage,
+            posture_check,
             actions.k8s_rollout_restart,
             actions.k8s_scale,
             rollout.k8s_rollback,
@@ -88,5 +100,7 @@ def default_registry() -> Registry:
             object_actions.k8s_cordon,
             object_actions.k8s_delete_pod,
             revert.k8s_revert_change,
+            posture_actions.k8s_set_pdb,
+            posture_actions.k8s_pin_image_digest,
         ]
     )

@@ -60,6 +60,10 @@ _COMMANDS: dict[str, tuple[tuple[str, ...], str]] = {
         ("proactive_cmd",),
         "Time to saturation of memory, CPU, disk and HPA replicas, and the pre-emptive change for each crossing.",
     ),
+    "posture": (
+        ("posture_cmd",),
+        "Security posture (pod hardening, resources, images, host access, RBAC, secrets) with a score.",
+    ),
     "mcp": (
         ("mcp_cmd",),
         "Serve the read tools and the guarded actions over the Model Context Protocol.",

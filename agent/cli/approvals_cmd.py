@@ -7,7 +7,7 @@ import json
 import typer
 from rich.table import Table
 
-from agent.approvals import ApprovalDecision, ApprovalError, ApprovalStore
+from agent.approvals import POSTURE_PREFIX, ApprovalDecision, ApprovalError, ApprovalStore
 from agent.cli import app
 from agent.cli.common import console, fail, print_json, settings, whoami
 
@@ -82,12 +82,18 @@ def _decide_detached(decision: ApprovalDecision) -> None:
         req = decide_detached(_store(), load_policy(s.policy_file), AuditLog.open(s), decision)
     except ApprovalError as exc:
         fail(str(exc))
-    console.print(f"{req.status} {req.id} as {decision.approver} (requested over MCP)")
+    posture = req.incident_id.startswith(POSTURE_PREFIX)
+    console.print(
+        f"{req.status} {req.id} as {decision.approver} "
+        f"({'proposed by devops-agent posture --fix' if posture else 'requested over MCP'})"
+    )
     if req.status == "approved":
-        console.print(
-            f"nothing is applied yet: the MCP client applies it once with apply_approved(approval_id={req.id!r})",
-            highlight=False,
+        how = (
+            f"devops-agent posture --apply {req.id}"
+            if posture
+            else f"the MCP client applies it once with apply_approved(approval_id={req.id!r})"
         )
+        console.print(f"nothing is applied yet: {how}", highlight=False)
 
 
 def _resume(approval_id: str, decision: ApprovalDecision) -> None:

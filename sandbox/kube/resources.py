@@ -84,13 +84,24 @@ RESOURCES: tuple[Resource, ...] = (
     Resource("ingresses", "Ingress", "networking.k8s.io", "v1", short_names=("ing",)),
     Resource("networkpolicies", "NetworkPolicy", "networking.k8s.io", "v1", short_names=("netpol",),
              subresources=()),
+    Resource("jobs", "Job", "batch", "v1", categories=("all",)),
+    Resource("cronjobs", "CronJob", "batch", "v1", short_names=("cj",), categories=("all",)),
+    Resource("serviceaccounts", "ServiceAccount", "", "v1", short_names=("sa",), subresources=()),
+    Resource("roles", "Role", "rbac.authorization.k8s.io", "v1", subresources=()),
+    Resource("rolebindings", "RoleBinding", "rbac.authorization.k8s.io", "v1", subresources=()),
+    Resource("clusterroles", "ClusterRole", "rbac.authorization.k8s.io", "v1", namespaced=False,
+             subresources=()),
+    Resource("clusterrolebindings", "ClusterRoleBinding", "rbac.authorization.k8s.io", "v1",
+             namespaced=False, subresources=()),
 )  # fmt: skip
 
 GROUPS: dict[str, list[str]] = {
     "apps": ["v1"],
     "autoscaling": ["v2"],
+    "batch": ["v1"],
     "policy": ["v1"],
     "networking.k8s.io": ["v1"],
+    "rbac.authorization.k8s.io": ["v1"],
 }
 
 

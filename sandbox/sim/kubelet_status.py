@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from sandbox.images import ImageProfile
+from sandbox.images import ImageProfile, image_id
 from sandbox.sim.containers import Crash
 from sandbox.sim.objects import Obj, iso, set_condition
 
@@ -52,11 +51,6 @@ class PodRecord:
     containers: dict[str, Instance] = field(default_factory=dict)
 
 
-def _image_id(image: str) -> str:
-    repo = image.rsplit(":", 1)[0]
-    return f"{repo}@sha256:{hashlib.sha256(image.encode()).hexdigest()}"
-
-
 def container_status(spec: Obj, inst: Instance) -> Obj:
     """One entry of ``status.containerStatuses``."""
     running = inst.phase == "running"
@@ -71,7 +65,7 @@ def container_status(spec: Obj, inst: Instance) -> Obj:
     status: Obj = {
         "name": inst.name,
         "image": spec.get("image", inst.image),
-        "imageID": _image_id(inst.image) if inst.profile is not None else "",
+        "imageID": image_id(inst.image) if inst.profile is not None else "",
         "ready": running and inst.ready,
         "started": running and inst.startup_ok,
         "restartCount": inst.restart_count,

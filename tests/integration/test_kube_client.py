@@ -40,7 +40,16 @@ def test_load_kube_config_reaches_the_server(world: World) -> None:
 
 def test_discovery(api: client.ApiClient) -> None:
     groups = {g.name: g.preferred_version.version for g in client.ApisApi(api).get_api_versions().groups}
-    assert groups == {"apps": "v1", "autoscaling": "v2", "policy": "v1", "networking.k8s.io": "v1"}
+    assert groups == {
+        "apps": "v1",
+        "autoscaling": "v2",
+        "batch": "v1",
+        "policy": "v1",
+        "networking.k8s.io": "v1",
+        "rbac.authorization.k8s.io": "v1",
+    }
+    rbac = client.RbacAuthorizationV1Api(api)
+    assert rbac.list_cluster_role().items == [] and rbac.list_namespaced_role_binding(NS).items == []
     core = {r.name for r in client.CoreV1Api(api).get_api_resources().resources}
     assert {"pods", "pods/log", "services", "endpoints", "configmaps", "secrets", "events", "nodes"} <= core
     apps = {r.name: r for r in client.AppsV1Api(api).get_api_resources().resources}

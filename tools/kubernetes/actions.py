@@ -26,7 +26,8 @@ RESTARTED_AT = "kubectl.kubernetes.io/restartedAt"
 RESTARTED_FOR = "devops-agent.io/restarted-for"
 
 
-def _deployment_effect(dep: Obj, context: str | None, **kw: Any) -> dict[str, Any]:
+def deployment_effect(dep: Obj, context: str | None, **kw: Any) -> dict[str, Any]:
+    """The :class:`ActionEffect` fields every action on a deployment reports (target, replicas)."""
     replicas = int(dep["spec"].get("replicas", 1))
     return {
         "target": target_of(dep, "Deployment", context),
@@ -67,7 +68,7 @@ def k8s_rollout_restart(
     annotations = dep["spec"]["template"].get("metadata", {}).get("annotations") or {}
     fingerprint = pods_fingerprint(kube, dep)
     if (dep["metadata"].get("annotations") or {}).get(RESTARTED_FOR) == fingerprint:
-        effect = ActionEffect(**_deployment_effect(dep, context), changed=False, pods_disrupted=0)
+        effect = ActionEffect(**deployment_effect(dep, context), changed=False, pods_disrupted=0)
         verb = f"restart (pods already restarted at {annotations.get(RESTARTED_AT)} for this template and config)"
         return action_result(verb=verb, effect=effect, dry_run=dry_run)
     stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -77,7 +78,7 @@ def k8s_rollout_restart(
     }
     kube.patch("deployment", deployment, namespace, patch, dry_run=dry_run)
     effect = ActionEffect(
-        **_deployment_effect(dep, context),
+        **deployment_effect(dep, context),
         changed=True,
         pods_disrupted=rolling_disruption(dep),
         diff=f"spec.template.metadata.annotations.{RESTARTED_AT}: {annotations.get(RESTARTED_AT, '<none>')} -> {stamp}",
@@ -106,7 +107,7 @@ def k8s_scale(
     if hpa is not None:
         return _scale_hpa(kube, dep, hpa, replicas, context, dry_run)
     before = int(dep["spec"].get("replicas", 1))
-    base = _deployment_effect(dep, context) | {
+    base = deployment_effect(dep, context) | {
         "replicas_after": replicas,
         "pods_disrupted": max(before - replicas, 0),
     }
@@ -141,7 +142,7 @@ def _scale_hpa(
     # ever): raise the ceiling to twice the new floor so it keeps room to follow the load
     new_max = old_max if replicas < old_max else 2 * replicas
     before = int(dep["spec"].get("replicas", 1))
-    base = _deployment_effect(dep, context) | {
+    base = deployment_effect(dep, context) | {
         "replicas_after": max(replicas, min(before, new_max)),
         "pods_disrupted": max(before - replicas, 0) if replicas < old_min else 0,
     }
@@ -169,7 +170,8 @@ def _scale_hpa(
     return action_result(verb=verb, effect=effect, dry_run=dry_run, data={"hpa": name})
 
 
-def _container(dep: Obj, container: str) -> Obj:
+def container_of(dep: Obj, container: str) -> Obj:
+    """The named container of a deployment's template; NotFound lists the ones it has."""
     containers = dep["spec"]["template"]["spec"].get("containers") or []
     for c in containers:
         if c.get("name") == container:
@@ -181,7 +183,7 @@ def _container(dep: Obj, container: str) -> Obj:
     )
 
 
-def _patch_containers(kube: Kube, dep: Obj, dry_run: bool) -> None:
+def patch_containers(kube: Kube, dep: Obj, dry_run: bool) -> None:
     """Send the full container list (a merge patch replaces lists; a strategic patch merges by name)."""
     containers = dep["spec"]["template"]["spec"]["containers"]
     kube.patch(
@@ -209,9 +211,9 @@ def k8s_set_image(
     Example: k8s_set_image(deployment="api", namespace="ns", container="api", image="api:1.4")"""
     kube = Kube(deps, context)
     dep = kube.get("deployment", deployment, namespace)
-    c = _container(dep, container)
+    c = container_of(dep, container)
     old = c.get("image")
-    base = _deployment_effect(dep, context)
+    base = deployment_effect(dep, context)
     if old == image:
         return action_result(
             verb=f"set image {image}",
@@ -219,7 +221,7 @@ def k8s_set_image(
             dry_run=dry_run,
         )
     c["image"] = image
-    _patch_containers(kube, dep, dry_run)
+    patch_containers(kube, dep, dry_run)
     effect = ActionEffect(
         **base,
         pods_disrupted=rolling_disruption(dep),
@@ -265,7 +267,7 @@ def k8s_set_resources(
     Example: k8s_set_resources(deployment="api", namespace="ns", container="api", memory_limit="1Gi")"""
     kube = Kube(deps, context)
     dep = kube.get("deployment", deployment, namespace)
-    c = _container(dep, container)
+    c = container_of(dep, container)
     wanted = {
         ("requests", "cpu"): cpu_request,
         ("limits", "cpu"): cpu_limit,
@@ -275,7 +277,7 @@ def k8s_set_resources(
     res = c.setdefault("resources", {})
     before = {k: (res.get(k[0]) or {}).get(k[1]) for k in wanted}
     changes = {k: v for k, v in wanted.items() if v is not None and (v or None) != before[k]}
-    base = _deployment_effect(dep, context)
+    base = deployment_effect(dep, context)
     if not changes:
         return action_result(
             verb="set resources",
@@ -287,7 +289,7 @@ def k8s_set_resources(
             res.setdefault(section, {})[name] = value
         else:
             res.get(section, {}).pop(name, None)
-    _patch_containers(kube, dep, dry_run)
+    patch_containers(kube, dep, dry_run)
     arg = {
         ("requests", "cpu"): "cpu_request",
         ("limits", "cpu"): "cpu_limit",

@@ -54,6 +54,18 @@ RESOURCES: dict[str, Resource] = {
         Resource("PodDisruptionBudget", "/apis/policy/v1", "poddisruptionbudgets"),
         Resource("Ingress", "/apis/networking.k8s.io/v1", "ingresses"),
         Resource("NetworkPolicy", "/apis/networking.k8s.io/v1", "networkpolicies"),
+        Resource("Job", "/apis/batch/v1", "jobs"),
+        Resource("CronJob", "/apis/batch/v1", "cronjobs"),
+        Resource("ServiceAccount", "/api/v1", "serviceaccounts"),
+        Resource("Role", "/apis/rbac.authorization.k8s.io/v1", "roles"),
+        Resource("RoleBinding", "/apis/rbac.authorization.k8s.io/v1", "rolebindings"),
+        Resource("ClusterRole", "/apis/rbac.authorization.k8s.io/v1", "clusterroles", namespaced=False),
+        Resource(
+            "ClusterRoleBinding",
+            "/apis/rbac.authorization.k8s.io/v1",
+            "clusterrolebindings",
+            namespaced=False,
+        ),
     )
 }
 
@@ -91,6 +103,15 @@ ALIASES: dict[str, str] = {
     "ingresses": "ingress",
     "netpol": "networkpolicy",
     "networkpolicies": "networkpolicy",
+    "jobs": "job",
+    "cj": "cronjob",
+    "cronjobs": "cronjob",
+    "sa": "serviceaccount",
+    "serviceaccounts": "serviceaccount",
+    "roles": "role",
+    "rolebindings": "rolebinding",
+    "clusterroles": "clusterrole",
+    "clusterrolebindings": "clusterrolebinding",
 }
 
 
@@ -308,6 +329,19 @@ class Kube:
         out: Obj = self.request(
             "PUT",
             object_path(res, meta.get("namespace"), meta["name"]),
+            query={"dryRun": "All" if dry_run else None},
+            body=obj,
+            what=f"{res.kind} {meta.get('namespace')}/{meta['name']}",
+        )
+        return out
+
+    def create(self, kind: str, obj: Obj, *, dry_run: bool) -> Obj:
+        """POST a new object; ``dry_run`` asks the server to admit it without persisting."""
+        res = resource_for(kind)
+        meta = obj["metadata"]
+        out: Obj = self.request(
+            "POST",
+            object_path(res, meta.get("namespace")),
             query={"dryRun": "All" if dry_run else None},
             body=obj,
             what=f"{res.kind} {meta.get('namespace')}/{meta['name']}",
