@@ -242,3 +242,19 @@ def test_cronjobs_are_checked_live_and_their_jobs_through_them(world: World, tmp
     report = run_checks(load_live(_deps(world, tmp_path).tool_deps, NS), namespace=NS)
     privileged = [f.as_dict()["object"] for f in report.findings if f.check.id == "pod-privileged"]
     assert privileged == ["CronJob/market-predictor/backup"]
+
+
+def test_the_compliance_report_carries_the_live_posture(world: World, tmp_path: Path) -> None:
+    """`report compliance` takes its posture section from the cluster as it is (the same checks)."""
+    from agent.reports.posture_section import compliance_section
+    from agent.reports.sections import SectionContext
+    from agent.settings import Settings
+
+    settings = Settings(data_dir=tmp_path, kubeconfig=world.kubeconfig)  # type: ignore[arg-type]
+    now = datetime.now(UTC)
+    section = compliance_section(SectionContext(now, now, Policy.model_validate({}), settings))
+    report = run_checks(load_live(Deps(kubeconfig=world.kubeconfig, raw_dir=tmp_path / "raw"), None))
+    assert section.data["findings"] == len(report.findings) > 0
+    assert NS in section.data["namespaces"]
+    assert f"| {NS} | {report.scores[NS].score:g} |" in "\n".join(section.lines)
+    assert section.status == ("attention" if section.data["severe"] else "ok")
