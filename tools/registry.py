@@ -53,6 +53,7 @@ def default_registry() -> Registry:
     """Every tool of the project, reads first, then actions."""
     from tools import changes, loki, prometheus
     from tools.analysis import triage
+    from tools.desired import tool as desired
     from tools.journal.tool import what_changed
     from tools.kubernetes import actions, describe, logs, object_actions, reads, revert, rollout, usage
 
@@ -78,6 +79,7 @@ def default_registry() -> Registry:
             changes.recent_changes,
             what_changed,
             triage,
+            desired.drift,
             actions.k8s_rollout_restart,
             actions.k8s_scale,
             rollout.k8s_rollback,
@@ -88,5 +90,7 @@ def default_registry() -> Registry:
             object_actions.k8s_cordon,
             object_actions.k8s_delete_pod,
             revert.k8s_revert_change,
+            desired.desired_sync,
+            desired.desired_restore,
         ]
     )

@@ -1,0 +1,199 @@
+"""Drift: how the live cluster differs from the desired state, field by field.
+
+For each declared object the API server is asked what a server-side apply of it would leave
+(``PATCH`` ``application/apply-patch+yaml``, ``fieldManager=devops-agent-desired``, ``force=true``,
+``dryRun=All``) and what the object is now (a no-op dry-run patch, so both sides went through the
+same defaulting). Both are normalized (``tools.journal.normalize``: no status, no server metadata,
+no controller annotations, secret values replaced by hashes) and compared. What is left out:
+
+- defaulted fields: the apply merges into the live object, so a default the manifest does not
+  state is kept on both sides;
+- fields whose last writer is a controller listed in ``drift_ignored_managers`` (the HPA writes
+  ``spec.replicas`` through the scale subresource as ``kube-controller-manager``);
+- status and metadata noise (resourceVersion, managedFields, generation, controller annotations).
+
+A field added by hand that the manifest does not declare is not drift (apply semantics: the applier
+only speaks for the fields it declares); a field this applier declared before and the manifest now
+omits is (the apply removes it).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from tools.desired.ownership import latest_owner
+from tools.desired.source import Declared
+from tools.errors import NotFound, ToolError
+from tools.journal.diff import field_diff, split_pointer
+from tools.journal.model import ABSENT, FieldChange
+from tools.journal.normalize import normalize
+from tools.kubernetes.client import Kube, Obj, object_path, resource_for
+from tools.redact import redact_obj
+
+FIELD_MANAGER = "devops-agent-desired"
+"""The field manager the desired state is applied (and dry-run applied) as."""
+
+State = Literal["drifted", "missing"]
+
+
+@dataclass
+class ObjectDrift:
+    """One declared object that does not match the cluster."""
+
+    declared: Declared
+    state: State
+    fields: list[FieldChange] = field(default_factory=list)
+    ignored: list[str] = field(default_factory=list)  # differing fields an ignored manager owns
+
+    @property
+    def ref(self) -> str:
+        return self.declared.ref
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "kind": self.declared.kind,
+            "name": self.declared.name,
+            "namespace": self.declared.namespace,
+            "file": self.declared.file,
+            "state": self.state,
+            "fields": [_field_dict(f) for f in self.fields],
+            "ignored_fields": self.ignored,
+        }
+
+
+@dataclass
+class DriftReport:
+    """Every drifted object of one check, and what could not be checked."""
+
+    source: str
+    checked: int
+    drifted: list[ObjectDrift]
+    errors: dict[str, str] = field(default_factory=dict)  # object ref -> why it was not checked
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "source": self.source,
+            "checked": self.checked,
+            "drifted": [d.as_dict() for d in self.drifted],
+            "errors": self.errors,
+        }
+
+
+def _field_dict(change: FieldChange) -> dict[str, Any]:
+    out: dict[str, Any] = {"path": change.path, "op": change.op}
+    if change.old is not ABSENT:
+        out["live"] = redact_obj(change.old)
+    if change.new is not ABSENT:
+        out["desired"] = redact_obj(change.new)
+    return out
+
+
+def _namespaced(declared: Declared, default_namespace: str) -> Obj:
+    obj = dict(declared.obj)
+    res = resource_for(declared.kind)
+    meta = dict(obj.get("metadata") or {})
+    if res.namespaced and not meta.get("namespace"):
+        meta["namespace"] = default_namespace
+    obj["metadata"] = meta
+    return obj
+
+
+def _current(kube: Kube, obj: Obj) -> Obj | None:
+    """The live object passed through the server's defaulting (a no-op dry-run patch), None if absent."""
+    res = resource_for(str(obj["kind"]))
+    meta = obj["metadata"]
+    namespace = meta.get("namespace") if res.namespaced else None
+    try:
+        live: Obj = kube.request(
+            "PATCH",
+            object_path(res, namespace, meta["name"]),
+            query={"dryRun": "All"},
+            body={},
+            content_type="application/merge-patch+json",
+            what=f"{res.kind} {namespace + '/' if namespace else ''}{meta['name']}",
+        )
+    except NotFound:
+        return None
+    return live
+
+
+def check_object(
+    kube: Kube, declared: Declared, ignored_managers: Iterable[str], default_namespace: str = "default"
+) -> ObjectDrift | None:
+    """The drift of one declared object, or None when the cluster matches it."""
+    obj = _namespaced(declared, default_namespace)
+    live = _current(kube, obj)
+    if live is None:
+        return ObjectDrift(declared, "missing", [FieldChange(path="", op="add", new=normalize(obj))])
+    applied = kube.apply(obj, field_manager=FIELD_MANAGER, force=True, dry_run=True)
+    before, after = normalize(live, declared.kind), normalize(applied, declared.kind)
+    entries = (live.get("metadata") or {}).get("managedFields") or []
+    ignored = set(ignored_managers)
+    kept: list[FieldChange] = []
+    skipped: list[str] = []
+    for change in field_diff(before, after):
+        doc = before if change.op == "remove" else after
+        owner = latest_owner(entries, doc, split_pointer(change.path))
+        if owner in ignored:
+            skipped.append(change.path)
+            continue
+        kept.append(change)
+    if not kept:
+        return None
+    return ObjectDrift(declared, "drifted", kept, skipped)
+
+
+def check(
+    kube: Kube,
+    objects: list[Declared],
+    ignored_managers: Iterable[str],
+    *,
+    source: str,
+    namespace: str | None = None,
+    default_namespace: str = "default",
+) -> DriftReport:
+    """Drift of every declared object (only those in ``namespace`` when given)."""
+    ignored = list(ignored_managers)
+    wanted = [d for d in objects if namespace is None or (d.namespace or default_namespace) == namespace]
+    drifted: list[ObjectDrift] = []
+    errors: dict[str, str] = {}
+    for declared in wanted:
+        try:
+            found = check_object(kube, declared, ignored, default_namespace)
+        except ToolError as exc:
+            errors[declared.ref] = str(exc)
+            continue
+        if found is not None:
+            drifted.append(found)
+    return DriftReport(source, len(wanted), drifted, errors)
+
+
+def render_text(report: DriftReport, limit: int = 20) -> str:
+    """The report as lines a human reads: each drifted object, then its fields (live -> desired)."""
+    if not report.drifted:
+        text = f"no drift: {report.checked} objects match {report.source}"
+    else:
+        lines = [f"{len(report.drifted)} of {report.checked} objects drifted from {report.source}:"]
+        for d in report.drifted[:limit]:
+            lines.append(f"- {d.ref} ({d.state}){f' [{d.declared.file}]' if d.declared.file else ''}")
+            lines += [f"    {_field_line(f)}" for f in d.fields[:limit]]
+        text = "\n".join(lines)
+    if report.errors:
+        text += "\nnot checked: " + "; ".join(f"{ref}: {why}" for ref, why in report.errors.items())
+    return text
+
+
+def _short(value: Any) -> str:
+    text = repr(redact_obj(value))
+    return text if len(text) <= 120 else text[:117] + "..."
+
+
+def _field_line(change: FieldChange) -> str:
+    where = change.path or "(whole object)"
+    if change.op == "add":
+        return f"{where}: missing live, desired {_short(change.new)}"
+    if change.op == "remove":
+        return f"{where}: live {_short(change.old)}, not desired"
+    return f"{where}: live {_short(change.old)} -> desired {_short(change.new)}"

@@ -1,0 +1,217 @@
+"""The drift tools: ``drift`` (read) and ``desired_sync`` (write, through the guard), with its undo
+``desired_restore``.
+
+``desired_sync`` server-side applies the declared object as ``devops-agent-desired`` with
+``force=true`` (it takes the drifted fields back from whoever edited them), leaving out the fields a
+controller owns (``drift_ignored_managers``: the HPA keeps ``spec.replicas``). Its undo restores the
+live version it replaced: the inverse JSON Patch of exactly the fields the sync changed, guarded by
+``test`` operations so it never overwrites a later edit. A Secret's previous values are never
+stored, so a sync of a Secret has no undo (the tool says so).
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from tools.base import ActionEffect, ToolDeps, ToolResult, Undo, tool
+from tools.desired.drift import FIELD_MANAGER, ObjectDrift, check, check_object, render_text
+from tools.desired.source import Declared, load
+from tools.errors import ToolError, expected_errors
+from tools.journal.diff import field_diff, inverse_patch, split_pointer
+from tools.journal.normalize import normalize
+from tools.kubernetes.client import Kube, Obj, object_path, resource_for
+from tools.kubernetes.common import Context
+from tools.kubernetes.effects import action_result, target_of, yaml_diff
+from tools.redact import redact_obj
+
+JSON_PATCH = "application/json-patch+json"
+_VOLATILE_META = ("resourceVersion", "generation", "uid", "managedFields", "creationTimestamp", "selfLink")
+
+
+def _settings(deps: ToolDeps) -> tuple[Any, str, list[str], str]:
+    return (
+        getattr(deps, "desired_state", None),
+        str(getattr(deps, "desired_ref", "HEAD")),
+        list(getattr(deps, "drift_ignored_managers", ("kube-controller-manager",))),
+        str(getattr(deps, "default_namespace", "default")),
+    )
+
+
+@tool(risk="read", tags=("kubernetes", "drift"))
+@expected_errors
+def drift(deps: ToolDeps, namespace: str | None = None, context: Context = None) -> ToolResult:
+    """Objects that differ from the desired state (manifests or git), field by field; secrets masked.
+    Example: drift(namespace="ns")"""
+    location, ref, ignored, default_ns = _settings(deps)
+    desired = load(location, ref)
+    report = check(
+        Kube(deps, context),
+        desired.objects,
+        ignored,
+        source=desired.source,
+        namespace=namespace,
+        default_namespace=default_ns,
+    )
+    return ToolResult.ok(render_text(report), data=report.as_dict())
+
+
+def find_declared(deps: ToolDeps, kind: str, name: str, namespace: str | None) -> Declared:
+    location, ref, _, default_ns = _settings(deps)
+    desired = load(location, ref)
+    res = resource_for(kind)
+    for d in desired.objects:
+        same_ns = not res.namespaced or (d.namespace or default_ns) == (namespace or default_ns)
+        if d.kind == res.kind and d.name == name and same_ns:
+            return d
+    raise ToolError(
+        f"{res.kind} {namespace + '/' if namespace else ''}{name} is not declared in {desired.source}: "
+        "there is nothing to sync it to (list what is declared and drifted with drift())"
+    )
+
+
+def _plain(obj: Obj) -> Obj:
+    """The object without status and server bookkeeping (values kept as they are: for the undo only)."""
+    out = {k: copy.deepcopy(v) for k, v in obj.items() if k != "status"}
+    out["metadata"] = {k: v for k, v in (obj.get("metadata") or {}).items() if k not in _VOLATILE_META}
+    return out
+
+
+def _without(obj: Obj, pointers: list[str]) -> Obj:
+    """``obj`` without the map fields the pointers name (list positions are left alone)."""
+    out = copy.deepcopy(obj)
+    for pointer in pointers:
+        tokens = split_pointer(pointer)
+        parent: Any = out
+        for token in tokens[:-1]:
+            parent = parent.get(token) if isinstance(parent, dict) else None
+        if isinstance(parent, dict) and tokens:
+            parent.pop(tokens[-1], None)
+    return out
+
+
+def _undo(
+    res_kind: str, name: str, ns: str | None, live: Obj, after: Obj, context: str | None
+) -> Undo | None:
+    if res_kind == "Secret":
+        return None
+    diff = field_diff(_plain(live), _plain(after))
+    tests = [{"op": "test", "path": d.path, "value": d.new} for d in diff if d.op != "remove"]
+    patch = tests + inverse_patch(diff)
+    if not diff or redact_obj(patch) != patch:  # a secret-looking value is never put in the audit log
+        return None
+    return Undo(
+        tool="desired_restore",
+        args={
+            "kind": res_kind,
+            "name": name,
+            **({"namespace": ns} if ns else {}),
+            "patch": patch,
+            **({"context": context} if context else {}),
+        },
+        description=f"restore the live version of {res_kind} {name} the sync replaced",
+    )
+
+
+@tool(risk="write", tags=("kubernetes", "action", "drift"))
+@expected_errors
+def desired_sync(
+    deps: ToolDeps,
+    kind: str,
+    name: str,
+    namespace: str | None = None,
+    context: Context = None,
+    *,
+    dry_run: bool = False,
+) -> ToolResult:
+    """Sync one drifted object back to its desired state (server-side apply of its manifest).
+    Example: desired_sync(kind="ConfigMap", name="api-config", namespace="ns")"""
+    res = resource_for(kind)
+    ns = (namespace or _settings(deps)[3]) if res.namespaced else None
+    declared = find_declared(deps, res.kind, name, ns)
+    kube = Kube(deps, context)
+    found: ObjectDrift | None = check_object(kube, declared, _settings(deps)[2], ns or "default")
+    obj = dict(declared.obj)
+    obj["metadata"] = {**(obj.get("metadata") or {}), **({"namespace": ns} if ns else {})}
+    if found is not None:
+        obj = _without(obj, found.ignored)
+    live = kube.get(res.kind, name, ns) if found is None or found.state != "missing" else None
+    if found is None:
+        effect = ActionEffect(target=target_of(live or obj, res.kind, context), changed=False)
+        return action_result(verb="sync to desired state", effect=effect, dry_run=dry_run)
+    after = kube.apply(obj, field_manager=FIELD_MANAGER, force=True, dry_run=dry_run)
+    label = f"{res.kind.lower()}/{name}"
+    effect = ActionEffect(
+        target=target_of(live or after, res.kind, context),
+        changed=True,
+        diff=yaml_diff(normalize(live, res.kind) if live else {}, normalize(after, res.kind), label),
+        undo=_undo(res.kind, name, ns, live, after, context) if live else None,
+        pods_disrupted=0,
+        expected_effect=f"{res.kind} {name} matches {declared.file or 'its manifest'} again"
+        + (
+            "; pods roll to the declared template"
+            if res.kind in ("Deployment", "StatefulSet", "DaemonSet")
+            else ""
+        ),
+    )
+    result = action_result(
+        verb="sync to desired state",
+        effect=effect,
+        dry_run=dry_run,
+        data={"drift": found.as_dict(), "undo_missing_reason": _no_undo_reason(res.kind, effect)},
+    )
+    return result
+
+
+def _no_undo_reason(kind: str, effect: ActionEffect) -> str | None:
+    if effect.undo is not None:
+        return None
+    if kind == "Secret":
+        return "a Secret's previous values are never stored, so this sync cannot be undone automatically"
+    return "the replaced live version holds secret-looking values, which are never stored in the audit log"
+
+
+@tool(risk="write", tags=("kubernetes", "action", "drift"))
+@expected_errors
+def desired_restore(
+    deps: ToolDeps,
+    kind: str,
+    name: str,
+    patch: list[dict[str, Any]],
+    namespace: str | None = None,
+    context: Context = None,
+    *,
+    dry_run: bool = False,
+) -> ToolResult:
+    """Undo of desired_sync: restore the live version it replaced (a guarded JSON Patch).
+    Example: desired_restore(kind="ConfigMap", name="api-config", namespace="ns", patch=[...])"""
+    res = resource_for(kind)
+    ns = namespace if res.namespaced else None
+    kube = Kube(deps, context)
+    live = kube.get(res.kind, name, ns)
+    where = f"{res.kind} {ns + '/' if ns else ''}{name}"
+    try:
+        after: Obj = kube.request(
+            "PATCH",
+            object_path(res, ns, name),
+            query={"dryRun": "All" if dry_run else None},
+            body=patch,
+            content_type=JSON_PATCH,
+            what=where,
+        )
+    except ToolError as exc:
+        if "test" in str(exc).lower():
+            raise ToolError(
+                f"{where} changed again after the sync, so restoring the version before it would overwrite "
+                f"a later edit; nothing was changed. Look at drift() and what_changed first. ({exc})"
+            ) from None
+        raise
+    diff = yaml_diff(normalize(live, res.kind), normalize(after, res.kind), f"{res.kind.lower()}/{name}")
+    effect = ActionEffect(
+        target=target_of(live, res.kind, context),
+        changed=bool(diff),
+        diff=diff,
+        pods_disrupted=0,
+        expected_effect=f"{where} is back to the live version the sync replaced (drift again)",
+    )
+    return action_result(verb="restore the version before the sync", effect=effect, dry_run=dry_run)
