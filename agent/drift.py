@@ -18,6 +18,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -104,6 +105,8 @@ class DriftMonitor:
     last: dict[str, Any] | None = None
     error: str | None = None
     checked_at: float | None = None
+    duration_s: float | None = None
+    on_check: Callable[[dict[str, Any] | None, str | None], None] | None = None
     _stop: threading.Event = field(default_factory=threading.Event)
 
     @property
@@ -112,6 +115,7 @@ class DriftMonitor:
 
     def check_once(self) -> dict[str, Any] | None:
         """Run one check and keep its result (an error is kept too, and logged)."""
+        started = time.monotonic()
         try:
             report = run_check(self.settings, self.tool_deps)
         except ToolError as exc:
@@ -121,6 +125,9 @@ class DriftMonitor:
             self.last = report.as_dict() | {"proposals": proposals(report, self.settings)}
             self.error = None
         self.checked_at = time.time()
+        self.duration_s = round(time.monotonic() - started, 3)
+        if self.on_check is not None:
+            self.on_check(self.last, self.error)
         return self.last
 
     def snapshot(self) -> dict[str, Any]:
@@ -129,6 +136,7 @@ class DriftMonitor:
             "enabled": self.enabled,
             "interval_s": self.settings.drift_interval_s,
             "checked_at": self.checked_at,
+            "duration_s": self.duration_s,
             "error": self.error,
             "report": self.last,
         }

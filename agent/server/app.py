@@ -142,6 +142,18 @@ def create_app(service: Service) -> FastAPI:
         except RuntimeError as exc:
             raise HTTPException(503, str(exc)) from None
 
+    @app.get("/api/drift", dependencies=auth)
+    def drift() -> dict[str, Any]:
+        """The last drift check against the desired state (``devops-agent drift``): every drifted object
+        with its field diff (secret values masked) and the sync and adopt proposals. ``enabled`` is false
+        when ``DEVOPS_AGENT_DESIRED_STATE`` is unset or the check interval is 0."""
+        monitor = service.drift
+        if monitor is None:
+            return {"enabled": False, "interval_s": settings.drift_interval_s, "checked_at": None,
+                    "duration_s": None, "error": None, "report": None}  # fmt: skip
+        snapshot: dict[str, Any] = monitor.snapshot()
+        return snapshot
+
     @app.get("/api/approvals", dependencies=auth)
     def list_approvals(status: str | None = "pending") -> list[dict[str, Any]]:
         st = status if status in ("pending", "approved", "rejected", "expired") else None

@@ -64,6 +64,8 @@ class Service:
         )
         self.approvals = ApprovalStore(settings.path("approvals.sqlite"))
         self.metrics = AgentMetrics()
+        self.drift: Any = None
+        """The drift monitor (``agent.drift.DriftMonitor``) when ``serve`` checks the desired state."""
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._threads: list[threading.Thread] = []

@@ -71,11 +71,13 @@ class DriftReport:
     checked: int
     drifted: list[ObjectDrift]
     errors: dict[str, str] = field(default_factory=dict)  # object ref -> why it was not checked
+    namespaces: list[str] = field(default_factory=list)  # the namespaces the checked objects live in
 
     def as_dict(self) -> dict[str, Any]:
         return {
             "source": self.source,
             "checked": self.checked,
+            "namespaces": self.namespaces,
             "drifted": [d.as_dict() for d in self.drifted],
             "errors": self.errors,
         }
@@ -167,7 +169,17 @@ def check(
             continue
         if found is not None:
             drifted.append(found)
-    return DriftReport(source, len(wanted), drifted, errors)
+    namespaces = sorted(
+        {d.namespace or default_namespace for d in wanted if d.kind != "Namespace" and _namespaced_kind(d)}
+    )
+    return DriftReport(source, len(wanted), drifted, errors, namespaces)
+
+
+def _namespaced_kind(declared: Declared) -> bool:
+    try:
+        return resource_for(declared.kind).namespaced
+    except ToolError:
+        return declared.namespace is not None
 
 
 def render_text(report: DriftReport, limit: int = 20) -> str:
