@@ -158,7 +158,7 @@ def check(
 ) -> DriftReport:
     """Drift of every declared object (only those in ``namespace`` when given)."""
     ignored = list(ignored_managers)
-    wanted = [d for d in objects if namespace is None or (d.namespace or default_namespace) == namespace]
+    wanted = [d for d in objects if namespace is None or _in_namespace(d, namespace, default_namespace)]
     drifted: list[ObjectDrift] = []
     errors: dict[str, str] = {}
     for declared in wanted:
@@ -173,6 +173,15 @@ def check(
         {d.namespace or default_namespace for d in wanted if d.kind != "Namespace" and _namespaced_kind(d)}
     )
     return DriftReport(source, len(wanted), drifted, errors, namespaces)
+
+
+def _in_namespace(declared: Declared, namespace: str, default_namespace: str) -> bool:
+    """Whether a namespace filter keeps the object: its own objects, and the Namespace itself."""
+    if declared.kind == "Namespace":
+        return declared.name == namespace
+    if not _namespaced_kind(declared):
+        return False
+    return (declared.namespace or default_namespace) == namespace
 
 
 def _namespaced_kind(declared: Declared) -> bool:
