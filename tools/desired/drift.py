@@ -20,6 +20,7 @@ omits is (the apply removes it).
 from __future__ import annotations
 
 from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -36,6 +37,8 @@ FIELD_MANAGER = "devops-agent-desired"
 """The field manager the desired state is applied (and dry-run applied) as."""
 
 State = Literal["drifted", "missing"]
+WORKERS = 4
+"""Objects checked at once (two API requests each)."""
 
 
 @dataclass
@@ -161,14 +164,19 @@ def check(
     wanted = [d for d in objects if namespace is None or _in_namespace(d, namespace, default_namespace)]
     drifted: list[ObjectDrift] = []
     errors: dict[str, str] = {}
-    for declared in wanted:
+
+    def one(declared: Declared) -> ObjectDrift | str | None:
         try:
-            found = check_object(kube, declared, ignored, default_namespace)
+            return check_object(kube, declared, ignored, default_namespace)
         except ToolError as exc:
-            errors[declared.ref] = str(exc)
-            continue
-        if found is not None:
-            drifted.append(found)
+            return str(exc)
+
+    with ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="drift") as pool:
+        for declared, found in zip(wanted, pool.map(one, wanted), strict=True):  # in declaration order
+            if isinstance(found, str):
+                errors[declared.ref] = found
+            elif found is not None:
+                drifted.append(found)
     namespaces = sorted(
         {d.namespace or default_namespace for d in wanted if d.kind != "Namespace" and _namespaced_kind(d)}
     )
