@@ -18,7 +18,7 @@ from typing import Any
 from sandbox.kube import admission
 from sandbox.kube import apply as ssa
 from sandbox.kube.errors import ApiError, already_exists, bad_request, conflict, not_found
-from sandbox.kube.managed import UNKNOWN_MANAGER, record_write
+from sandbox.kube.managed import UNKNOWN_MANAGER, changed, record_write
 from sandbox.kube.patching import apply_patch
 from sandbox.kube.resources import RESOURCES, Resource
 from sandbox.kube.store import Conflict, NotFound, Store, now_iso
@@ -200,12 +200,27 @@ class KubeApi:
             new = self._keep_identity(res, old, new, False)
             current = old["metadata"]["resourceVersion"]
             fields = new["metadata"].pop("managedFields")
+            if self._apply_is_no_op(res, old, new, fields):
+                return (
+                    old  # a real server does not write (nor move managedFields times) for an unchanged apply
+                )
             try:
                 return self._store_update(res, old, new, current, dry_run, (manager, ""), fields)
             except ApiError as err:
                 if err.reason != "Conflict":
                     raise
         raise conflict(res, name, "the object is being modified too often; please try again")
+
+    @staticmethod
+    def _apply_is_no_op(res: Resource, old: Obj, new: Obj, fields: list[Obj]) -> bool:
+        before, after = copy.deepcopy(old), copy.deepcopy(new)
+        admission.apply_defaults(res, before)
+        admission.apply_defaults(res, after)
+
+        def sets(entries: list[Obj]) -> list[Obj]:
+            return [{k: v for k, v in e.items() if k != "time"} for e in entries]
+
+        return not changed(before, after) and sets(old["metadata"].get("managedFields") or []) == sets(fields)
 
     def _apply_create(self, res: Resource, namespace: str, body: Obj, manager: str, dry_run: bool) -> Obj:
         fields = ssa.new_entry(body, manager, now_iso())

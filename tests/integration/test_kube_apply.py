@@ -152,3 +152,14 @@ def test_an_apply_patch_that_is_not_an_object_is_400(world: World, force: str) -
         timeout=10,
     )
     assert resp.status_code == 400
+
+
+def test_an_apply_that_changes_nothing_writes_nothing(world: World) -> None:
+    assert _apply(world, CM, _cm({"B": "2"}), "gitops").status_code == 200
+    before = world.store.get("configmaps", NS, "api-config")
+    again = _apply(world, CM, _cm({"B": "2"}), "gitops")
+    assert (
+        again.status_code == 200
+        and again.json()["metadata"]["resourceVersion"] == before["metadata"]["resourceVersion"]
+    )
+    assert world.store.get("configmaps", NS, "api-config") == before

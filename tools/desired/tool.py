@@ -15,6 +15,7 @@ import copy
 from typing import Any
 
 from tools.base import ActionEffect, ToolDeps, ToolResult, Undo, tool
+from tools.budget import shaped
 from tools.desired.drift import FIELD_MANAGER, ObjectDrift, check, check_object, render_text
 from tools.desired.source import Declared, load
 from tools.errors import ToolError, expected_errors
@@ -22,7 +23,7 @@ from tools.journal.diff import field_diff, inverse_patch, split_pointer
 from tools.journal.normalize import normalize
 from tools.kubernetes.client import Kube, Obj, object_path, resource_for
 from tools.kubernetes.common import Context
-from tools.kubernetes.effects import action_result, target_of, yaml_diff
+from tools.kubernetes.effects import action_result, rolling_disruption, target_of, yaml_diff
 from tools.redact import redact_obj
 
 JSON_PATCH = "application/json-patch+json"
@@ -53,7 +54,7 @@ def drift(deps: ToolDeps, namespace: str | None = None, context: Context = None)
         namespace=namespace,
         default_namespace=default_ns,
     )
-    return ToolResult.ok(render_text(report), data=report.as_dict())
+    return shaped(deps, "drift", render_text(report), report.as_dict())
 
 
 def find_declared(deps: ToolDeps, kind: str, name: str, namespace: str | None) -> Declared:
@@ -146,7 +147,7 @@ def desired_sync(
         changed=True,
         diff=yaml_diff(normalize(live, res.kind) if live else {}, normalize(after, res.kind), label),
         undo=_undo(res.kind, name, ns, live, after, context) if live else None,
-        pods_disrupted=0,
+        **_disruption(res.kind, live, after),
         expected_effect=f"{res.kind} {name} matches {declared.file or 'its manifest'} again"
         + (
             "; pods roll to the declared template"
@@ -161,6 +162,22 @@ def desired_sync(
         data={"drift": found.as_dict(), "undo_missing_reason": _no_undo_reason(res.kind, effect)},
     )
     return result
+
+
+def _disruption(kind: str, live: Obj | None, after: Obj) -> dict[str, Any]:
+    """Blast-radius figures: a changed pod template rolls the workload's pods, a few at a time."""
+    if kind != "Deployment" or live is None:
+        return {"pods_disrupted": 0}
+    replicas = int((live.get("spec") or {}).get("replicas") or 0)
+    rolls = normalize(live, kind).get("spec", {}).get("template") != normalize(after, kind).get(
+        "spec", {}
+    ).get("template")
+    return {
+        "pods_total": replicas,
+        "replicas_before": replicas,
+        "replicas_after": int((after.get("spec") or {}).get("replicas") or 0),
+        "pods_disrupted": rolling_disruption(live) if rolls else 0,
+    }
 
 
 def _no_undo_reason(kind: str, effect: ActionEffect) -> str | None:
