@@ -164,3 +164,31 @@ def test_a_missing_object_is_drift_and_an_unset_desired_state_is_a_clear_error(p
     plat.deps.desired_state = None
     result = drift.invoke(plat.deps, {})
     assert result.status == "error" and "DEVOPS_AGENT_DESIRED_STATE" in result.text
+
+
+def test_fields_added_by_hand_are_drift_but_restart_stamps_are_not(plat: Platform) -> None:
+    plat.edit(
+        f"/api/v1/namespaces/{NS}/services/cache",
+        {"metadata": {"labels": {"owner": "bob"}}},
+        manager="kubectl-label",
+    )
+    extra_env = {"name": "DEBUG", "value": "1"}
+    dep = f"/apis/apps/v1/namespaces/{NS}/deployments/predictor"
+    plat.edit(
+        dep, {"spec": {"template": {"spec": {"containers": [{"name": "predictor", "env": [extra_env]}]}}}}
+    )
+    stamp = {"kubectl.kubernetes.io/restartedAt": "2026-01-01T00:00:00Z"}
+    plat.edit(
+        f"/apis/apps/v1/namespaces/{NS}/deployments/cache",
+        {"spec": {"template": {"metadata": {"annotations": stamp}}}},
+        manager="kubectl-rollout",
+    )
+    report = _drift(plat, NS)
+    assert sorted(d["name"] for d in report["drifted"]) == ["cache", "predictor"]
+    svc = _fields(report, f"Service/{NS}/cache")
+    assert svc == {
+        "/metadata/labels/owner": {"path": "/metadata/labels/owner", "op": "remove", "live": "bob"}
+    }
+    (env_field,) = _fields(report, f"Deployment/{NS}/predictor").values()
+    assert env_field["op"] == "remove" and env_field["live"] == extra_env
+    assert "/metadata/labels/owner: live 'bob', not desired" in report["text"]

@@ -180,3 +180,38 @@ def test_adopt_writes_patches_git_apply_accepts_and_that_end_the_drift(
     assert (plat.manifests / NS / "configmap-predictor-config.yaml").read_text() == (
         Path(__file__).resolve().parents[2] / "sandbox" / "manifests" / NS / "configmap-predictor-config.yaml"
     ).read_text()  # the desired files themselves are never touched
+
+
+def test_sync_removes_fields_added_by_hand_and_the_undo_puts_them_back(
+    plat: Platform, tmp_path: Path
+) -> None:
+    svc = f"/api/v1/namespaces/{NS}/services/cache"
+    plat.edit(svc, {"metadata": {"labels": {"owner": "bob"}}}, manager="kubectl-label")
+    deps = _deps(plat, tmp_path)
+    out = sync(deps, {"kind": "Service", "name": "cache", "namespace": NS}, "alice", approved=True)
+    assert out["status"] == "applied", out
+    assert "owner" not in plat.store.get("services", NS, "cache")["metadata"]["labels"]
+    assert run_check(deps.settings, plat.deps, NS).drifted == []
+    (applied,) = deps.audit.rows(kind="action_applied")
+    undo = applied.data["effect"]["undo"]
+    assert deps.tools.get(undo["tool"]).invoke(plat.deps, undo["args"]).status == "ok"
+    assert plat.store.get("services", NS, "cache")["metadata"]["labels"]["owner"] == "bob"
+
+
+@pytest.mark.skipif(shutil.which("git") is None, reason="git is not installed")
+def test_adopt_declares_a_label_added_by_hand(plat: Platform, tmp_path: Path) -> None:
+    plat.edit(
+        f"/api/v1/namespaces/{NS}/services/cache",
+        {"metadata": {"labels": {"owner": "bob"}}},
+        manager="kubectl-label",
+    )
+    settings = _settings(plat, tmp_path)
+    (patch,) = adopt(settings, plat.deps, run_check(settings, plat.deps, NS)).values()
+    _git(plat.manifests, "apply", patch)  # outside a repository git apply works like patch -p1
+    assert (
+        yaml.safe_load((plat.manifests / NS / "service-cache.yaml").read_text())["metadata"]["labels"][
+            "owner"
+        ]
+        == "bob"
+    )
+    assert run_check(settings, plat.deps, NS).drifted == []

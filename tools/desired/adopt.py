@@ -54,6 +54,8 @@ def adopted_object(found: ObjectDrift, live: Obj) -> Obj:
     out: Obj = project(declared, live)
     out["apiVersion"], out["kind"] = declared.get("apiVersion"), declared.get("kind")
     out["metadata"] = project(declared.get("metadata") or {}, live.get("metadata") or {})
+    for pointer in found.extra:  # fields added by hand: adopted where the path is made of map keys
+        _set_map_path(out, split_pointer(pointer), live)
     for pointer in found.ignored:
         tokens = split_pointer(pointer)
         src: Any = declared
@@ -64,6 +66,19 @@ def adopted_object(found: ObjectDrift, live: Obj) -> Obj:
         if isinstance(src, dict) and isinstance(dst, dict) and tokens and tokens[-1] in src:
             dst[tokens[-1]] = copy.deepcopy(src[tokens[-1]])
     return out
+
+
+def _set_map_path(out: Obj, tokens: list[str], live: Obj) -> None:
+    src: Any = live
+    for token in tokens:
+        if not isinstance(src, dict) or token not in src:
+            return  # through a list: the item's place in the manifest is not known, left to the reviewer
+        src = src[token]
+    dst: Any = out
+    for token in tokens[:-1]:
+        dst = dst.setdefault(token, {}) if isinstance(dst, dict) else None
+    if isinstance(dst, dict) and tokens:
+        dst[tokens[-1]] = copy.deepcopy(src)
 
 
 def _replace_document(text: str, index: int, rendered: str) -> str:

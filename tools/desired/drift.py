@@ -12,9 +12,11 @@ no controller annotations, secret values replaced by hashes) and compared. What 
   ``spec.replicas`` through the scale subresource as ``kube-controller-manager``);
 - status and metadata noise (resourceVersion, managedFields, generation, controller annotations).
 
-A field added by hand that the manifest does not declare is not drift (apply semantics: the applier
-only speaks for the fields it declares); a field this applier declared before and the manifest now
-omits is (the apply removes it).
+A field added by hand that the manifest does not declare is drift too (``op: remove``), found from
+``managedFields``: a field written last by a manager that is not an applier of declared state
+(:data:`APPLIERS`: ``kubectl apply``, Helm, Argo CD, Flux, this agent's sync) nor an ignored
+controller, that the manifest lacks. A field this applier declared before and the manifest now omits
+is drift as well (the apply removes it).
 """
 
 from __future__ import annotations
@@ -24,10 +26,10 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from tools.desired.ownership import latest_owner
+from tools.desired.ownership import latest_owner, undeclared
 from tools.desired.source import Declared
 from tools.errors import NotFound, ToolError
-from tools.journal.diff import field_diff, split_pointer
+from tools.journal.diff import escape, field_diff, split_pointer, value_at
 from tools.journal.model import ABSENT, FieldChange
 from tools.journal.normalize import normalize
 from tools.kubernetes.client import Kube, Obj, object_path, resource_for
@@ -37,6 +39,10 @@ FIELD_MANAGER = "devops-agent-desired"
 """The field manager the desired state is applied (and dry-run applied) as."""
 
 State = Literal["drifted", "missing"]
+APPLIERS = ("kubectl-client-side-apply", "kubectl", "helm", "argocd-controller", "kustomize-controller")
+"""Managers that write declared state: what they wrote beyond the manifest is not a hand edit."""
+RESTART_MARKERS = frozenset({"kubectl.kubernetes.io/restartedAt", "devops-agent.io/restarted-for"})
+"""Annotations a restart stamps on an object: an operation, not configuration."""
 WORKERS = 4
 """Objects checked at once (two API requests each)."""
 
@@ -49,6 +55,7 @@ class ObjectDrift:
     state: State
     fields: list[FieldChange] = field(default_factory=list)
     ignored: list[str] = field(default_factory=list)  # differing fields an ignored manager owns
+    extra: list[str] = field(default_factory=list)  # fields added by hand that the manifest lacks
 
     @property
     def ref(self) -> str:
@@ -63,6 +70,7 @@ class ObjectDrift:
             "state": self.state,
             "fields": [_field_dict(f) for f in self.fields],
             "ignored_fields": self.ignored,
+            "undeclared_fields": self.extra,
         }
 
 
@@ -125,7 +133,11 @@ def _current(kube: Kube, obj: Obj) -> Obj | None:
 
 
 def check_object(
-    kube: Kube, declared: Declared, ignored_managers: Iterable[str], default_namespace: str = "default"
+    kube: Kube,
+    declared: Declared,
+    ignored_managers: Iterable[str],
+    default_namespace: str = "default",
+    appliers: Iterable[str] = APPLIERS,
 ) -> ObjectDrift | None:
     """The drift of one declared object, or None when the cluster matches it."""
     obj = _namespaced(declared, default_namespace)
@@ -136,6 +148,7 @@ def check_object(
     before, after = normalize(live, declared.kind), normalize(applied, declared.kind)
     entries = (live.get("metadata") or {}).get("managedFields") or []
     ignored = set(ignored_managers)
+    appliers = list(appliers)
     kept: list[FieldChange] = []
     skipped: list[str] = []
     for change in field_diff(before, after):
@@ -145,9 +158,43 @@ def check_object(
             skipped.append(change.path)
             continue
         kept.append(change)
-    if not kept:
+    extra = undeclared_fields(entries, before, normalize(obj, declared.kind), appliers, ignored, kept)
+    if not kept and not extra:
         return None
-    return ObjectDrift(declared, "drifted", kept, skipped)
+    return ObjectDrift(declared, "drifted", kept + extra, skipped, [c.path for c in extra])
+
+
+def undeclared_fields(
+    entries: list[Obj],
+    live: Obj,
+    declared: Obj,
+    appliers: Iterable[str],
+    ignored: set[str],
+    found: list[FieldChange],
+) -> list[FieldChange]:
+    """Fields someone added by hand that the manifest does not declare (``op: remove``: the sync removes
+    them). Only writers that are not appliers of the desired state count, and only for the fields they
+    wrote last; restart stamps are operations, not configuration."""
+    skip = set(appliers) | {FIELD_MANAGER} | ignored
+    seen = {c.path for c in found}
+    out: list[FieldChange] = []
+    for entry in entries:
+        manager = str(entry.get("manager") or "")
+        if manager in skip or entry.get("subresource") == "status":
+            continue
+        for tokens in undeclared(entry.get("fieldsV1") or {}, live, declared):
+            pointer = "".join(f"/{escape(t)}" for t in tokens)
+            if not tokens or tokens[-1] in RESTART_MARKERS or _under(pointer, seen):
+                continue
+            if latest_owner(entries, live, tokens) != manager:
+                continue
+            out.append(FieldChange(path=pointer, op="remove", old=value_at(live, pointer)))
+            seen.add(pointer)
+    return out
+
+
+def _under(pointer: str, seen: set[str]) -> bool:
+    return any(pointer == s or pointer.startswith(s + "/") or s.startswith(pointer + "/") for s in seen)
 
 
 def check(
@@ -158,6 +205,7 @@ def check(
     source: str,
     namespace: str | None = None,
     default_namespace: str = "default",
+    appliers: Iterable[str] = APPLIERS,
 ) -> DriftReport:
     """Drift of every declared object (only those in ``namespace`` when given)."""
     ignored = list(ignored_managers)
@@ -167,7 +215,7 @@ def check(
 
     def one(declared: Declared) -> ObjectDrift | str | None:
         try:
-            return check_object(kube, declared, ignored, default_namespace)
+            return check_object(kube, declared, ignored, default_namespace, list(appliers))
         except ToolError as exc:
             return str(exc)
 

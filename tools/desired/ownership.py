@@ -58,3 +58,32 @@ def latest_owner(entries: list[Obj], doc: Any, tokens: list[str]) -> str | None:
         return None
     newest = max(owning, key=lambda e: str(e.get("time") or ""))
     return str(newest.get("manager") or "") or None
+
+
+_MISSING: Any = object()
+
+
+def undeclared(fields: Any, live: Any, declared: Any, tokens: tuple[str, ...] = ()) -> list[list[str]]:
+    """The fields of the FieldsV1 tree ``fields`` that ``live`` holds and ``declared`` does not, as
+    JSON Pointer tokens into ``live`` (a list item the manifest lacks is named as a whole)."""
+    if not isinstance(fields, dict) or not any(k != "." for k in fields):
+        return [list(tokens)] if live is not _MISSING and declared is _MISSING else []
+    out: list[list[str]] = []
+    for key, child in fields.items():
+        if key.startswith("f:") and isinstance(live, dict) and key[2:] in live:
+            sub = declared.get(key[2:], _MISSING) if isinstance(declared, dict) else _MISSING
+            out += undeclared(child, live[key[2:]], sub, (*tokens, key[2:]))
+        elif key.startswith("k:") and isinstance(live, list):
+            index = next((i for i, item in enumerate(live) if _item_node({key: 1}, item) is not None), None)
+            if index is None:
+                continue
+            mine = (
+                next((i for i in declared if _item_node({key: 1}, i) is not None), _MISSING)
+                if isinstance(declared, list)
+                else _MISSING
+            )
+            if mine is _MISSING:
+                out.append([*tokens, str(index)])
+            else:
+                out += undeclared(child, live[index], mine, (*tokens, str(index)))
+    return out

@@ -19,7 +19,7 @@ from tools.budget import shaped
 from tools.desired.drift import FIELD_MANAGER, ObjectDrift, check, check_object, render_text
 from tools.desired.source import Declared, load
 from tools.errors import ToolError, expected_errors
-from tools.journal.diff import field_diff, inverse_patch, split_pointer
+from tools.journal.diff import escape, field_diff, inverse_patch, split_pointer, value_at
 from tools.journal.normalize import normalize
 from tools.kubernetes.client import Kube, Obj, object_path, resource_for
 from tools.kubernetes.common import Context
@@ -141,6 +141,8 @@ def desired_sync(
         effect = ActionEffect(target=target_of(live or obj, res.kind, context), changed=False)
         return action_result(verb="sync to desired state", effect=effect, dry_run=dry_run)
     after = kube.apply(obj, field_manager=FIELD_MANAGER, force=True, dry_run=dry_run)
+    if found.extra and live is not None:
+        after = _remove_undeclared(kube, res.kind, name, ns, live, after, found.extra, dry_run)
     label = f"{res.kind.lower()}/{name}"
     effect = ActionEffect(
         target=target_of(live or after, res.kind, context),
@@ -162,6 +164,46 @@ def desired_sync(
         data={"drift": found.as_dict(), "undo_missing_reason": _no_undo_reason(res.kind, effect)},
     )
     return result
+
+
+def _remove_undeclared(
+    kube: Kube,
+    kind: str,
+    name: str,
+    ns: str | None,
+    live: Obj,
+    after: Obj,
+    pointers: list[str],
+    dry_run: bool,
+) -> Obj:
+    """Remove the fields added by hand that the manifest lacks (the apply keeps what it does not own).
+
+    Guarded by ``test`` operations with the live values; a dry run removes them from the dry-run result
+    (the apply was not stored, so there is nothing to patch)."""
+    order = sorted(
+        pointers, key=lambda p: [int(t) if t.isdigit() else 0 for t in split_pointer(p)], reverse=True
+    )
+    ops: list[dict[str, Any]] = [{"op": "test", "path": p, "value": value_at(live, p)} for p in pointers]
+    ops += [{"op": "remove", "path": p} for p in order]
+    if dry_run:
+        result = copy.deepcopy(after)
+        for p in order:
+            tokens = split_pointer(p)
+            parent = value_at(result, "".join(f"/{escape(t)}" for t in tokens[:-1]))
+            if isinstance(parent, dict):
+                parent.pop(tokens[-1], None)
+            elif isinstance(parent, list) and tokens[-1].isdigit() and int(tokens[-1]) < len(parent):
+                parent.pop(int(tokens[-1]))
+        return result
+    res = resource_for(kind)
+    out: Obj = kube.request(
+        "PATCH",
+        object_path(res, ns, name),
+        body=ops,
+        content_type=JSON_PATCH,
+        what=f"removing the undeclared fields of {kind} {ns + '/' if ns else ''}{name}",
+    )
+    return out
 
 
 def _disruption(kind: str, live: Obj | None, after: Obj) -> dict[str, Any]:
