@@ -109,6 +109,8 @@ class DriftMonitor:
     on_check: Callable[[dict[str, Any] | None, str | None], None] | None = None
     _stop: threading.Event = field(default_factory=threading.Event)
 
+    running: bool = False
+
     @property
     def enabled(self) -> bool:
         return self.settings.desired_state is not None and self.settings.drift_interval_s > 0
@@ -133,7 +135,7 @@ class DriftMonitor:
     def snapshot(self) -> dict[str, Any]:
         """What ``GET /api/drift`` answers."""
         return {
-            "enabled": self.enabled,
+            "enabled": self.enabled and self.running,
             "interval_s": self.settings.drift_interval_s,
             "checked_at": self.checked_at,
             "duration_s": self.duration_s,
@@ -153,9 +155,11 @@ class DriftMonitor:
     def start(self) -> threading.Thread | None:
         if not self.enabled:
             return None
+        self.running = True
         thread = threading.Thread(target=self.run, name="drift-check", daemon=True)
         thread.start()
         return thread
 
     def stop(self) -> None:
         self._stop.set()
+        self.running = False

@@ -147,10 +147,9 @@ def create_app(service: Service) -> FastAPI:
         """The last drift check against the desired state (``devops-agent drift``): every drifted object
         with its field diff (secret values masked) and the sync and adopt proposals. ``enabled`` is false
         when ``DEVOPS_AGENT_DESIRED_STATE`` is unset or the check interval is 0."""
-        monitor = service.drift
-        if monitor is None:
-            return {"enabled": False, "interval_s": settings.drift_interval_s, "checked_at": None,
-                    "duration_s": None, "error": None, "report": None}  # fmt: skip
+        from agent.drift import DriftMonitor
+
+        monitor = service.drift or DriftMonitor(settings, None)  # not running: says so, checks nothing
         snapshot: dict[str, Any] = monitor.snapshot()
         return snapshot
 

@@ -12,6 +12,8 @@ stored, so a sync of a Secret has no undo (the tool says so).
 from __future__ import annotations
 
 import copy
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from tools.base import ActionEffect, ToolDeps, ToolResult, Undo, tool
@@ -30,13 +32,23 @@ JSON_PATCH = "application/json-patch+json"
 _VOLATILE_META = ("resourceVersion", "generation", "uid", "managedFields", "creationTimestamp", "selfLink")
 
 
-def _settings(deps: ToolDeps) -> tuple[Any, str, list[str], str]:
-    return (
-        getattr(deps, "desired_state", None),
-        str(getattr(deps, "desired_ref", "HEAD")),
-        list(getattr(deps, "drift_ignored_managers", ("kube-controller-manager",))),
-        str(getattr(deps, "default_namespace", "default")),
-    )
+@dataclass(frozen=True)
+class DesiredConfig:
+    """Where the desired state is and how drift is judged, from the tool dependencies."""
+
+    location: Path | None
+    ref: str
+    ignored: list[str]
+    default_namespace: str
+
+    @classmethod
+    def of(cls, deps: ToolDeps) -> DesiredConfig:
+        return cls(
+            getattr(deps, "desired_state", None),
+            str(getattr(deps, "desired_ref", "HEAD")),
+            list(getattr(deps, "drift_ignored_managers", ("kube-controller-manager",))),
+            str(getattr(deps, "default_namespace", "default")),
+        )
 
 
 @tool(risk="read", tags=("kubernetes", "drift"))
@@ -44,22 +56,23 @@ def _settings(deps: ToolDeps) -> tuple[Any, str, list[str], str]:
 def drift(deps: ToolDeps, namespace: str | None = None, context: Context = None) -> ToolResult:
     """Objects that differ from the desired state (manifests or git), field by field; secrets masked.
     Example: drift(namespace="ns")"""
-    location, ref, ignored, default_ns = _settings(deps)
-    desired = load(location, ref)
+    cfg = DesiredConfig.of(deps)
+    desired = load(cfg.location, cfg.ref)
     report = check(
         Kube(deps, context),
         desired.objects,
-        ignored,
+        cfg.ignored,
         source=desired.source,
         namespace=namespace,
-        default_namespace=default_ns,
+        default_namespace=cfg.default_namespace,
     )
     return shaped(deps, "drift", render_text(report), report.as_dict())
 
 
 def find_declared(deps: ToolDeps, kind: str, name: str, namespace: str | None) -> Declared:
-    location, ref, _, default_ns = _settings(deps)
-    desired = load(location, ref)
+    cfg = DesiredConfig.of(deps)
+    default_ns = cfg.default_namespace
+    desired = load(cfg.location, cfg.ref)
     res = resource_for(kind)
     for d in desired.objects:
         same_ns = not res.namespaced or (d.namespace or default_ns) == (namespace or default_ns)
@@ -128,10 +141,11 @@ def desired_sync(
     """Sync one drifted object back to its desired state (server-side apply of its manifest).
     Example: desired_sync(kind="ConfigMap", name="api-config", namespace="ns")"""
     res = resource_for(kind)
-    ns = (namespace or _settings(deps)[3]) if res.namespaced else None
+    cfg = DesiredConfig.of(deps)
+    ns = (namespace or cfg.default_namespace) if res.namespaced else None
     declared = find_declared(deps, res.kind, name, ns)
     kube = Kube(deps, context)
-    found: ObjectDrift | None = check_object(kube, declared, _settings(deps)[2], ns or "default")
+    found: ObjectDrift | None = check_object(kube, declared, cfg.ignored, ns or cfg.default_namespace)
     obj = dict(declared.obj)
     obj["metadata"] = {**(obj.get("metadata") or {}), **({"namespace": ns} if ns else {})}
     if found is not None:
