@@ -91,6 +91,5 @@ def default_registry() -> Registry:
             object_actions.k8s_delete_pod,
             revert.k8s_revert_change,
             desired.desired_sync,
-            desired.desired_restore,
         ]
     )

@@ -76,11 +76,11 @@ def test_sync_waits_for_approval_then_restores_desired_and_can_be_undone(
     assert applied.actor == "alice" and applied.data["tool"] == "desired_sync"
 
     undo = applied.data["effect"]["undo"]
-    assert undo["tool"] == "desired_restore"
-    restored = deps.tools.get("desired_restore").invoke(plat.deps, undo["args"])
+    assert undo["tool"] == "desired_sync" and undo["args"]["restore_patch"]
+    restored = deps.tools.get("desired_sync").invoke(plat.deps, undo["args"])
     assert restored.status == "ok", restored.text
     assert _data(plat)["WORKERS"] == "16"  # the live version the sync replaced
-    again = deps.tools.get("desired_restore").invoke(plat.deps, undo["args"])
+    again = deps.tools.get("desired_sync").invoke(plat.deps, undo["args"])
     assert again.status == "error" and "changed again" in again.text  # the test ops refuse a second run
 
 

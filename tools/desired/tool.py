@@ -1,5 +1,5 @@
-"""The drift tools: ``drift`` (read) and ``desired_sync`` (write, through the guard), with its undo
-``desired_restore``.
+"""The drift tools: ``drift`` (read) and ``desired_sync`` (write, through the guard), which is also
+its own undo (``restore_patch``).
 
 ``desired_sync`` server-side applies the declared object as ``devops-agent-desired`` with
 ``force=true`` (it takes the drifted fields back from whoever edited them), leaving out the fields a
@@ -14,7 +14,9 @@ from __future__ import annotations
 import copy
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
+
+from pydantic.json_schema import SkipJsonSchema
 
 from tools.base import ActionEffect, ToolDeps, ToolResult, Undo, tool
 from tools.budget import shaped
@@ -54,7 +56,7 @@ class DesiredConfig:
 @tool(risk="read", tags=("kubernetes", "drift"))
 @expected_errors
 def drift(deps: ToolDeps, namespace: str | None = None, context: Context = None) -> ToolResult:
-    """Objects that differ from the desired state (manifests or git), field by field; secrets masked.
+    """Where the cluster differs from its manifests (desired state), field by field.
     Example: drift(namespace="ns")"""
     cfg = DesiredConfig.of(deps)
     desired = load(cfg.location, cfg.ref)
@@ -115,12 +117,12 @@ def _undo(
     if not diff or redact_obj(patch) != patch:  # a secret-looking value is never put in the audit log
         return None
     return Undo(
-        tool="desired_restore",
+        tool="desired_sync",
         args={
             "kind": res_kind,
             "name": name,
             **({"namespace": ns} if ns else {}),
-            "patch": patch,
+            "restore_patch": patch,
             **({"context": context} if context else {}),
         },
         description=f"restore the live version of {res_kind} {name} the sync replaced",
@@ -134,15 +136,20 @@ def desired_sync(
     kind: str,
     name: str,
     namespace: str | None = None,
+    restore_patch: Annotated[
+        list[dict[str, Any]] | None, SkipJsonSchema()
+    ] = None,  # the undo, not for the model
     context: Context = None,
     *,
     dry_run: bool = False,
 ) -> ToolResult:
-    """Sync one drifted object back to its desired state (server-side apply of its manifest).
+    """Sync a drifted object back to its manifest (server-side apply).
     Example: desired_sync(kind="ConfigMap", name="api-config", namespace="ns")"""
     res = resource_for(kind)
     cfg = DesiredConfig.of(deps)
     ns = (namespace or cfg.default_namespace) if res.namespaced else None
+    if restore_patch is not None:
+        return restore(Kube(deps, context), res.kind, name, ns, restore_patch, context, dry_run)
     declared = find_declared(deps, res.kind, name, ns)
     kube = Kube(deps, context)
     found: ObjectDrift | None = check_object(kube, declared, cfg.ignored, ns or cfg.default_namespace)
@@ -244,23 +251,17 @@ def _no_undo_reason(kind: str, effect: ActionEffect) -> str | None:
     return "the replaced live version holds secret-looking values, which are never stored in the audit log"
 
 
-@tool(risk="write", tags=("kubernetes", "action", "drift"))
-@expected_errors
-def desired_restore(
-    deps: ToolDeps,
+def restore(
+    kube: Kube,
     kind: str,
     name: str,
+    ns: str | None,
     patch: list[dict[str, Any]],
-    namespace: str | None = None,
-    context: Context = None,
-    *,
-    dry_run: bool = False,
+    context: str | None,
+    dry_run: bool,
 ) -> ToolResult:
-    """Undo of desired_sync: restore the live version it replaced (a guarded JSON Patch).
-    Example: desired_restore(kind="ConfigMap", name="api-config", namespace="ns", patch=[...])"""
+    """The undo of a sync: the live version it replaced, back through a guarded JSON Patch."""
     res = resource_for(kind)
-    ns = namespace if res.namespaced else None
-    kube = Kube(deps, context)
     live = kube.get(res.kind, name, ns)
     where = f"{res.kind} {ns + '/' if ns else ''}{name}"
     try:
