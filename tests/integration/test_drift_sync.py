@@ -76,12 +76,18 @@ def test_sync_waits_for_approval_then_restores_desired_and_can_be_undone(
     assert applied.actor == "alice" and applied.data["tool"] == "desired_sync"
 
     undo = applied.data["effect"]["undo"]
-    assert undo["tool"] == "desired_sync" and undo["args"]["restore_patch"]
+    assert undo["tool"] == "desired_sync" and undo["args"]["restore"].isalnum()
     restored = deps.tools.get("desired_sync").invoke(plat.deps, undo["args"])
     assert restored.status == "ok", restored.text
     assert _data(plat)["WORKERS"] == "16"  # the live version the sync replaced
     again = deps.tools.get("desired_sync").invoke(plat.deps, undo["args"])
     assert again.status == "error" and "changed again" in again.text  # the test ops refuse a second run
+    forged = deps.tools.get("desired_sync").invoke(plat.deps, {**undo["args"], "restore": "0123456789abcdef"})
+    assert forged.status == "error" and "only the undo a sync returned" in forged.text
+    other = deps.tools.get("desired_sync").invoke(plat.deps, {**undo["args"], "name": "api-gateway-config"})
+    assert (
+        other.status == "error" and "is for ConfigMap" in other.text
+    )  # a record restores its own object only
 
 
 def test_sync_of_a_deployment_restores_the_image_and_leaves_hpa_replicas(

@@ -1,5 +1,5 @@
 """The drift tools: ``drift`` (read) and ``desired_sync`` (write, through the guard), which is also
-its own undo (``restore_patch``).
+its own undo (``restore``: the record of what one sync replaced).
 
 ``desired_sync`` server-side applies the declared object as ``devops-agent-desired`` with
 ``force=true`` (it takes the drifted fields back from whoever edited them), leaving out the fields a
@@ -12,6 +12,8 @@ stored, so a sync of a Secret has no undo (the tool says so).
 from __future__ import annotations
 
 import copy
+import hashlib
+import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
@@ -106,23 +108,34 @@ def _without(obj: Obj, pointers: list[str]) -> Obj:
     return out
 
 
+def _undo_dir(deps: ToolDeps) -> Path:
+    return Path(deps.raw_dir) / "drift-undo"
+
+
 def _undo(
-    res_kind: str, name: str, ns: str | None, live: Obj, after: Obj, context: str | None
+    deps: ToolDeps, res_kind: str, name: str, ns: str | None, live: Obj, after: Obj, context: str | None
 ) -> Undo | None:
+    """The undo recipe: the inverse patch is kept in a file named by its hash, and the undo names it, so
+    the undo can only ever restore what a sync replaced (no caller can hand in a patch of its own)."""
     if res_kind == "Secret":
         return None
     diff = field_diff(_plain(live), _plain(after))
     tests = [{"op": "test", "path": d.path, "value": d.new} for d in diff if d.op != "remove"]
     patch = tests + inverse_patch(diff)
-    if not diff or redact_obj(patch) != patch:  # a secret-looking value is never put in the audit log
+    if not diff or redact_obj(patch) != patch:  # a secret-looking value is never written to a file
         return None
+    record = json.dumps({"kind": res_kind, "name": name, "namespace": ns, "patch": patch}, sort_keys=True)
+    ref = hashlib.sha256(record.encode()).hexdigest()[:16]
+    folder = _undo_dir(deps)
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / f"{ref}.json").write_text(record, encoding="utf-8")
     return Undo(
         tool="desired_sync",
         args={
             "kind": res_kind,
             "name": name,
             **({"namespace": ns} if ns else {}),
-            "restore_patch": patch,
+            "restore": ref,
             **({"context": context} if context else {}),
         },
         description=f"restore the live version of {res_kind} {name} the sync replaced",
@@ -136,9 +149,9 @@ def desired_sync(
     kind: str,
     name: str,
     namespace: str | None = None,
-    restore_patch: Annotated[
-        list[dict[str, Any]] | None, SkipJsonSchema()
-    ] = None,  # the undo, not for the model
+    restore: Annotated[
+        str | None, SkipJsonSchema()
+    ] = None,  # the undo of a sync (its record), not for the model
     context: Context = None,
     *,
     dry_run: bool = False,
@@ -148,8 +161,9 @@ def desired_sync(
     res = resource_for(kind)
     cfg = DesiredConfig.of(deps)
     ns = (namespace or cfg.default_namespace) if res.namespaced else None
-    if restore_patch is not None:
-        return restore(Kube(deps, context), res.kind, name, ns, restore_patch, context, dry_run)
+    if restore is not None:
+        patch = _undo_record(deps, restore, res.kind, name, ns)
+        return restore_version(Kube(deps, context), res.kind, name, ns, patch, context, dry_run)
     declared = find_declared(deps, res.kind, name, ns)
     kube = Kube(deps, context)
     found: ObjectDrift | None = check_object(kube, declared, cfg.ignored, ns or cfg.default_namespace)
@@ -169,7 +183,7 @@ def desired_sync(
         target=target_of(live or after, res.kind, context),
         changed=True,
         diff=yaml_diff(normalize(live, res.kind) if live else {}, normalize(after, res.kind), label),
-        undo=_undo(res.kind, name, ns, live, after, context) if live else None,
+        undo=_undo(deps, res.kind, name, ns, live, after, context) if live else None,
         **_disruption(res.kind, live, after),
         expected_effect=f"{res.kind} {name} matches {declared.file or 'its manifest'} again"
         + (
@@ -251,7 +265,24 @@ def _no_undo_reason(kind: str, effect: ActionEffect) -> str | None:
     return "the replaced live version holds secret-looking values, which are never stored in the audit log"
 
 
-def restore(
+def _undo_record(deps: ToolDeps, ref: str, kind: str, name: str, ns: str | None) -> list[dict[str, Any]]:
+    path = _undo_dir(deps) / f"{ref}.json"
+    if not ref.isalnum() or not path.is_file():
+        raise ToolError(
+            f"no record {ref!r} of a sync to undo in {path.parent}: only the undo a sync returned can restore "
+            "the version it replaced (re-apply the old version by hand, or adopt it)"
+        )
+    record = json.loads(path.read_text(encoding="utf-8"))
+    if (record.get("kind"), record.get("name"), record.get("namespace")) != (kind, name, ns):
+        raise ToolError(
+            f"the undo record {ref!r} is for {record.get('kind')} {record.get('namespace')}/{record.get('name')}, "
+            f"not {kind} {ns}/{name}"
+        )
+    patch: list[dict[str, Any]] = record["patch"]
+    return patch
+
+
+def restore_version(
     kube: Kube,
     kind: str,
     name: str,
