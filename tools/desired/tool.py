@@ -5,8 +5,10 @@ its own undo (``restore``: the record of what one sync replaced).
 ``force=true`` (it takes the drifted fields back from whoever edited them), leaving out the fields a
 controller owns (``drift_ignored_managers``: the HPA keeps ``spec.replicas``). Its undo restores the
 live version it replaced: the inverse JSON Patch of exactly the fields the sync changed, guarded by
-``test`` operations so it never overwrites a later edit. A Secret's previous values are never
-stored, so a sync of a Secret has no undo (the tool says so).
+``test`` operations so it never overwrites a later edit. That patch is kept as a record in the raw
+dir and the undo (``desired_sync(..., restore=<record id>)``, a parameter left out of the model's
+schema) names it, so the undo path never takes a patch from its caller. A Secret's previous values
+are never stored, so a sync of a Secret has no undo (the tool says so).
 """
 
 from __future__ import annotations
@@ -149,9 +151,7 @@ def desired_sync(
     kind: str,
     name: str,
     namespace: str | None = None,
-    restore: Annotated[
-        str | None, SkipJsonSchema()
-    ] = None,  # the undo of a sync (its record), not for the model
+    restore: Annotated[str | None, SkipJsonSchema()] = None,
     context: Context = None,
     *,
     dry_run: bool = False,
