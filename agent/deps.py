@@ -144,6 +144,10 @@ def build_tool_deps(settings: Settings) -> ToolDeps:
         token_budget=settings.tool_output_tokens,
         raw_dir=settings.path("raw"),
         journal_path=settings.effective_journal_path,
+        desired_state=settings.desired_state,
+        desired_ref=settings.desired_ref,
+        drift_ignored_managers=tuple(settings.drift_ignored_managers),
+        default_namespace=settings.default_namespace,
     )
 
 

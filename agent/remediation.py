@@ -5,7 +5,10 @@ From the findings it builds, in this order of preference:
 1. a runbook remediation whose preconditions hold (the runbooks that match the alert and findings);
 2. else the revert of a suspect change on the failing path (``suspect_change`` findings: the exact
    inverse of a recorded diff, any field of any object), closest before the symptom first;
-3. else escalation to a human (always last: when nothing is safe to try, the agent says so).
+3. else the sync back to the desired state of a declared object on the failing path that drifted from
+   it (``drifted_from_desired`` findings; a Secret is evidence only: its drift is most often a
+   rotation);
+4. else escalation to a human (always last: when nothing is safe to try, the agent says so).
 
 Past outcomes re-rank the changes (``OutcomeStats.rank``: a fix that failed twice for this symptom
 signature drops behind one that never failed); escalation stays last. Two guards apply to every
@@ -140,6 +143,36 @@ def revert_candidates(state: AgentState) -> list[dict[str, Any]]:
     return out
 
 
+def sync_candidates(state: AgentState) -> list[dict[str, Any]]:
+    """The sync to desired of each syncable drifted object on the failing path, in triage's order."""
+    out: list[dict[str, Any]] = []
+    for f in state.get("findings", []):
+        data = f.get("data") or {}
+        if f.get("kind") != "drifted_from_desired" or not data.get("syncable"):
+            continue
+        args = {"kind": data["kind"], "name": data["name"]}
+        if data.get("namespace"):
+            args["namespace"] = data["namespace"]
+        out.append(
+            {
+                "source": "sync",
+                "tool": "desired_sync",
+                "args": args,
+                "reason": f"sync back to the desired state: {f.get('summary')}",
+                "remediation": "sync-to-desired",
+                "runbook": None,
+                "fault_class": "change",
+                "action_key": f"sync:{data['kind']}:"
+                + ",".join(sorted(str(p) for p in data.get("fields") or [])[:3]),
+                "expected": f"{data['kind']} {data['name']} matches {data.get('file') or 'its manifest'} again; the symptoms clear",
+                "requires": ["drifted_from_desired"],
+                "followed_by": [],
+                "suspect": f.get("target"),
+            }
+        )
+    return out
+
+
 def escalation(why: str) -> dict[str, Any]:
     return {"source": "escalate", "tool": None, "args": {}, "action_key": "escalate", "reason": why}
 
@@ -184,7 +217,9 @@ def rank_candidates(
 ) -> list[dict[str, Any]]:
     """Every candidate for this incident, best first, escalation last (see the module doc)."""
     findings = state.get("findings", [])
-    changes, dropped = guarded(runbook_candidates(runbooks, state) + revert_candidates(state), findings)
+    changes, dropped = guarded(
+        runbook_candidates(runbooks, state) + revert_candidates(state) + sync_candidates(state), findings
+    )
     if stats is not None and len(changes) > 1:
         order = stats.rank(signature, [c["action_key"] for c in changes])
         by_key: dict[str, dict[str, Any]] = {}
@@ -193,7 +228,11 @@ def rank_candidates(
         changes = [by_key[k] for k, _ in order if k in by_key] + [
             c for c in changes if by_key.get(c["action_key"]) is not c
         ]
-    why = "no runbook remediation or revertible change fits" if not changes else "if nothing above works"
+    why = (
+        "no runbook remediation, revertible change or sync to desired fits"
+        if not changes
+        else "if nothing above works"
+    )
     if dropped:
         why += "; ruled out: " + "; ".join(dropped)
     return [*changes, escalation(why)]

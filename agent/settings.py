@@ -249,6 +249,24 @@ class Settings(BaseSettings):
     journal_max_changes: int = Field(
         100000, ge=100, description="At most this many changes are kept in the journal (the oldest go first)."
     )
+    # --- desired state and drift -------------------------------------------------------------
+    desired_state: Path | None = Field(
+        None,
+        description="Desired state: a folder of manifests (plain multi-document YAML, or rendered with "
+        "`kubectl kustomize` when it holds a kustomization.yaml) or a local git repository (its "
+        "DESIRED_REF tree is read). Unset: no drift check.",
+    )
+    desired_ref: str = Field(
+        "HEAD", description="The git ref (branch, tag, commit) read when DESIRED_STATE is a git repository."
+    )
+    drift_interval_s: float = Field(
+        60, ge=0, description="serve: seconds between two drift checks against the desired state; 0 disables."
+    )
+    drift_ignored_managers: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["kube-controller-manager", "horizontal-pod-autoscaler", "vpa-recommender"],
+        description="Field managers whose fields are never drift (controllers that own a field, such as "
+        "the HPA's spec.replicas); comma-separated.",
+    )
     slo_dir: Path | None = Field(
         None,
         description="Folder of SLO specs (*.yaml, Sloth's format); the guard weighs the budget left of "
@@ -261,7 +279,7 @@ class Settings(BaseSettings):
         0.004237, ge=0, description="Price of one GiB-hour of memory for `recommend` (OpenCost's default)."
     )
 
-    @field_validator("slack_approvers", mode="before")
+    @field_validator("slack_approvers", "drift_ignored_managers", mode="before")
     @classmethod
     def _split_approvers(cls, v: object) -> object:
         if isinstance(v, str):

@@ -21,6 +21,7 @@ from typing import Any
 import httpx
 
 from sandbox import prom
+from sandbox.desired import MANIFESTS_DIR
 from sandbox.procs import (
     EXPECT,
     HOST,
@@ -91,6 +92,7 @@ class SandboxState:
             "DEVOPS_AGENT_LOKI_URL": self.loki_url,
             "DEVOPS_AGENT_ALERTMANAGER_URL": self.alertmanager_url,
             "DEVOPS_AGENT_DEFAULT_NAMESPACE": "market-predictor",
+            "DEVOPS_AGENT_DESIRED_STATE": str(MANIFESTS_DIR),
         }
 
 

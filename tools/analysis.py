@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from datetime import UTC
 
+from tools.analyzers.drift import drift_findings
 from tools.analyzers.signals import analyze_signals
 from tools.analyzers.snapshot import Snapshot, take_snapshot
 from tools.analyzers.suspects import (
@@ -38,7 +39,7 @@ def _related(f: Finding, service: str | None) -> bool:
     return service in values or f.target.endswith(f"/{service}")
 
 
-CHANGE_KINDS = ("recent_rollout", "config_changed", "suspect_change")
+CHANGE_KINDS = ("recent_rollout", "config_changed", "suspect_change", "drifted_from_desired")
 
 
 def correlate(findings: list[Finding]) -> list[Finding]:
@@ -139,7 +140,8 @@ def triage(
         walked = failing_path(snap, focus)
         path = [f"{kind}/{name}" for kind, name in walked.objects] + _callers(findings, focus)
         suspects, more = _suspects(deps, snap, walked, onset, context, focus)
-        findings, notes = findings + suspects, notes + more
+        drifted, drift_notes = drift_findings(deps, namespace, walked, context)
+        findings, notes = findings + suspects + drifted, notes + more + drift_notes
     findings = rank(findings, service)
     notes = snap.notes + notes
     head = f"{len(findings)} findings in {namespace}" + (f" (service {service} first)" if service else "")

@@ -26,7 +26,9 @@ class Deps:
 
     ``kube_context`` is the context used when a tool gets ``context=None``; ``http_timeout_s`` bounds
     every backend request; ``token_budget`` bounds every result's text; ``raw_dir`` receives full
-    outputs that were too large for the budget; ``journal_path`` is the change journal's SQLite file.
+    outputs that were too large for the budget; ``journal_path`` is the change journal's SQLite file;
+    ``desired_state`` (and ``desired_ref`` for a git repository) is where the declared manifests are,
+    ``drift_ignored_managers`` the controllers whose fields are never drift.
     """
 
     kubeconfig: Path | None = None
@@ -37,6 +39,10 @@ class Deps:
     token_budget: int = 1500
     raw_dir: Path = field(default_factory=_default_raw_dir)
     journal_path: Path | None = None
+    desired_state: Path | None = None
+    desired_ref: str = "HEAD"
+    drift_ignored_managers: tuple[str, ...] = ("kube-controller-manager",)
+    default_namespace: str = "default"
     _kube: dict[str | None, Any] = field(default_factory=dict, init=False, repr=False)
     _prometheus: Any = field(default=None, init=False, repr=False)
     _loki: Any = field(default=None, init=False, repr=False)

@@ -29,6 +29,7 @@ FindingKind = Literal[
     "connection_errors",
     "scaled_to_zero",
     "suspect_change",
+    "drifted_from_desired",
 ]
 Severity = Literal["info", "warning", "critical"]
 SEVERITY_ORDER: dict[str, int] = {"critical": 0, "warning": 1, "info": 2}

@@ -53,6 +53,7 @@ def default_registry() -> Registry:
     """Every tool of the project, reads first, then actions."""
     from tools import changes, loki, prometheus
     from tools.analysis import triage
+    from tools.desired import tool as desired
     from tools.journal.tool import what_changed
     from tools.kubernetes import (
         actions,
@@ -90,6 +91,7 @@ def default_registry() -> Registry:
             what_changed,
             triage,
             posture_check,
+            desired.drift,
             actions.k8s_rollout_restart,
             actions.k8s_scale,
             rollout.k8s_rollback,
@@ -102,5 +104,6 @@ def default_registry() -> Registry:
             revert.k8s_revert_change,
             posture_actions.k8s_set_pdb,
             posture_actions.k8s_pin_image_digest,
+            desired.desired_sync,
         ]
     )

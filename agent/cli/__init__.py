@@ -48,6 +48,10 @@ _COMMANDS: dict[str, tuple[tuple[str, ...], str]] = {
         ("journal_cmd",),
         "What changed, field by field, with who and when (the journal, else what the cluster keeps).",
     ),
+    "drift": (
+        ("drift_cmd",),
+        "Drift of the cluster from the desired state (DEVOPS_AGENT_DESIRED_STATE), field by field.",
+    ),
     "recommend": (
         ("recommend_cmd",),
         "Right-size requests and limits from usage history, with cost and savings (OpenCost's prices).",

@@ -45,6 +45,7 @@ def serve(
         journal = start_watcher(cfg, runner.deps.tool_deps)
         console.print(f"change journal: recording into {cfg.effective_journal_path}")
     anchors = _anchor_publisher(cfg, runner, service)
+    drift = _drift_monitor(cfg, runner, service)
     if slack is not None:
         slack.start_background()
     bind_host, bind_port = host or cfg.serve_host, port if port is not None else cfg.serve_port
@@ -66,6 +67,7 @@ def serve(
         if journal is not None:
             journal.stop()
         anchors.stop()
+        drift.stop()
         if slack is not None:
             slack.stop()
 
@@ -82,3 +84,16 @@ def _anchor_publisher(cfg: Any, runner: Any, service: Any) -> Any:
     )
     publisher.start()
     return publisher
+
+
+def _drift_monitor(cfg: Any, runner: Any, service: Any) -> Any:
+    """Check drift against the desired state every drift_interval_s (GET /api/drift, /metrics)."""
+    from agent.drift import DriftMonitor
+
+    monitor = DriftMonitor(cfg, runner.deps.tool_deps, on_check=service.metrics.observe_drift)
+    service.drift = monitor
+    if monitor.start() is not None:
+        console.print(
+            f"drift: checking {cfg.desired_state} every {cfg.drift_interval_s:g} s (GET /api/drift)"
+        )
+    return monitor

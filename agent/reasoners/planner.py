@@ -255,7 +255,8 @@ def _finish_fixed(
             (
                 f
                 for f in findings
-                if f.get("kind") == "suspect_change" and f.get("target") == action.get("suspect")
+                if f.get("kind") in ("suspect_change", "drifted_from_desired")
+                and f.get("target") == action.get("suspect")
             ),
             None,
         )

@@ -142,6 +142,17 @@ def create_app(service: Service) -> FastAPI:
         except RuntimeError as exc:
             raise HTTPException(503, str(exc)) from None
 
+    @app.get("/api/drift", dependencies=auth)
+    def drift() -> dict[str, Any]:
+        """The last drift check against the desired state (``devops-agent drift``): every drifted object
+        with its field diff (secret values masked) and the sync and adopt proposals. ``enabled`` is false
+        when ``DEVOPS_AGENT_DESIRED_STATE`` is unset or the check interval is 0."""
+        from agent.drift import DriftMonitor
+
+        monitor = service.drift or DriftMonitor(settings, None)  # not running: says so, checks nothing
+        snapshot: dict[str, Any] = monitor.snapshot()
+        return snapshot
+
     @app.get("/api/approvals", dependencies=auth)
     def list_approvals(status: str | None = "pending") -> list[dict[str, Any]]:
         st = status if status in ("pending", "approved", "rejected", "expired") else None

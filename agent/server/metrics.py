@@ -62,6 +62,18 @@ class AgentMetrics:
             ["hash"],
             registry=r,
         )
+        self.drifted_objects = Gauge(
+            "devops_agent_drifted_objects",
+            "Objects that differ from the desired state at the last drift check, by namespace.",
+            ["namespace"],
+            registry=r,
+        )
+        self.drift_checks = Counter(
+            "devops_agent_drift_checks_total",
+            "Drift checks against the desired state, by outcome.",
+            ["outcome"],
+            registry=r,
+        )
         self._started: dict[tuple[str, str], float] = {}
 
     def observe_event(self, event: dict[str, Any]) -> None:
@@ -92,6 +104,21 @@ class AgentMetrics:
         self.audit_rows.set(rows)
         self.audit_head.clear()
         self.audit_head.labels(digest).set(rows)
+
+    def observe_drift(self, report: dict[str, Any] | None, error: str | None) -> None:
+        """The result of one drift check: drifted objects per namespace (all namespaces checked stay listed)."""
+        self.drift_checks.labels("error" if error else "ok").inc()
+        if report is None or error:
+            return
+        counts: dict[str, int] = {}
+        for item in report.get("drifted") or []:
+            ns = str(item.get("namespace") or "")
+            counts[ns] = counts.get(ns, 0) + 1
+        self.drifted_objects.clear()
+        for ns in report.get("namespaces") or []:
+            counts.setdefault(str(ns), 0)
+        for ns, n in counts.items():
+            self.drifted_objects.labels(ns).set(n)
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

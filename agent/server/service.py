@@ -69,6 +69,8 @@ class Service:
         )
         self.approvals = ApprovalStore.open(settings)
         self.metrics = AgentMetrics()
+        self.drift: Any = None
+        """The drift monitor (``agent.drift.DriftMonitor``) when ``serve`` checks the desired state."""
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._threads: list[threading.Thread] = []

@@ -16,8 +16,9 @@ from collections.abc import Callable
 from typing import Any
 
 from sandbox.kube import admission
+from sandbox.kube import apply as ssa
 from sandbox.kube.errors import ApiError, already_exists, bad_request, conflict, not_found
-from sandbox.kube.managed import UNKNOWN_MANAGER, record_write
+from sandbox.kube.managed import UNKNOWN_MANAGER, changed, record_write
 from sandbox.kube.patching import apply_patch
 from sandbox.kube.resources import RESOURCES, Resource
 from sandbox.kube.store import Conflict, NotFound, Store, now_iso
@@ -68,16 +69,26 @@ class KubeApi:
 
     # --- writes --------------------------------------------------------------------------------
     def create(
-        self, res: Resource, namespace: str, body: Any, dry_run: bool = False, manager: str = UNKNOWN_MANAGER
+        self,
+        res: Resource,
+        namespace: str,
+        body: Any,
+        dry_run: bool = False,
+        manager: str = UNKNOWN_MANAGER,
+        fields: list[Obj] | None = None,
     ) -> Obj:
         """POST: default, validate and store a new object (409 AlreadyExists when the name is taken).
 
-        ``manager`` (the request's field manager) is recorded in ``metadata.managedFields``.
+        ``manager`` (the request's field manager) is recorded in ``metadata.managedFields``, or
+        ``fields`` are (a create by server-side apply).
         """
         obj = self._prepare_new(res, namespace, body)
         admission.apply_defaults(res, obj)
         admission.validate(res, obj)
-        record_write(obj, None, manager, now_iso())
+        if fields is None:
+            record_write(obj, None, manager, now_iso())
+        else:
+            obj["metadata"]["managedFields"] = fields
         name = obj["metadata"]["name"]
         if dry_run:
             if self.store.try_get(res.plural, self._ns(res, namespace), name) is not None:
@@ -160,6 +171,60 @@ class KubeApi:
                 if err.reason != "Conflict":
                     raise
         raise conflict(res, name, "the object is being modified too often; please try again")
+
+    def apply(
+        self,
+        res: Resource,
+        namespace: str,
+        name: str,
+        applied: Any,
+        manager: str,
+        *,
+        force: bool = False,
+        dry_run: bool = False,
+    ) -> Obj:
+        """Server-side apply (``sandbox.kube.apply``): create the object, or merge into it as ``manager``.
+
+        409 on a conflict with another manager's field unless ``force``."""
+        if not manager or manager == UNKNOWN_MANAGER:
+            raise bad_request(
+                "PATCH with application/apply-patch+yaml requires the fieldManager query parameter "
+                "(kubectl sends fieldManager=kubectl; choose a name that identifies the applier)"
+            )
+        body = self._check_body(res, namespace, name, applied)
+        for _ in range(_PATCH_RETRIES):
+            old = self.store.try_get(res.plural, self._ns(res, namespace), name)
+            if old is None:
+                return self._apply_create(res, namespace, body, manager, dry_run)
+            new = ssa.server_side_apply(old, body, manager, now_iso(), force=force)
+            new = self._keep_identity(res, old, new, False)
+            current = old["metadata"]["resourceVersion"]
+            fields = new["metadata"].pop("managedFields")
+            if self._apply_is_no_op(res, old, new, fields):
+                return (
+                    old  # a real server does not write (nor move managedFields times) for an unchanged apply
+                )
+            try:
+                return self._store_update(res, old, new, current, dry_run, (manager, ""), fields)
+            except ApiError as err:
+                if err.reason != "Conflict":
+                    raise
+        raise conflict(res, name, "the object is being modified too often; please try again")
+
+    @staticmethod
+    def _apply_is_no_op(res: Resource, old: Obj, new: Obj, fields: list[Obj]) -> bool:
+        before, after = copy.deepcopy(old), copy.deepcopy(new)
+        admission.apply_defaults(res, before)
+        admission.apply_defaults(res, after)
+
+        def sets(entries: list[Obj]) -> list[Obj]:
+            return [{k: v for k, v in e.items() if k != "time"} for e in entries]
+
+        return not changed(before, after) and sets(old["metadata"].get("managedFields") or []) == sets(fields)
+
+    def _apply_create(self, res: Resource, namespace: str, body: Obj, manager: str, dry_run: bool) -> Obj:
+        fields = ssa.new_entry(body, manager, now_iso())
+        return self.create(res, namespace, ssa.without_server_meta(body), dry_run, manager, fields)
 
     def delete(
         self, res: Resource, namespace: str, name: str, options: Obj | None, dry_run: bool = False
@@ -275,14 +340,26 @@ class KubeApi:
         return new
 
     def _store_update(
-        self, res: Resource, old: Obj, obj: Obj, expect_rv: str, dry_run: bool, writer: tuple[str, str]
+        self,
+        res: Resource,
+        old: Obj,
+        obj: Obj,
+        expect_rv: str,
+        dry_run: bool,
+        writer: tuple[str, str],
+        fields: list[Obj] | None = None,
     ) -> Obj:
-        """Default, validate, record the writer (manager, subresource) and store (or only return)."""
+        """Default, validate, record the writer (manager, subresource) and store (or only return).
+
+        ``fields``: the managedFields the write leaves (server-side apply computes its own)."""
         admission.apply_defaults(res, obj)
         admission.validate(res, obj)
-        baseline = copy.deepcopy(old)  # objects the simulation wrote may lack the defaults
-        admission.apply_defaults(res, baseline)
-        record_write(obj, baseline, writer[0], now_iso(), subresource=writer[1])
+        if fields is None:
+            baseline = copy.deepcopy(old)  # objects the simulation wrote may lack the defaults
+            admission.apply_defaults(res, baseline)
+            record_write(obj, baseline, writer[0], now_iso(), subresource=writer[1])
+        else:
+            obj["metadata"]["managedFields"] = fields
         name = old["metadata"]["name"]
         if dry_run:
             if expect_rv and expect_rv != old["metadata"]["resourceVersion"]:

@@ -16,7 +16,10 @@ simulation's controllers write to the store directly.
 from __future__ import annotations
 
 import copy
+import json
 from typing import Any
+
+from sandbox.kube.patching import list_key
 
 Obj = dict[str, Any]
 
@@ -128,7 +131,29 @@ def changed_fields(old: Any, new: Any) -> Obj:
             if sub:
                 out["f:metadata"] = sub
             continue
+        if isinstance(value, list) and isinstance(old.get(key), list):
+            keyed = _keyed_list_fields(key, old[key], value)
+            out[f"f:{key}"] = keyed if keyed is not None else {}
+            continue
         out[f"f:{key}"] = changed_fields(old.get(key), value) if key in old else field_set(value)
+    return out
+
+
+def _keyed_list_fields(field: str, old: list[Any], new: list[Any]) -> Obj | None:
+    """The items of a keyed list (containers by name, ...) that were added or changed, as
+    ``k:{"<key>":...}`` entries as a real server records them; None for an atomic list."""
+    key = list_key(field, new + old)
+    if key is None or not all(isinstance(i, dict) and key in i for i in new + old):
+        return None
+    before = {json.dumps(i[key], sort_keys=True): i for i in old}
+    out: Obj = {}
+    for item in new:
+        ref = "k:" + json.dumps({key: item[key]}, separators=(",", ":"), sort_keys=True)
+        prev = before.get(json.dumps(item[key], sort_keys=True))
+        if prev is None:
+            out[ref] = {".": {}, **field_set(item)}
+        elif prev != item:
+            out[ref] = changed_fields(prev, item)
     return out
 
 

@@ -108,7 +108,8 @@ def _merge_map(target: Obj, patch: Obj) -> Obj:
     return target
 
 
-def _list_key(field: str, items: list[Any]) -> str | None:
+def list_key(field: str, items: list[Any]) -> str | None:
+    """The key the items of list ``field`` merge by (None: the list is replaced as a whole)."""
     if field == "ports":  # container ports merge by containerPort, service ports by port
         dicts = [i for i in items if isinstance(i, dict)]
         if any("containerPort" in i for i in dicts):
@@ -121,7 +122,7 @@ def _merge_list(field: str, existing: Any, patch: list[Any]) -> list[Any]:
     current: list[Any] = existing if isinstance(existing, list) else []
     if field in MERGED_SCALAR_LISTS:
         return current + [v for v in patch if v not in current]
-    key = _list_key(field, patch + current)
+    key = list_key(field, patch + current)
     if key is None:
         return [_strip_directives(v) for v in patch if not _is_delete(v)]
     result: list[Any] = copy.deepcopy(current)

@@ -22,6 +22,7 @@ import yaml
 
 from sandbox.kube import printing, subresources
 from sandbox.kube.api import KubeApi
+from sandbox.kube.apply import APPLY
 from sandbox.kube.complete import complete
 from sandbox.kube.discovery import discovery_document
 from sandbox.kube.errors import ApiError, bad_request, method_not_allowed, path_not_found
@@ -330,6 +331,13 @@ class _Handler(BaseHTTPRequestHandler):
             raise bad_request("the PATCH request has an empty body: send the patch document")
         ns, dry, content_type = self._ns(route), self._dry_run(), self.headers.get("Content-Type", "")
         who = self._manager()
+        if content_type.split(";")[0].strip().lower() == APPLY and not route.sub:
+            applied = self._api.apply(
+                route.res, ns, route.name, body, last(self.params, "fieldManager") or "",
+                force=is_true(self.params, "force"), dry_run=dry,
+            )  # fmt: skip
+            self._send_json(200, complete(route.res.plural, applied))
+            return
         if route.sub == "scale":
             result = subresources.patch_scale(
                 self._api, route.res, ns, route.name, content_type, body, dry, who

@@ -166,15 +166,15 @@ def test_an_llm_change_from_a_runbook_is_learned_like_the_planners(make_runner, 
     assert "fixed this same signature before" in again.actions[0]["reason"]
 
 
-def test_the_agents_full_tool_registry_stays_under_3600_tokens(make_runner, llm):
+def test_the_agents_full_tool_registry_stays_under_3900_tokens(make_runner, llm):
     runner = llm_runner(make_runner, llm)
     full = with_knowledge_tools(default_registry(), runner.deps.knowledge)
     schemas = [t.openai_schema() for t in full.all()]
     assert {"search_runbooks", "recall_incidents", "k8s_rollback"} <= {s["function"]["name"] for s in schemas}
     wire = json.dumps(schemas, separators=(",", ":"), ensure_ascii=False)  # what the endpoint receives
     assert (
-        estimate_tokens(wire) < 3600
-    )  # 3400 until posture_check, k8s_set_pdb and k8s_pin_image_digest (~290)
+        estimate_tokens(wire) < 3900
+    )  # 3400 until posture_check, k8s_set_pdb and k8s_pin_image_digest (~290), drift and desired_sync (~165)
     ours = [s for s in schemas if s["function"]["name"] in ("search_runbooks", "recall_incidents")]
     assert estimate_tokens(json.dumps(ours, separators=(",", ":"))) < 150  # the knowledge tools stay tiny
 

@@ -186,3 +186,55 @@ def test_rolling_back_a_mere_restart_is_ruled_out() -> None:
     ranked = rank_candidates(books, _state(findings), "sig", None)  # type: ignore[arg-type]
     assert all(c.get("tool") != "k8s_rollback" for c in ranked)
     assert "only a restart" in ranked[-1]["reason"]
+
+
+def drifted(kind: str, name: str, fields: list[str], **extra: Any) -> dict[str, Any]:
+    return f(
+        "drifted_from_desired",
+        f"{kind}/mp/{name}",
+        kind=kind,
+        name=name,
+        namespace="mp",
+        file=f"mp/{kind.lower()}-{name}.yaml",
+        state="drifted",
+        fields=fields,
+        syncable=extra.pop("syncable", kind != "Secret"),
+        deployment=name,
+        **extra,
+    )
+
+
+def test_sync_to_desired_comes_after_the_revert_and_before_escalation() -> None:
+    state = _state(
+        [
+            *SYMPTOMS,
+            suspect("Service", "predictor", PORT),
+            drifted("Service", "predictor", ["/spec/ports/0/targetPort"]),
+        ]
+    )
+    ranked = rank_candidates([], state, "sig", None)  # type: ignore[arg-type]
+    assert [c["source"] for c in ranked] == ["revert", "sync", "escalate"]
+    assert ranked[1]["tool"] == "desired_sync" and ranked[1]["args"] == {
+        "kind": "Service",
+        "name": "predictor",
+        "namespace": "mp",
+    }
+    secret_only = rank_candidates(
+        [], _state([*SYMPTOMS, drifted("Secret", "db", ["/data/password"])]), "sig", None
+    )  # type: ignore[arg-type]
+    assert [c["source"] for c in secret_only] == ["escalate"]
+
+
+def test_the_planner_syncs_a_drifted_object_when_no_revert_fits_and_names_the_drift() -> None:
+    planner = PlannerReasoner()
+    ctx = ReasonContext(tools=None, runbooks=[], stats=None)  # type: ignore[arg-type]
+    state = _state([*SYMPTOMS, drifted("Service", "predictor", ["/spec/ports/0/targetPort"])])
+    step = planner.next_step(state, ctx)  # type: ignore[arg-type]
+    assert step.kind == "propose" and step.action is not None and step.action["tool"] == "desired_sync"
+    fixed = {
+        **state,
+        "plan": step.updates["plan"],
+        "actions": [{**step.action, "status": "applied", "outcome": "fixed"}],
+    }
+    done = planner.next_step(fixed, ctx)  # type: ignore[arg-type]
+    assert done.kind == "finish" and "drifted_from_desired on Service/mp/predictor" in (done.root_cause or "")

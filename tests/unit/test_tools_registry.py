@@ -10,6 +10,9 @@ from pathlib import Path
 from tools.budget import estimate_tokens
 from tools.registry import Registry, default_registry
 
+BUDGET = 3900
+"""Tokens all tool schemas may cost the model together (pretty-printed; the wire is compact)."""
+
 CONTRACTS = Path(__file__).resolve().parents[2] / "docs" / "CONTRACTS.md"
 
 
@@ -22,7 +25,7 @@ def contract_table() -> dict[str, str]:
 def test_registry_has_exactly_the_contract_tools_with_their_risks() -> None:
     registry = default_registry()
     expected = contract_table()
-    assert len(expected) == 33
+    assert len(expected) == 35
     assert {t.name: t.risk for t in registry.all()} == expected
 
 
@@ -31,7 +34,7 @@ def test_reads_and_actions_split_by_risk() -> None:
     assert all(t.risk == "read" for t in registry.read_tools())
     assert {t.name for t in registry.actions()} == {n for n, r in contract_table().items() if r != "read"}
     assert registry.get("k8s_rollback") is not None and registry.get("kubectl_exec") is None
-    assert "triage" in registry and len(registry) == 33
+    assert "triage" in registry and len(registry) == 35
 
 
 def test_every_kubernetes_tool_takes_an_optional_context() -> None:
@@ -50,12 +53,12 @@ def test_every_description_says_when_to_use_it_with_one_example_call() -> None:
         assert len(examples) == 1 and examples[0].startswith(f"Example: {t.name}("), t.name
 
 
-def test_all_schemas_together_cost_under_3400_tokens() -> None:
+def test_all_schemas_together_cost_under_the_budget() -> None:
     schemas = default_registry().openai_schemas()
-    assert len(schemas) == 33
-    # 33 tools (what_changed ~110, k8s_revert_change ~150; posture_check, k8s_set_pdb and
-    # k8s_pin_image_digest ~300 together)
-    assert estimate_tokens(json.dumps(schemas)) < 3600
+    assert len(schemas) == 35
+    # 35 tools, pretty-printed (what_changed ~110, k8s_revert_change ~150; posture_check, k8s_set_pdb and
+    # k8s_pin_image_digest ~300 together; drift ~70, desired_sync ~95)
+    assert estimate_tokens(json.dumps(schemas)) < BUDGET
 
 
 def test_fixed_choices_are_enums_and_dry_run_is_hidden() -> None:

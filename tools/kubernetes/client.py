@@ -322,6 +322,25 @@ class Kube:
         )
         return obj
 
+    def apply(self, obj: Obj, *, field_manager: str, force: bool, dry_run: bool) -> Obj:
+        """Server-side apply of ``obj`` as ``field_manager`` (``force`` takes over others' fields)."""
+        res = resource_for(str(obj.get("kind") or ""))
+        meta = obj.get("metadata") or {}
+        namespace = meta.get("namespace") if res.namespaced else None
+        out: Obj = self.request(
+            "PATCH",
+            object_path(res, namespace, meta.get("name")),
+            query={
+                "fieldManager": field_manager,
+                "force": "true" if force else None,
+                "dryRun": "All" if dry_run else None,
+            },
+            body=obj,
+            content_type="application/apply-patch+yaml",
+            what=f"server-side apply of {res.kind} {namespace + '/' if namespace else ''}{meta.get('name')}",
+        )
+        return out
+
     def replace(self, kind: str, obj: Obj, *, dry_run: bool) -> Obj:
         """PUT the whole object (optimistic concurrency through its resourceVersion)."""
         res = resource_for(kind)
