@@ -3,6 +3,7 @@ that waits for a human unless --yes."""
 
 from __future__ import annotations
 
+import importlib
 import json
 from pathlib import Path
 
@@ -60,3 +61,24 @@ def test_sync_needs_approval_then_yes_applies(plat: Platform, cli: CliRunner) ->
     assert plat.store.get("configmaps", NS, "predictor-config")["data"]["WORKERS"] == "4"
     bad = cli.invoke(app, ["drift", "--sync", "predictor-config"])
     assert bad.exit_code == 1 and "KIND/NAME" in bad.output
+
+
+def test_the_compliance_report_lists_the_drift(plat: Platform, cli: CliRunner, tmp_path: Path) -> None:
+    from agent.audit import AuditLog
+
+    importlib.import_module("agent.cli.report_cmd")
+    (tmp_path / "data").mkdir(exist_ok=True)
+    AuditLog(tmp_path / "data" / "audit.sqlite").append(
+        "run_started", incident_id="inc-1", data={"question": "?"}
+    )
+    plat.edit(f"/api/v1/namespaces/{NS}/configmaps/predictor-config", {"data": {"WORKERS": "16"}})
+    out = cli.invoke(app, ["report", "compliance", "--format", "json"])
+    assert out.output.strip().startswith("{"), out.output
+    sections = {s["name"]: s for s in json.loads(out.output)["sections"]}
+    drift = sections["drift"]
+    assert drift["status"] == "attention" and drift["data"]["drifted"] == 1, drift
+    assert any(
+        "ConfigMap market-predictor/predictor-config" in line and "/data/WORKERS" in line
+        for line in drift["lines"]
+    )
+    assert sections["posture"]["status"] in ("ok", "attention"), sections["posture"]  # the live checks ran
