@@ -39,7 +39,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from agent.server.alerts import WebhookPayload
-from agent.server.folding import ENDED_UNFIXED, on_path, with_folded
+from agent.server.folding import ENDED_UNFIXED, on_path, pick_parent, with_folded
 from agent.server.leases import new_owner, worker_gone
 from agent.server.queue_schema import MIGRATIONS
 from agent.storage import db as storage_db
@@ -50,9 +50,6 @@ if TYPE_CHECKING:
     from agent.storage.interfaces import WorkQueueStore
 
 WorkKind = Literal["investigate", "close", "resume"]
-
-AT_WORK = ("queued", "investigating", "awaiting_approval", "acting")
-"""Statuses of an incident whose run has not ended (its alerts may have resolved meanwhile)."""
 
 
 def _note_folded(db: Tx, parent: str, alerts: list[str]) -> None:
@@ -186,7 +183,7 @@ class WorkQueue:
                     if fold:
                         _note_folded(db, parent, [f"{common.get('alertname')} ({incident_id})"])
                     elif follow_up:  # opened on the path after its verified fix: a lagging alert?
-                        later = self._later(self.follow_up_delay_s)
+                        later = _now(self.follow_up_delay_s)
                         self._enqueue(db, incident_id, "investigate", now, not_before=later)
                 else:
                     self._enqueue(db, incident_id, "investigate", now)
@@ -227,19 +224,7 @@ class WorkQueue:
             " 'mitigation_failed', 'resolved'))) ORDER BY created_at",
             (namespace, since),
         )
-        ranked: list[tuple[int, str, str, list[str] | None]] = []
-        for row_id, status, raw, closed_at in rows:
-            outcome = json.loads(raw) if raw else {}
-            if status == "closed" and outcome.get("status") != "resolved":
-                continue  # over, and not by a verified fix: nothing to follow
-            rank = 0 if status in AT_WORK else 1 if closed_at is None else 2
-            ranked.append(
-                (rank, str(row_id), "resolved" if status == "closed" else str(status), outcome.get("path"))
-            )
-        if not ranked:
-            return None
-        _, row_id, status, path = min(ranked, key=lambda r: r[0])  # stable: the oldest of its rank
-        return row_id, status, path
+        return pick_parent(rows)
 
     def release_children(
         self, parent_id: str, parent_status: str | None = None, path: list[str] | None = None
@@ -286,13 +271,9 @@ class WorkQueue:
                 child_id,
                 "investigate",
                 _now(),
-                not_before=self._later(self.follow_up_settle_s),
+                not_before=_now(self.follow_up_settle_s),
                 payload=json.dumps({"recheck": True}),
             )
-
-    @staticmethod
-    def _later(seconds: float) -> str:
-        return (datetime.now(UTC) + timedelta(seconds=seconds)).isoformat(timespec="milliseconds")
 
     def children(self, parent_id: str) -> list[dict[str, Any]]:
         """Incidents correlated with or folded into ``parent_id``: id, alertname, service, status."""
