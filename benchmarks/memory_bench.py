@@ -59,19 +59,28 @@ def _recall_latencies(memory: IncidentMemory, queries: int) -> list[float]:
     return out
 
 
-def run(sizes: list[int], queries: int, batch: int, out: Path) -> dict[str, Any]:
-    workdir = Path(tempfile.mkdtemp(prefix="memory-bench-"))
-    memory = IncidentMemory.open(workdir, None, HashingEmbedder(1024))
+def _store(root: Path, size: int, batch: int) -> tuple[IncidentMemory, float | None]:
+    """The memory holding ``size`` incidents under ``root``: reused when complete, else built."""
+    path = root / f"incidents-{size}"
+    memory = IncidentMemory.open(path, None, HashingEmbedder(1024))
+    stored = memory.count()
+    if stored == size:
+        return memory, None
+    if stored:
+        raise SystemExit(f"{path} holds {stored} incidents, not {size}; delete it to rebuild")
+    return memory, _grow(memory, 0, size, batch)
+
+
+def run(sizes: list[int], queries: int, batch: int, out: Path, keep: Path | None = None) -> dict[str, Any]:
+    root = keep or Path(tempfile.mkdtemp(prefix="memory-bench-"))
     rows: list[dict[str, Any]] = []
-    stored = 0
     try:
         for size in sorted(sizes):
-            rate = _grow(memory, stored, size, batch)
-            stored = size
+            memory, rate = _store(root, size, batch)
             lat = _recall_latencies(memory, queries)
             row = {
                 "incidents": memory.count(),
-                "insert_per_s": round(rate, 1),
+                "insert_per_s": None if rate is None else round(rate, 1),
                 "recall_p50_ms": round(statistics.median(lat), 2),
                 "recall_p95_ms": round(_percentile(lat, 0.95), 2),
                 "queries": queries,
@@ -80,7 +89,8 @@ def run(sizes: list[int], queries: int, batch: int, out: Path) -> dict[str, Any]
             print(json.dumps(row), flush=True)
             _write(out, rows, batch)
     finally:
-        shutil.rmtree(workdir, ignore_errors=True)
+        if keep is None:
+            shutil.rmtree(root, ignore_errors=True)
     return _write(out, rows, batch)
 
 
@@ -109,8 +119,13 @@ def main() -> None:
     parser.add_argument("--queries", type=int, default=100, help="Recall queries per size.")
     parser.add_argument("--batch", type=int, default=2000, help="Records per insert batch.")
     parser.add_argument("--out", type=Path, default=RESULTS)
+    parser.add_argument(
+        "--store",
+        type=Path,
+        help="Keep the stores in this dir (one per size) and reuse them on the next run.",
+    )
     args = parser.parse_args()
-    run([int(s) for s in args.sizes.split(",")], args.queries, args.batch, args.out)
+    run([int(s) for s in args.sizes.split(",")], args.queries, args.batch, args.out, args.store)
 
 
 if __name__ == "__main__":
