@@ -72,11 +72,11 @@ def exact_recall(
     nearest = store.nearest(vector, n)
     distance = dict(nearest)
     scores = _scores(store, columns, static, distance, query, now)
-    trace = Trace(nearest=len(nearest), outside_bound=0, fetched=0, capped=False)
-    if nearest and len(nearest) == n:
+    outside = (0, 0, False)
+    if nearest and len(nearest) == n:  # fewer than n: nothing lies outside them
         far = _similarity(max(d for _, d in nearest))
-        trace = _fetch_outside(store, columns, static, far, vector, k, distance, scores)
-        trace = Trace(len(nearest), trace.outside_bound, trace.fetched, trace.capped)
+        outside = _fetch_outside(store, columns, static, far, vector, k, distance, scores)
+    trace = Trace(len(nearest), *outside)
     keep = _contenders(scores, k)
     records = store.records(keep)
     return [Candidate(id=i, distance=distance[i], record=records[i]) for i in keep if i in records], trace
@@ -91,8 +91,12 @@ def _fetch_outside(
     k: int,
     distance: dict[str, float],
     scores: dict[str, float],
-) -> Trace:
-    """Fetch the vectors of unseen incidents whose bound beats the k-th score, best bound first."""
+) -> tuple[int, int, bool]:
+    """Fetch the vectors of unseen incidents whose bound beats the k-th score, best bound first.
+
+    Adds them to ``distance`` and ``scores``; returns (how many could win, how many were fetched,
+    whether :data:`FETCH_CAP` stopped it before the bound did).
+    """
     kth = _kth(scores, k)
     possible = static + far > kth - _SLACK
     seen = [columns.position[i] for i in distance if i in columns.position]
@@ -112,7 +116,7 @@ def _fetch_outside(
             scores[i] = _similarity(d) + float(static[columns.position[i]])
         fetched += len(chunk)
     capped = fetched < len(rows) and static[rows[fetched]] + far > _kth(scores, k) - _SLACK
-    return Trace(nearest=0, outside_bound=len(rows), fetched=fetched, capped=bool(capped))
+    return len(rows), fetched, bool(capped)
 
 
 def _scores(

@@ -16,6 +16,7 @@ rebuild it when they differ (a memory from before the index, a crash between the
 from __future__ import annotations
 
 import sqlite3
+import threading
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -65,30 +66,36 @@ class Columns:
             alive=np.ones(len(rows), np.bool_),
         )
 
-    def apply(self, rows: Sequence[Row]) -> None:
-        """This process's own writes: overwrite known ids in place, append new ones."""
-        fresh = [r for r in rows if r[0] not in self.position]
-        if fresh:
-            start = len(self.ids)
-            for i, r in enumerate(fresh):
-                self.ids.append(r[0])
-                self.position[r[0]] = start + i
-            grow = len(fresh)
-            for f in FIELDS:
-                self.codes[f] = np.concatenate([self.codes[f], np.full(grow, -1, np.int32)])
-            self.started_ts = np.concatenate([self.started_ts, np.zeros(grow)])
-            self.alive = np.concatenate([self.alive, np.ones(grow, np.bool_)])
-        for r in rows:
-            i = self.position[r[0]]
-            for j, f in enumerate(FIELDS):
-                self.codes[f][i] = _code(self.vocab[f], _field(r, j))
-            self.started_ts[i] = r[5]
-            self.alive[i] = True
+    def apply(self, rows: Sequence[Row]) -> Columns:
+        """These columns with this process's own writes: known ids overwritten, new ones appended.
 
-    def remove(self, ids: Iterable[str]) -> None:
+        A new object (copy on write): a recall running in another thread keeps a consistent view.
+        """
+        ids, position = list(self.ids), dict(self.position)
+        for r in rows:
+            if r[0] not in position:
+                position[r[0]] = len(ids)
+                ids.append(r[0])
+        grow = len(ids) - len(self.ids)
+        vocab = {f: dict(v) for f, v in self.vocab.items()}
+        codes = {f: np.concatenate([c, np.full(grow, -1, np.int32)]) for f, c in self.codes.items()}
+        started_ts = np.concatenate([self.started_ts, np.zeros(grow)])
+        alive = np.concatenate([self.alive, np.ones(grow, np.bool_)])
+        for r in rows:
+            i = position[r[0]]
+            for j, f in enumerate(FIELDS):
+                codes[f][i] = _code(vocab[f], _field(r, j))
+            started_ts[i] = r[5]
+            alive[i] = True
+        return Columns(ids, position, codes, vocab, started_ts, alive)
+
+    def remove(self, ids: Iterable[str]) -> Columns:
+        """These columns without these ids (a new object, like :meth:`apply`)."""
+        alive = self.alive.copy()
         for i in ids:
             if i in self.position:
-                self.alive[self.position[i]] = False
+                alive[self.position[i]] = False
+        return Columns(self.ids, self.position, self.codes, self.vocab, self.started_ts, alive)
 
     def matching(self, field: str, value: str) -> npt.NDArray[np.bool_]:
         """Rows whose ``field`` equals ``value`` (all False for a value no row has)."""
@@ -121,6 +128,7 @@ class RecallIndex:
         self._db.executescript(_SCHEMA)
         self._columns: Columns | None = None
         self._version = -1
+        self._lock = threading.RLock()  # one connection, shared by the agent's threads
 
     def close(self) -> None:
         self._db.close()
@@ -128,25 +136,28 @@ class RecallIndex:
     # --- writes ------------------------------------------------------------------------------
     def upsert(self, rows: Sequence[Row], *, mirrors: str | None = None) -> None:
         """Store rows (replacing ids already there); ``mirrors`` names the collection mirrored."""
-        with self._write() as fresh:
-            self._db.executemany("INSERT OR REPLACE INTO incidents VALUES (?, ?, ?, ?, ?, ?)", rows)
-            if mirrors is not None:
-                self._db.execute("INSERT OR REPLACE INTO mirror VALUES ('collection', ?)", (mirrors,))
-        if fresh and self._columns is not None:
-            self._columns.apply(rows)
+        with self._lock:
+            with self._write() as fresh:
+                self._db.executemany("INSERT OR REPLACE INTO incidents VALUES (?, ?, ?, ?, ?, ?)", rows)
+                if mirrors is not None:
+                    self._db.execute("INSERT OR REPLACE INTO mirror VALUES ('collection', ?)", (mirrors,))
+            if fresh and self._columns is not None:
+                self._columns = self._columns.apply(rows)
 
     def delete(self, ids: Sequence[str]) -> None:
-        with self._write() as fresh:
-            self._db.executemany("DELETE FROM incidents WHERE id = ?", [(i,) for i in ids])
-        if fresh and self._columns is not None:
-            self._columns.remove(ids)
+        with self._lock:
+            with self._write() as fresh:
+                self._db.executemany("DELETE FROM incidents WHERE id = ?", [(i,) for i in ids])
+            if fresh and self._columns is not None:
+                self._columns = self._columns.remove(ids)
 
     def replace_all(self, rows: Sequence[Row], mirrors: str) -> None:
-        """Make the index hold exactly these rows, mirroring collection ``mirrors``."""
+        """Make the index hold exactly these rows, mirroring collection ``mirrors`` (one transaction)."""
         with self._write():
             self._db.execute("DELETE FROM incidents")
-        self.upsert(rows, mirrors=mirrors)
-        self._columns = None
+            self._db.executemany("INSERT OR REPLACE INTO incidents VALUES (?, ?, ?, ?, ?, ?)", rows)
+            self._db.execute("INSERT OR REPLACE INTO mirror VALUES ('collection', ?)", (mirrors,))
+            self._columns = None
 
     @contextmanager
     def _write(self) -> Iterator[bool]:
@@ -155,16 +166,17 @@ class RecallIndex:
         Checked under the write lock, so no other process can commit in between. If they were not,
         they are dropped (reloaded on the next read) instead of being patched with this write.
         """
-        self._db.execute("BEGIN IMMEDIATE")
-        try:
-            fresh = self._data_version() == self._version
-            if not fresh:
-                self._columns = None
-            yield fresh
-        except BaseException:
-            self._db.execute("ROLLBACK")
-            raise
-        self._db.execute("COMMIT")
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                fresh = self._data_version() == self._version
+                if not fresh:
+                    self._columns = None
+                yield fresh
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
 
     # --- reads -------------------------------------------------------------------------------
     def count(self) -> int:
@@ -180,14 +192,15 @@ class RecallIndex:
 
     def columns(self) -> Columns:
         """The current columns; reloaded when another process wrote since the last read."""
-        version = self._data_version()
-        if self._columns is None or version != self._version:
-            rows = self._db.execute(
-                "SELECT id, service, namespace, alertname, fault_class, started_ts FROM incidents"
-            ).fetchall()
-            self._columns = Columns.build(rows)
-            self._version = version
-        return self._columns
+        with self._lock:
+            version = self._data_version()
+            if self._columns is None or version != self._version:
+                rows = self._db.execute(
+                    "SELECT id, service, namespace, alertname, fault_class, started_ts FROM incidents"
+                ).fetchall()
+                self._columns = Columns.build(rows)
+                self._version = version
+            return self._columns
 
     def _data_version(self) -> int:
         return int(self._db.execute("PRAGMA data_version").fetchone()[0])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -152,3 +153,34 @@ def test_vectorised_metadata_scores_match_the_scalar_scoring() -> None:
     got = metadata_scores(masks, started, NOW)
     want = [score_candidate(Candidate(r.id, 1.0, r), query, NOW).score for r in records]  # similarity 0
     assert np.allclose(got, want, atol=1e-4)
+
+
+def test_recalls_in_other_threads_survive_concurrent_writes(tmp_path: Path) -> None:
+    memory = IncidentMemory.open(tmp_path, None, EMBEDDER)
+    memory.remember_many(synthetic_incidents(200, seed=9, now=NOW))
+    errors: list[BaseException] = []
+    done = threading.Event()
+
+    def reader() -> None:
+        while not done.is_set():
+            try:
+                _disk_query(memory)
+            except BaseException as exc:
+                errors.append(exc)
+                return
+
+    threads = [threading.Thread(target=reader) for _ in range(3)]
+    for t in threads:
+        t.start()
+    try:
+        for i in range(30):
+            memory.remember(_fresh(100 + i))
+            if i % 7 == 0:
+                memory.forget(f"fresh-{100 + i}")
+    finally:
+        done.set()
+        for t in threads:
+            t.join(30)
+    assert errors == []
+    assert _disk_query(memory)[0].startswith("fresh-1")
+    assert "fresh-100" not in [h.id for h in memory.recall("totally different words", k=40, now=NOW)]
