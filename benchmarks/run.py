@@ -83,10 +83,7 @@ def summary() -> str:
     mem = _load("memory")
     if mem:
         for row in mem.get("results") or []:
-            lines.append(
-                f"- **Memory** at {row['incidents']:,} incidents: insert {_fmt(row['insert_per_s'])}/s, "
-                f"recall p50 {_fmt(row['recall_p50_ms'])} ms, p95 {_fmt(row['recall_p95_ms'])} ms."
-            )
+            lines.append(_memory_line(row))
     rs = _load("rightsizing")
     if rs:
         o, k = rs["summary"]["ours"], rs["summary"]["krr"]
@@ -113,6 +110,20 @@ def summary() -> str:
         "Measured on this project's 2-core machine, shared with other work; compare runs on one machine."
     )
     return "\n".join(lines) if len(lines) > 2 else "(no results yet: run `make bench`)"
+
+
+def _memory_line(row: dict[str, Any]) -> str:
+    line = (
+        f"- **Memory** at {row['incidents']:,} incidents: insert {_fmt(row['insert_per_s'])}/s, "
+        f"recall p50 {_fmt(row['recall_p50_ms'])} ms, p95 {_fmt(row['recall_p95_ms'])} ms"
+    )
+    old = row.get("chroma_only")
+    if old:  # the same store, through Chroma's filtered query (the server path, and the only one before)
+        line += (
+            f" (Chroma's filtered query alone, as against a server: p50 {_fmt(old['recall_p50_ms'])} ms, "
+            f"p95 {_fmt(old['recall_p95_ms'])} ms)"
+        )
+    return line + "."
 
 
 def update_readme(text: str) -> None:

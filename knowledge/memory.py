@@ -3,6 +3,10 @@
 The only module that imports ``chromadb``. ``PersistentClient`` in ``DATA_DIR/memory`` by default;
 ``HttpClient`` when a Chroma server URL is given, so many agents can share one memory.
 
+Recall with a data dir keeps a side index of the boosted metadata (:mod:`knowledge.recall_index`)
+and ranks exactly without Chroma's slow metadata filter (:mod:`knowledge.exact_recall`). Against a
+server, whose other writers a local index would not see, it uses the filtered Chroma query instead.
+
 Vectors always come from our :class:`~knowledge.embeddings.Embedder` and are passed explicitly:
 collections are created without an embedding function, so Chroma's default model (a download) is
 never used. The embedder's identity is stored in each collection's metadata; opening a memory with
@@ -12,11 +16,10 @@ another embedder raises :class:`EmbedderMismatchError` until ``devops-agent know
 from __future__ import annotations
 
 import hashlib
-import json
-import os
+import logging
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
@@ -25,10 +28,25 @@ import chromadb
 from chromadb.config import Settings as ChromaSettings
 
 from knowledge.embeddings import Embedder, EmbeddingError
+from knowledge.exact_recall import Trace, exact_recall
 from knowledge.heap import scrub_heap
+from knowledge.incident_store import (
+    ChromaVectors,
+    filtered_recall,
+    incident_metadata,
+    index_row,
+    record_from,
+)
+from knowledge.incident_store import (
+    MemoryStoreError as MemoryStoreError,
+)
+from knowledge.memory_io import read_export, write_export
+from knowledge.recall_index import FILE_NAME, RecallIndex
 from knowledge.records import IncidentRecord, MemoryStats, PastIncident, RunbookHit
 from knowledge.runbooks import Runbook
-from knowledge.scoring import Candidate, RecallQuery, rank_candidates, unseen_score_bound
+from knowledge.scoring import RecallQuery, rank_candidates
+
+log = logging.getLogger(__name__)
 
 INCIDENTS = "incidents"
 RUNBOOKS = "runbooks"
@@ -39,10 +57,6 @@ _PAGE = 1000
 
 class EmbedderMismatchError(RuntimeError):
     """The memory was built with another embedder than the one settings ask for."""
-
-
-class MemoryStoreError(RuntimeError):
-    """Memory cannot be opened, read or written; the message says why and what to do."""
 
 
 def _client(data_dir: Path | None, chroma_url: str | None) -> tuple[Any, str]:
@@ -72,13 +86,23 @@ class IncidentMemory:
     """Incidents and runbooks in two Chroma collections, embedded with one embedder."""
 
     def __init__(
-        self, client: Any, embedder: Embedder, location: str, *, check_embedder: bool = True
+        self,
+        client: Any,
+        embedder: Embedder,
+        location: str,
+        *,
+        check_embedder: bool = True,
+        index: RecallIndex | None = None,
     ) -> None:
         self._client = client
         self.embedder = embedder
         self.location = location
         self._incidents = self._collection(INCIDENTS, check_embedder)
         self._runbooks = self._collection(RUNBOOKS, check_embedder)
+        self._index = index
+        self._index_checked = False
+        self.last_trace: Trace | None = None
+        """How the last indexed recall went (None after a filtered one); benchmarks read it."""
 
     @classmethod
     def open(
@@ -88,10 +112,16 @@ class IncidentMemory:
         embedder: Embedder,
         *,
         check_embedder: bool = True,
+        side_index: bool = True,
     ) -> IncidentMemory:
-        """Open (or create) the memory. ``check_embedder=False`` is for :meth:`reindex` only."""
+        """Open (or create) the memory. ``check_embedder=False`` is for :meth:`reindex` only.
+
+        ``side_index=False`` recalls through Chroma's filtered query even with a data dir, as
+        against a server (benchmarks compare the two).
+        """
         client, location = _client(data_dir, chroma_url)
-        return cls(client, embedder, location, check_embedder=check_embedder)
+        index = RecallIndex(Path(location) / FILE_NAME) if side_index and not chroma_url else None
+        return cls(client, embedder, location, check_embedder=check_embedder, index=index)
 
     # --- collections -------------------------------------------------------------------------
     def _metadata(self) -> dict[str, Any]:
@@ -132,23 +162,27 @@ class IncidentMemory:
                 ids=[r.id for r in chunk],
                 embeddings=self._embed(texts),
                 documents=texts,
-                metadatas=[_incident_metadata(r) for r in chunk],
+                metadatas=[incident_metadata(r) for r in chunk],
             )
+            if self._index is not None:
+                self._index.upsert([index_row(r) for r in chunk], mirrors=str(self._incidents.id))
         return len(records)
 
     def get(self, incident_id: str) -> IncidentRecord | None:
         """The stored record, or None."""
         got = self._incidents.get(ids=[incident_id], include=["metadatas"])
         metas = got.get("metadatas") or []
-        return _record_from(metas[0]) if metas else None
+        return record_from(metas[0]) if metas else None
 
     def forget(self, incident_id: str) -> None:
         """Delete one record (no error if absent)."""
         self._incidents.delete(ids=[incident_id])
+        if self._index is not None:
+            self._index.delete([incident_id])
 
     def records(self) -> Iterator[IncidentRecord]:
         """Every stored record, paged."""
-        yield from (_record_from(m) for m in self._metadatas())
+        yield from (record_from(m) for m in self._metadatas())
 
     def _metadatas(self) -> Iterator[Any]:
         offset = 0
@@ -177,43 +211,43 @@ class IncidentMemory:
         min_score: float = 0.15,
     ) -> list[PastIncident]:
         """Past incidents most like this one: vector similarity + metadata boosts + recency."""
-        total = self.count()
-        if total == 0 or k <= 0:
+        if k <= 0:
             return []
         query = RecallQuery(
             service=service, namespace=namespace, alertname=alertname, fault_class=fault_class
         )
-        vector = self._embed([text])[0]
-        n = min(total, max(40, k * 10))
-        nearest = self._query(vector, n, None)
-        candidates = dict(nearest)
-        ranked = rank_candidates(list(candidates.values()), query, now=now)
-        # An incident outside the nearest n can still win on metadata: fetch those too (a filtered,
-        # slower query), unless the k-th score already beats anything an unseen incident could reach.
-        if query.given() and len(nearest) == n < total:
-            bound = unseen_score_bound(nearest, query)
-            if len(ranked) < k or ranked[k - 1].score < bound:
-                for c in self._query(vector, n, query.where()).values():
-                    candidates.setdefault(c.id, c)
-                ranked = rank_candidates(list(candidates.values()), query, now=now)
+        when = now or datetime.now(UTC)
+        index = self._ready_index()
+        if index is not None:
+            columns = index.columns()
+            total = int(columns.alive.sum())
+            if total == 0:
+                return []
+            candidates, self.last_trace = exact_recall(
+                ChromaVectors(self._incidents, self.location),
+                columns,
+                self._embed([text])[0],
+                query,
+                k=k,
+                n=min(total, max(40, k * 10)),
+                now=when,
+            )
+            ranked = rank_candidates(candidates, query, now=when)
+        else:
+            self.last_trace = None
+            ranked = filtered_recall(self._incidents, self.location, self._embed([text])[0], query, k, when)
         return [p for p in ranked if p.score >= min_score][:k]
 
-    def _query(self, vector: list[float], n: int, where: dict[str, Any] | None) -> dict[str, Candidate]:
-        try:
-            res = self._incidents.query(
-                query_embeddings=[vector], n_results=n, where=where, include=["metadatas", "distances"]
-            )
-        except Exception as exc:  # Chroma raises when a filter matches nothing on some versions
-            if where is not None:
-                return {}
-            raise MemoryStoreError(f"querying memory at {self.location} failed: {exc}") from exc
-        ids = res["ids"][0]
-        metas = (res.get("metadatas") or [[]])[0]
-        dists = (res.get("distances") or [[]])[0]
-        return {
-            i: Candidate(id=i, distance=float(d), record=_record_from(m))
-            for i, m, d in zip(ids, metas, dists, strict=True)
-        }
+    def _ready_index(self) -> RecallIndex | None:
+        """The side index, rebuilt from Chroma once per process if it does not mirror it."""
+        if self._index is None or self._index_checked:
+            return self._index
+        collection = str(self._incidents.id)
+        if not self._index.matches(collection, self.count()):
+            log.warning("memory at %s: rebuilding the recall index from Chroma", self.location)
+            self._index.replace_all([index_row(r) for r in self.records()], mirrors=collection)
+        self._index_checked = True
+        return self._index
 
     # --- runbooks ----------------------------------------------------------------------------
     def index_runbooks(self, runbooks: Sequence[Runbook]) -> int:
@@ -294,6 +328,8 @@ class IncidentMemory:
             self._client.delete_collection(name)
         self._incidents = self._collection(INCIDENTS, True)
         self._runbooks = self._collection(RUNBOOKS, True)
+        if self._index is not None:
+            self._index.replace_all([], mirrors=str(self._incidents.id))
         self.remember_many(records)
         if rb["ids"]:
             self._runbooks.upsert(
@@ -306,39 +342,11 @@ class IncidentMemory:
 
     def export_jsonl(self, path: Path) -> int:
         """Write every incident record as one JSON line (a header line first); returns the count."""
-        path.parent.mkdir(parents=True, exist_ok=True)
-        n = 0
-        tmp = path.with_name(path.name + ".tmp")
-        with tmp.open("w", encoding="utf-8") as fh:
-            header = {
-                "kind": "devops-agent-memory",
-                "schema": SCHEMA_VERSION,
-                "embedder": self.embedder.identity,
-            }
-            fh.write(json.dumps(header) + "\n")
-            for record in self.records():
-                fh.write(json.dumps({"kind": "incident", "record": record.model_dump(mode="json")}) + "\n")
-                n += 1
-        os.replace(tmp, path)
-        return n
+        return write_export(path, self.records(), self.embedder.identity, SCHEMA_VERSION)
 
     def import_jsonl(self, path: Path) -> int:
         """Load records written by :meth:`export_jsonl` (re-embedded with this memory's embedder)."""
-        records: list[IncidentRecord] = []
-        with path.open(encoding="utf-8") as fh:
-            for lineno, line in enumerate(fh, start=1):
-                if not line.strip():
-                    continue
-                try:
-                    row = json.loads(line)
-                    if row.get("kind") == "incident":
-                        records.append(IncidentRecord.model_validate(row["record"]))
-                except Exception as exc:
-                    raise MemoryStoreError(
-                        f"{path}:{lineno}: not a memory export line ({type(exc).__name__}: {exc}); "
-                        "import only files written by `devops-agent knowledge export`"
-                    ) from exc
-        return self.remember_many(records)
+        return self.remember_many(read_export(path))
 
     def _embed(self, texts: Sequence[str]) -> list[list[float]]:
         vectors = self.embedder.embed(texts)
@@ -349,26 +357,8 @@ class IncidentMemory:
         return vectors
 
 
-def _incident_metadata(r: IncidentRecord) -> dict[str, Any]:
-    meta: dict[str, Any] = {
-        "started_at": r.started_at.isoformat(),
-        "started_ts": r.started_at.timestamp(),
-        "status": r.status,
-        "record_json": r.model_dump_json(),
-    }
-    for key in ("service", "namespace", "alertname", "fault_class", "cluster", "signature"):
-        value = getattr(r, key)
-        if value:
-            meta[key] = value
-    return meta
-
-
 def _digest(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
-
-
-def _record_from(meta: Any) -> IncidentRecord:
-    return IncidentRecord.model_validate_json(str(meta["record_json"]))
 
 
 def load_onnx_minilm(
