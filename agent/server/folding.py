@@ -40,19 +40,19 @@ AT_WORK = ("queued", "investigating", "awaiting_approval", "acting")
 """Statuses of an incident whose run has not ended (its alerts may have resolved meanwhile)."""
 
 
-def pick_parent(rows: Sequence[Sequence[Any]]) -> tuple[str, str, list[str] | None] | None:
+def pick_parent(rows: Sequence[Sequence[Any]]) -> tuple[str, str, list[str] | None, bool] | None:
     """Of the candidate parents (id, status, outcome JSON, closed_at; oldest first), the one a new group
     belongs to: one still at work, else one that ended and is still open, else one a verified fix
-    closed. Returns (id, status, failing path); a closed one reads ``resolved``."""
-    ranked: list[tuple[int, str, str, list[str] | None]] = []
+    closed. Returns (id, status, failing path, closed); a closed one reads ``resolved``."""
+    ranked: list[tuple[int, str, str, list[str] | None, bool]] = []
     for row_id, status, raw, closed_at in rows:
         outcome = json.loads(raw) if raw else {}
         if status == "closed" and outcome.get("status") != "resolved":
             continue  # over, and not by a verified fix: nothing to follow
         rank = 0 if status in AT_WORK else 1 if closed_at is None else 2
         shown = "resolved" if status == "closed" else str(status)
-        ranked.append((rank, str(row_id), shown, outcome.get("path")))
+        ranked.append((rank, str(row_id), shown, outcome.get("path"), status == "closed"))
     if not ranked:
         return None
-    _, row_id, status, path = min(ranked, key=lambda r: r[0])  # min is stable: the oldest of its rank
-    return row_id, status, path
+    _, row_id, status, path, closed = min(ranked, key=lambda r: r[0])  # min is stable: the oldest of its rank
+    return row_id, status, path, closed

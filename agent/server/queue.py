@@ -183,7 +183,9 @@ class WorkQueue:
                     if fold:
                         _note_folded(db, parent, [f"{common.get('alertname')} ({incident_id})"])
                     elif follow_up:  # opened on the path after its verified fix: a lagging alert?
-                        later = _now(self.follow_up_delay_s)
+                        # while the fixed incident's own alerts still fire, give the fix time to cure
+                        # this one too; once they resolved, look at once (a new fault must not wait)
+                        later = None if found is not None and found[3] else _now(self.follow_up_delay_s)
                         self._enqueue(db, incident_id, "investigate", now, not_before=later)
                 else:
                     self._enqueue(db, incident_id, "investigate", now)
@@ -207,11 +209,12 @@ class WorkQueue:
                 folded_into=parent if fold else None,
             )
 
-    def _parent_for(self, db: Tx, namespace: str | None) -> tuple[str, str, list[str] | None] | None:
+    def _parent_for(self, db: Tx, namespace: str | None) -> tuple[str, str, list[str] | None, bool] | None:
         """The incident of the same namespace, opened within the window, that a new group belongs to:
         one still at work first (even if its own alerts resolved meanwhile: its fix is being verified),
         else one that ended, fixed or not, and is still open, else one whose verified fix closed it.
-        Returns (id, status, its failing path's objects when known); a closed one reads ``resolved``."""
+        Returns (id, status, its failing path's objects when known, closed); a closed one reads
+        ``resolved``."""
         if self.correlate_window_s <= 0:
             return None
         since = (datetime.now(UTC) - timedelta(seconds=self.correlate_window_s)).isoformat(
@@ -273,6 +276,14 @@ class WorkQueue:
                 _now(),
                 not_before=_now(self.follow_up_settle_s),
                 payload=json.dumps({"recheck": True}),
+            )
+
+    def detach(self, incident_id: str) -> None:
+        """A follow-up in which something fails is an incident of its own: it no longer follows its
+        parent, and the groups that open while it is investigated correlate to it."""
+        with self._tx(immediate=True) as db:
+            db.execute(
+                "UPDATE incidents SET parent_id = NULL, updated_at = ? WHERE id = ?", (_now(), incident_id)
             )
 
     def children(self, parent_id: str) -> list[dict[str, Any]]:

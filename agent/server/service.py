@@ -168,7 +168,11 @@ class Service:
         if not follows or "recheck" in (item.payload or "") or self.runner.interrupted(incident["id"]):
             return False
         symptoms = symptoms_now(getattr(self.runner, "deps", None), incident)
-        if symptoms is None or symptoms:
+        if symptoms is None:
+            return False  # triage could not tell: investigate as a follow-up
+        if symptoms:
+            self.queue.detach(incident["id"])  # something fails now: a fault of its own
+            incident["parent_id"] = None
             return False
         note = f"{incident.get('alertname')} ({incident['id']}): lagging after the verified fix, nothing fails now"
         self.queue.fold_lagging(incident["id"], note)

@@ -187,7 +187,8 @@ def test_an_alert_after_a_fix_while_something_fails_is_investigated(tmp_path: Pa
     _service, runner, parent_id, late_id = _lagging_after_fix(tmp_path, failing)
     assert [t for t, _ in runner.investigations] == [parent_id, late_id]
     _, group = runner.investigations[1]
-    assert group is not None and group["follows"]["incident"] == parent_id
+    assert group is not None and "follows" not in group  # something fails: a fault of its own
+    assert (_service.queue.incident(late_id) or {}).get("parent_id") is None
 
 
 def test_the_recheck_after_the_settle_window_is_investigated(tmp_path: Path) -> None:
@@ -260,3 +261,41 @@ def test_a_group_after_the_fixed_incident_closed_is_a_follow_up_of_it(tmp_path: 
     service.stop()
     assert [t for t, _ in runner.investigations] == [first["incident_id"]]
     assert (service.queue.incident(late["incident_id"]) or {})["status"] == "folded"
+
+
+def test_a_new_fault_after_a_closed_fix_is_looked_at_at_once_and_takes_the_groups_after_it(
+    tmp_path: Path,
+) -> None:
+    """Seen in the eval: a fault that began minutes after an earlier one was fixed and closed waited
+    the follow-up delay, and each of its groups became a follow-up of the old incident with a run of
+    its own (seven runs for one fault). Something failing makes it an incident of its own at once, and
+    the groups that open while it is investigated correlate to it."""
+    failing = [
+        {"kind": "hpa_maxed_out", "severity": "warning", "target": "hpa/predictor", "summary": "at max"}
+    ]
+    settings = Settings(data_dir=tmp_path, api_token=TOKEN, follow_up_delay_s=30)  # type: ignore[arg-type]
+    runner = FixingRunner(tmp_path, failing)
+    service = Service(settings, runner)
+    service.start()
+    client = TestClient(create_app(service))
+    assert runner.block is not None
+    runner.block.set()
+    old = _post(client, "no-endpoints", "a", alertname="ServiceNoEndpoints", service="predictor")
+    wait_for(lambda: (service.queue.incident(old["incident_id"]) or {}).get("status") == "resolved")
+    resolved = payload(
+        group="no-endpoints",
+        alerts=[alert(fp="a", status="resolved", alertname="ServiceNoEndpoints", service="predictor")],
+    )
+    client.post("/webhook/alertmanager", json=resolved)
+    wait_for(lambda: (service.queue.incident(old["incident_id"]) or {}).get("status") == "closed")
+    runner.block.clear()
+    new = _post(client, "hpa", "b", alertname="KubeHpaMaxedOut", service="predictor")
+    assert new["parent_id"] == old["incident_id"]
+    wait_for(lambda: len(runner.investigations) == 2, timeout=10)  # no follow-up delay: the old one closed
+    assert runner.investigations[1][0] == new["incident_id"]
+    assert (service.queue.incident(new["incident_id"]) or {}).get("parent_id") is None  # its own now
+    later = _post(client, "latency", "c", alertname="ServiceHighLatency", service="api-gateway")
+    assert later["parent_id"] == new["incident_id"]
+    assert (service.queue.incident(later["incident_id"]) or {})["status"] == "correlated"
+    runner.block.set()
+    service.stop()
